@@ -1,0 +1,91 @@
+"""structlog set up as CONVENTIONS.md describes, with contact details masked."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
+_PHONE = re.compile(
+    r"(?<![\w-])(?:\+?994|0)[\s-]?\(?\d{2}\)?[\s-]?\d{3}[\s-]?\d{2}[\s-]?(\d{2})(?![\w-])"
+)
+_CONTACT_KEYS = {"phone", "email", "to", "recipient"}
+
+
+def mask_email(value: str) -> str:
+    return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", value)
+
+
+def mask_phone(value: str) -> str:
+    return _PHONE.sub(lambda m: "+994*******" + m.group(1), value)
+
+
+def mask(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_phone(mask_email(value))
+    if isinstance(value, dict):
+        return {key: mask(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask(item) for item in value]
+    return value
+
+
+def mask_contacts(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Mask phone numbers and e-mail addresses anywhere in a log line."""
+    for key, value in list(event_dict.items()):
+        if key in _CONTACT_KEYS or isinstance(value, str | dict | list):
+            event_dict[key] = mask(value)
+    return event_dict
+
+
+def configure(level: str = "INFO", fmt: str = "json", service: str = "") -> None:
+    """Render structlog and stdlib loggers (aio-pika, pymongo, FastStream) alike."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        mask_contacts,
+    ]
+    if service:
+        shared.insert(1, _add_service(service))
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer()
+        if fmt == "console"
+        else structlog.processors.JSONRenderer(ensure_ascii=False)
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("aiormq", "aio_pika", "pymongo"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def _add_service(service: str) -> Any:
+    def add_service(
+        _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        event_dict.setdefault("service", service)
+        return event_dict
+
+    return add_service
