@@ -2,12 +2,48 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 from typing import Any
 
 import aio_pika
 
+from shared.settings import CommonSettings
 from shared.topology import ALL_QUEUES
+
+
+def add_commands(areas: Any) -> None:
+    area = areas.add_parser("dlq", help="parking queues: what is parked and why, replay")
+    actions = area.add_subparsers(dest="action", required=True)
+    actions.add_parser("counts", help="messages parked in every .dlq queue").set_defaults(
+        func=print_counts
+    )
+    show = actions.add_parser("show", help="print parked messages with their errors")
+    show.add_argument("queue", help="a work queue or its .dlq")
+    show.add_argument("--limit", type=int, default=20)
+    show.set_defaults(func=print_parked)
+    again = actions.add_parser("replay", help="move parked messages back into their queue")
+    again.add_argument("queue", help="a work queue or its .dlq")
+    again.add_argument("--limit", type=int, default=None)
+    again.set_defaults(func=run_replay)
+
+
+def print_counts(args: argparse.Namespace, settings: CommonSettings) -> int:
+    for name, count in asyncio.run(counts(settings.rabbitmq_url)).items():
+        print(f"{'-' if count is None else count:>6}  {name}")
+    return 0
+
+
+def print_parked(args: argparse.Namespace, settings: CommonSettings) -> int:
+    print(render(asyncio.run(peek(settings.rabbitmq_url, args.queue, args.limit))))
+    return 0
+
+
+def run_replay(args: argparse.Namespace, settings: CommonSettings) -> int:
+    moved = asyncio.run(replay(settings.rabbitmq_url, args.queue, args.limit))
+    print(f"replayed {moved} message(s) into {args.queue.removesuffix('.dlq')}")
+    return 0
 
 
 def parking_queues() -> list[str]:
@@ -21,14 +57,20 @@ def _work_queue(name: str) -> str:
     return base
 
 
-async def counts(url: str) -> dict[str, int]:
+async def counts(url: str) -> dict[str, int | None]:
+    """Messages in each parking queue; None for one not declared yet (service not run)."""
     connection = await aio_pika.connect(url)
     try:
-        channel = await connection.channel()
-        found = {}
+        found: dict[str, int | None] = {}
         for name in parking_queues():
-            queue = await channel.declare_queue(name, passive=True)
+            channel = await connection.channel()
+            try:
+                queue = await channel.declare_queue(name, passive=True)
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                found[name] = None
+                continue
             found[name] = queue.declaration_result.message_count or 0
+            await channel.close()
         return found
     finally:
         await connection.close()

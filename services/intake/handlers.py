@@ -114,17 +114,16 @@ class IntakeHandlers:
         if channel is None:
             error = field_error("user_id", ErrorCode.UNAUTHENTICATED, language)
             return Outcome(refused(error), {"outcome": "unauthenticated"})
-        submission_id = body.get("submission_id")
-        if isinstance(submission_id, str) and submission_id.strip():
-            stored = await self.store.registration_for(submission_id.strip())
-            if stored is not None:
-                structlog.contextvars.bind_contextvars(
-                    application_number=stored["application_number"]
-                )
-                return Outcome(stored, {"outcome": "registered", "duplicate": True})
+        if (stored := await self._registered_before(body)) is not None:
+            return stored
         decision = await self._decide(body)
         if isinstance(decision, domain.Refuse):
             codes = [error.code.value for error in decision.errors]
+            # A concurrent copy of this submission may have just taken the open slot.
+            if ErrorCode.OPEN_APPLICATION_EXISTS in codes and (
+                stored := await self._registered_before(body)
+            ):
+                return stored
             return Outcome(refused(*decision.errors), {"outcome": "refused", "codes": codes})
         if isinstance(decision, domain.NeedsConfirmation):
             warning = ActiveMeterWarning(
@@ -133,6 +132,17 @@ class IntakeHandlers:
             )
             return Outcome(ConfirmationRequired(warning=warning), {"outcome": "confirmation"})
         return await self._register(decision, channel, incoming)
+
+    async def _registered_before(self, body: dict[str, Any]) -> Outcome | None:
+        """The stored reply when this ``submission_id`` was registered already."""
+        submission_id = body.get("submission_id")
+        if not isinstance(submission_id, str) or not submission_id.strip():
+            return None
+        stored = await self.store.registration_for(submission_id.strip())
+        if stored is None:
+            return None
+        structlog.contextvars.bind_contextvars(application_number=stored["application_number"])
+        return Outcome(stored, {"outcome": "registered", "duplicate": True})
 
     async def _decide(self, body: dict[str, Any]) -> domain.Decision:
         code, reason = body.get("subscriber_code"), body.get("reason_code")

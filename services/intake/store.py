@@ -91,7 +91,10 @@ class MongoIntakeStore:
         try:
             await self.applications.insert_one(document)
         except DuplicateKeyError as exc:
-            if "submission_id" in str(exc):
+            # Concurrent duplicates may break either unique index first: the id wins.
+            if await self.applications.find_one(
+                {"submission_id": document["submission_id"]}, {"_id": 1}
+            ):
                 raise DuplicateSubmission(document["submission_id"]) from exc
             if "open_key" in str(exc):
                 raise OpenApplicationExists(document["open_key"]) from exc
