@@ -57,6 +57,8 @@ def configure(level: str = "INFO", fmt: str = "json", service: str = "") -> None
     ]
     if service:
         shared.insert(1, _add_service(service))
+    if fmt == "auto":
+        fmt = "console" if sys.stderr.isatty() else "json"
     renderer: Any = (
         structlog.dev.ConsoleRenderer()
         if fmt == "console"

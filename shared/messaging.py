@@ -26,6 +26,7 @@ from shared.contracts import routing
 from shared.topology import DELIVERY_LIMIT
 
 log = structlog.get_logger("meter.messaging")
+ORIGINAL_ROUTING_KEY = "x-original-routing-key"
 
 EXCHANGE_OBJECTS = {
     routing.COMMANDS_EXCHANGE: RabbitExchange(
@@ -151,6 +152,8 @@ class Messenger:
         headers.update(
             {"x-error": error[:1000], "x-parked-from": queue, "x-parked-at": utc_now().isoformat()}
         )
+        # Replays go straight to the queue; the handler still sees the original key.
+        headers.setdefault(ORIGINAL_ROUTING_KEY, raw.routing_key or "")
         await self.broker.publish(
             raw.body,
             exchange=EXCHANGE_OBJECTS[routing.DEAD_LETTER_EXCHANGE],
@@ -169,9 +172,12 @@ class Messenger:
 
 def incoming_from(raw: Any) -> Incoming:
     headers = dict(raw.headers or {})
+    original = headers.get(ORIGINAL_ROUTING_KEY)
+    if isinstance(original, bytes):
+        original = original.decode()
     return Incoming(
         body=raw.body,
-        routing_key=raw.routing_key or "",
+        routing_key=str(original or raw.routing_key or ""),
         message_id=raw.message_id,
         correlation_id=raw.correlation_id,
         reply_to=raw.reply_to,

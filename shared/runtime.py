@@ -66,7 +66,6 @@ class ServiceRuntime:
         self.mongo = make_client(settings.mongo_url, service)
         self.db = self.mongo[settings.database_name(service)]
         self.queues: list[topology.WorkQueue] = []
-        self.retry_base = 0.5
 
     def subscribe(
         self,
@@ -91,7 +90,7 @@ class ServiceRuntime:
                 handler=handler,
                 messenger=self.messenger,
                 malformed_reply=malformed_reply,
-                retry_base=self.retry_base,
+                retry_base=self.settings.retry_base_delay,
             )
 
     def build_app(

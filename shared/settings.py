@@ -48,9 +48,11 @@ class CommonSettings:
     rabbitmq_url: str = DEFAULT_RABBITMQ_URL
     mongo_url: str = DEFAULT_MONGO_URL
     log_level: str = "INFO"
-    log_format: str = "json"
+    log_format: str = "auto"  # json, console, or auto: console on a terminal, else json
     prefetch: int = 32
     graceful_timeout: float = 20.0
+    # First pause before a failed message is retried; it doubles per attempt (capped).
+    retry_base_delay: float = 0.5
     channel_users: dict[str, str] = field(default_factory=lambda: {"guest": "e-gov"})
     # Database name prefix: tests give each run its own databases.
     database_prefix: str = ""
@@ -58,8 +60,8 @@ class CommonSettings:
     @classmethod
     def env_values(cls, env: Mapping[str, str] | None = None) -> dict[str, object]:
         env = os.environ if env is None else env
-        log_format = env.get("LOG_FORMAT", "json").strip().lower()
-        if log_format not in {"json", "console"}:
+        log_format = (env.get("LOG_FORMAT") or "auto").strip().lower()
+        if log_format not in {"json", "console", "auto"}:
             raise SettingsError(f"LOG_FORMAT: expected json or console, got {log_format!r}")
         return {
             "rabbitmq_url": env.get("RABBITMQ_URL") or DEFAULT_RABBITMQ_URL,
@@ -68,6 +70,7 @@ class CommonSettings:
             "log_format": log_format,
             "prefetch": int(env.get("PREFETCH") or 32),
             "graceful_timeout": float(env.get("GRACEFUL_TIMEOUT") or 20.0),
+            "retry_base_delay": float(env.get("RETRY_BASE_DELAY") or 0.5),
             "channel_users": parse_mapping(
                 env.get("CHANNEL_USERS", "guest=e-gov"), "CHANNEL_USERS"
             ),

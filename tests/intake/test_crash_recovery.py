@@ -1,0 +1,90 @@
+"""A crash between storing an application and publishing its event loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.intake.settings import IntakeSettings
+from tests.intake.test_registration import submission
+from tests.support.amqp import EventLog, Portal
+
+pytestmark = [pytest.mark.broker, pytest.mark.e2e]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def service_env(settings: IntakeSettings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "RABBITMQ_URL": settings.rabbitmq_url,
+        "MONGO_URL": settings.mongo_url,
+        "DATABASE_PREFIX": settings.database_prefix,
+        "CHANNEL_USERS": "guest=e-gov",
+        "LOG_FORMAT": "json",
+        "GRACEFUL_TIMEOUT": "5",
+    }
+
+
+async def wait_exit(process: subprocess.Popen[bytes], timeout: float) -> int:
+    for _ in range(int(timeout * 10)):
+        if process.poll() is not None:
+            return process.returncode
+        await asyncio.sleep(0.1)
+    process.kill()
+    raise AssertionError("the service did not exit")
+
+
+async def test_an_application_stored_before_a_crash_is_published_exactly_once(
+    intake_settings: IntakeSettings, intake_db: Any, rabbitmq_url: str
+) -> None:
+    env = service_env(intake_settings)
+    crashing = subprocess.Popen(
+        [sys.executable, "-m", "tests.intake.crashing_intake"], cwd=ROOT, env=env
+    )
+    for _ in range(300):  # wait until it consumes
+        if await _consumers(rabbitmq_url, "intake.submit_application"):
+            break
+        await asyncio.sleep(0.1)
+    async with EventLog(rabbitmq_url) as events, Portal(rabbitmq_url) as portal:
+        body = submission()
+        correlation_id = await portal.send("intake.submit_application", body)
+
+        assert await wait_exit(crashing, 30) == 86
+        stored = await intake_db["applications"].find_one({"submission_id": body["submission_id"]})
+        assert stored is not None, "the application was stored before the crash"
+        assert len(stored["outbox"]) == 1
+        assert events.bodies("application.registered") == []
+
+        restarted = subprocess.Popen([sys.executable, "-m", "services.intake"], cwd=ROOT, env=env)
+        try:
+            reply = await asyncio.wait_for(portal.pending[correlation_id], 30)
+            assert reply.outcome == "registered"
+            assert reply.body["application_number"] == stored["_id"]
+            [event] = await events.wait_for("application.registered", timeout=30)
+            assert event["application_number"] == stored["_id"]
+            await asyncio.sleep(3)  # a second publication would show up by now
+            assert len(events.bodies("application.registered")) == 1
+            after = await intake_db["applications"].find_one({"_id": stored["_id"]})
+            assert after["outbox"] == [] and "outbox_since" not in after
+        finally:
+            restarted.terminate()
+            assert await wait_exit(restarted, 30) == 0
+
+
+async def _consumers(url: str, queue: str) -> int:
+    import aio_pika
+
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        try:
+            declared = await channel.declare_queue(queue, passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            return 0
+        return int(declared.declaration_result.consumer_count or 0)

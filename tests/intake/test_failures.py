@@ -1,0 +1,61 @@
+"""A failing dependency: retried with backoff, parked with the error, replayed by an operator."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from meterctl import dlq
+from services.intake.main import create_app
+from services.intake.settings import IntakeSettings
+from services.intake.store import MongoIntakeStore
+from tests.intake.test_registration import publish_event, submission
+from tests.support.amqp import Portal, drain
+
+pytestmark = pytest.mark.broker
+
+
+async def test_a_message_that_keeps_failing_is_retried_then_parked_and_can_be_replayed(
+    intake_settings: IntakeSettings,
+    intake_db: Any,
+    rabbitmq_url: str,
+    run_app: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = IntakeSettings(**{**intake_settings.__dict__, "retry_base_delay": 0.05})
+    attempts: list[str] = []
+    real_close = MongoIntakeStore.close_application
+
+    async def broken_close(self: MongoIntakeStore, number: str, status: str, at: str) -> bool:
+        attempts.append(number)
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(MongoIntakeStore, "close_application", broken_close)
+    async with run_app(create_app(settings, configure_logging=False)):
+        async with Portal(rabbitmq_url) as portal:
+            registered = await portal.request("intake.submit_application", submission())
+        number = registered.body["application_number"]
+        await publish_event(rabbitmq_url, "application.completed", {
+            "application_number": number, "occurred_at": "2026-11-27T10:00:00+04:00",
+            "sequence": 4, "outcome": "installed", "act": {},
+        })
+        for _ in range(100):
+            parked = await dlq.peek(rabbitmq_url, "intake.application_closed", 5)
+            if parked:
+                break
+            await asyncio.sleep(0.1)
+        assert len(attempts) == 5, "tried once and retried up to the delivery limit"
+        [entry] = parked
+        assert "failed 5 times" in entry["error"] and "database unreachable" in entry["error"]
+
+        monkeypatch.setattr(MongoIntakeStore, "close_application", real_close)
+        assert await dlq.replay(rabbitmq_url, "intake.application_closed.dlq") == 1
+        for _ in range(100):
+            document = await intake_db["applications"].find_one({"_id": number})
+            if document["status"] == "completed":
+                break
+            await asyncio.sleep(0.1)
+        assert document["status"] == "completed" and "open_key" not in document
+        assert await drain(rabbitmq_url, "intake.application_closed.dlq", timeout=0.5) == []
