@@ -70,8 +70,19 @@ class Supervisor:
         data.mkdir(parents=True, exist_ok=True)
         executable = Path(sys.executable).with_name("nx-27017")
         process = subprocess.Popen(
-            [str(executable), "--host", "127.0.0.1", "-p", str(port), "--data-dir", str(data),
-             "--log-file", str(VAR / "nx-27017.log"), "--pid-file", str(VAR / "nx-27017.pid")],
+            [
+                str(executable),
+                "--host",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "--data-dir",
+                str(data),
+                "--log-file",
+                str(VAR / "nx-27017.log"),
+                "--pid-file",
+                str(VAR / "nx-27017.pid"),
+            ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -100,7 +111,7 @@ class Supervisor:
             say("DEMO_DATA=0: no demo data loaded")
             return
         demo = ROOT / "deploy" / "demo"
-        steps = [("subscribers", "import", str(demo / "subscribers.csv"))]
+        steps: list[tuple[str, ...]] = [("subscribers", "import", str(demo / "subscribers.csv"))]
         if (demo / "teams.csv").exists() and (ROOT / "services/dispatcher/__main__.py").exists():
             steps.append(("teams", "import", str(demo / "teams.csv")))
             for line in (demo / "stock.txt").read_text().splitlines():

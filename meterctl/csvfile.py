@@ -39,7 +39,9 @@ def read_rows(
     header = [name.strip() for name in reader.fieldnames or []]
     missing = [name for name in required if name not in header]
     if missing:
-        return [], [RowError(1, f"missing column(s): {', '.join(missing)}; found: {', '.join(header)}")]
+        return [], [
+            RowError(1, f"missing column(s): {', '.join(missing)}; found: {', '.join(header)}")
+        ]
     rows: list[Row] = []
     errors: list[RowError] = []
     seen: dict[str, int] = {}
@@ -63,7 +65,9 @@ def read_rows(
                 continue
             row_key = key(row)
             if row_key in seen:
-                errors.append(RowError(line, f"duplicate key {row_key!r} (first on line {seen[row_key]})"))
+                errors.append(
+                    RowError(line, f"duplicate key {row_key!r} (first on line {seen[row_key]})")
+                )
                 continue
             seen[row_key] = line
             rows.append(row)

@@ -95,7 +95,7 @@ async def peek(url: str, name: str, limit: int) -> list[dict[str, Any]]:
                     "message_id": message.message_id,
                     "type": message.type,
                     "error": _text(headers.get("x-error"))
-                    or (f"dead-lettered by the broker: {death}" if death else None),
+                    or (f"dead-lettered by the broker: {death!r}" if death else None),
                     "parked_at": _text(headers.get("x-parked-at")),
                     "body": message.body.decode("utf-8", "replace")[:500],
                 }
@@ -120,8 +120,16 @@ async def replay(url: str, name: str, limit: int | None = None) -> int:
             headers = {
                 key: value
                 for key, value in (message.headers or {}).items()
-                if not key.startswith(("x-error", "x-parked", "x-death", "x-first-death",
-                                       "x-last-death", "x-delivery-count"))
+                if not key.startswith(
+                    (
+                        "x-error",
+                        "x-parked",
+                        "x-death",
+                        "x-first-death",
+                        "x-last-death",
+                        "x-delivery-count",
+                    )
+                )
             }
             headers["x-replayed-from"] = work + ".dlq"
             await channel.default_exchange.publish(

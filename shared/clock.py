@@ -30,4 +30,6 @@ def stamp(moment: datetime | None = None) -> str:
     Stored as text: it sorts like time on MongoDB and on the embedded server alike.
     """
     moment = moment or utc_now()
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )

@@ -41,7 +41,7 @@ EXCHANGE_OBJECTS = {
 }
 
 
-class MalformedMessage(Exception):  # noqa: N818 - a domain name, not an error class name
+class MalformedMessage(Exception):
     """The body cannot be read as the expected message: answered and parked."""
 
 

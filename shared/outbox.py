@@ -28,7 +28,11 @@ def event_entry(
     routing_key: str, body: BaseModel | Mapping[str, Any], correlation_id: str | None = None
 ) -> dict[str, Any]:
     """An outbox entry for one event on ``meter.events``."""
-    payload = body.model_dump(mode="json", exclude_none=True) if isinstance(body, BaseModel) else dict(body)
+    payload = (
+        body.model_dump(mode="json", exclude_none=True)
+        if isinstance(body, BaseModel)
+        else dict(body)
+    )
     return {
         "message_id": new_message_id(),
         "exchange": routing.EVENTS_EXCHANGE,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 import aio_pika
@@ -97,7 +97,7 @@ class ServiceRuntime:
         self,
         *,
         on_start: Callable[[], Awaitable[None]] | None = None,
-        background: Sequence[Callable[[], Awaitable[None]]] = (),
+        background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     ) -> FastStream:
         app = FastStream(self.broker, logger=logging.getLogger(f"meter.{self.service}"))
         tasks: list[asyncio.Task[None]] = []

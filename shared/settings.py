@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Self
 
 DEFAULT_RABBITMQ_URL = "amqp://guest:guest@localhost:5672/"
 DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27017/?directConnection=true"
@@ -21,8 +22,8 @@ class SettingsError(ValueError):
 def parse_mapping(raw: str, variable: str) -> dict[str, str]:
     """Parse ``a=b,c=d`` into a dict; blank entries are ignored."""
     mapping: dict[str, str] = {}
-    for entry in raw.split(","):
-        entry = entry.strip()
+    for raw_entry in raw.split(","):
+        entry = raw_entry.strip()
         if not entry:
             continue
         key, sep, value = entry.partition("=")
@@ -78,7 +79,7 @@ class CommonSettings:
         }
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> CommonSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
         return cls(**cls.env_values(env))  # type: ignore[arg-type]
 
     def database_name(self, service: str) -> str:

@@ -131,34 +131,66 @@ def definitions(vhost: str = "/", users: dict[str, str] | None = None) -> dict[s
     bindings: list[dict[str, Any]] = []
     for queue in ALL_QUEUES:
         queues.append(
-            {"name": queue.name, "vhost": vhost, "durable": True, "auto_delete": False,
-             "arguments": queue.arguments()}
+            {
+                "name": queue.name,
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": queue.arguments(),
+            }
         )
         queues.append(
-            {"name": queue.parking_queue, "vhost": vhost, "durable": True,
-             "auto_delete": False, "arguments": {"x-queue-type": "quorum"}}
+            {
+                "name": queue.parking_queue,
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": {"x-queue-type": "quorum"},
+            }
         )
         for exchange, key in queue.bindings:
             bindings.append(
-                {"source": exchange, "vhost": vhost, "destination": queue.name,
-                 "destination_type": "queue", "routing_key": key, "arguments": {}}
+                {
+                    "source": exchange,
+                    "vhost": vhost,
+                    "destination": queue.name,
+                    "destination_type": "queue",
+                    "routing_key": key,
+                    "arguments": {},
+                }
             )
         bindings.append(
-            {"source": routing.DEAD_LETTER_EXCHANGE, "vhost": vhost,
-             "destination": queue.parking_queue, "destination_type": "queue",
-             "routing_key": queue.name, "arguments": {}}
+            {
+                "source": routing.DEAD_LETTER_EXCHANGE,
+                "vhost": vhost,
+                "destination": queue.parking_queue,
+                "destination_type": "queue",
+                "routing_key": queue.name,
+                "arguments": {},
+            }
         )
     exchanges = [
-        {"name": name, "vhost": vhost, "type": kind, "durable": True, "auto_delete": False,
-         "internal": False, "arguments": {}}
+        {
+            "name": name,
+            "vhost": vhost,
+            "type": kind,
+            "durable": True,
+            "auto_delete": False,
+            "internal": False,
+            "arguments": {},
+        }
         for name, kind in EXCHANGES.items()
     ]
     users = users or {}
     return {
         "vhosts": [{"name": vhost}],
         "users": [
-            {"name": name, "password_hash": password_hash,
-             "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []}
+            {
+                "name": name,
+                "password_hash": password_hash,
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": [],
+            }
             for name, password_hash in users.items()
         ],
         "permissions": [

@@ -151,14 +151,10 @@ class IntakeHandlers:
             account = await self.store.account(code.strip())
         open_number = None
         if account is not None and isinstance(reason, str):
-            open_number = await self.store.open_application(
-                domain.open_key(account["_id"], reason)
-            )
+            open_number = await self.store.open_application(domain.open_key(account["_id"], reason))
         return domain.decide(body, account, open_number)
 
-    async def _register(
-        self, decision: domain.Accept, channel: str, incoming: Incoming
-    ) -> Outcome:
+    async def _register(self, decision: domain.Accept, channel: str, incoming: Incoming) -> Outcome:
         submission = decision.submission
         now = utc_now()
         number = domain.application_number(
@@ -207,7 +203,9 @@ class IntakeHandlers:
         except OpenApplicationExists:
             holder = await self.store.open_application(submission.open_key) or "?"
             error = field_error(
-                "subscriber_code", ErrorCode.OPEN_APPLICATION_EXISTS, submission.language,
+                "subscriber_code",
+                ErrorCode.OPEN_APPLICATION_EXISTS,
+                submission.language,
                 number=holder,
             )
             return Outcome(refused(error), {"outcome": "refused", "codes": [error.code.value]})
@@ -226,7 +224,8 @@ class IntakeHandlers:
         if not isinstance(number, str) or not number:
             raise MalformedMessage("application_number is missing or not a string")
         structlog.contextvars.bind_contextvars(application_number=number)
-        status = "completed" if incoming.routing_key == routing.APPLICATION_COMPLETED else "rejected"
+        status = (
+            "completed" if incoming.routing_key == routing.APPLICATION_COMPLETED else "rejected"
+        )
         closed = await self.store.close_application(number, status, stamp())
         return Outcome(None, {"outcome": "closed" if closed else "already_closed"})
-

@@ -50,9 +50,7 @@ class MongoIntakeStore:
         await self.subscribers.create_index([("applicant_fin", ASCENDING)])
 
     async def registration_for(self, submission_id: str) -> dict[str, Any] | None:
-        document = await self.applications.find_one(
-            {"submission_id": submission_id}, {"reply": 1}
-        )
+        document = await self.applications.find_one({"submission_id": submission_id}, {"reply": 1})
         return None if document is None else dict(document["reply"])
 
     async def account(self, subscriber_code: str) -> dict[str, Any] | None:

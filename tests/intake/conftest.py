@@ -37,7 +37,9 @@ async def intake_db(intake_settings: IntakeSettings) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def intake(intake_settings: IntakeSettings, intake_db: Any, run_app: Any) -> AsyncIterator[Any]:
+async def intake(
+    intake_settings: IntakeSettings, intake_db: Any, run_app: Any
+) -> AsyncIterator[Any]:
     app = create_app(intake_settings, configure_logging=False)
     async with run_app(app):
         yield app

@@ -32,8 +32,11 @@ class MemoryIntakeStore:
     async def open_numbers(self, subscriber_codes: Iterable[str]) -> dict[str, list[str]]:
         codes = list(subscriber_codes)
         return {
-            code: [n for n, d in self.applications.items()
-                   if d["subscriber_code"] == code and "open_key" in d]
+            code: [
+                n
+                for n, d in self.applications.items()
+                if d["subscriber_code"] == code and "open_key" in d
+            ]
             for code in codes
         }
 

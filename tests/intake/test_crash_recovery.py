@@ -71,7 +71,8 @@ async def test_an_application_stored_before_a_crash_is_published_exactly_once(
             await asyncio.sleep(3)  # a second publication would show up by now
             assert len(events.bodies("application.registered")) == 1
             after = await intake_db["applications"].find_one({"_id": stored["_id"]})
-            assert after["outbox"] == [] and "outbox_since" not in after
+            assert after["outbox"] == []
+            assert "outbox_since" not in after
         finally:
             restarted.terminate()
             assert await wait_exit(restarted, 30) == 0

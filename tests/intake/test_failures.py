@@ -37,10 +37,17 @@ async def test_a_message_that_keeps_failing_is_retried_then_parked_and_can_be_re
         async with Portal(rabbitmq_url) as portal:
             registered = await portal.request("intake.submit_application", submission())
         number = registered.body["application_number"]
-        await publish_event(rabbitmq_url, "application.completed", {
-            "application_number": number, "occurred_at": "2026-11-27T10:00:00+04:00",
-            "sequence": 4, "outcome": "installed", "act": {},
-        })
+        await publish_event(
+            rabbitmq_url,
+            "application.completed",
+            {
+                "application_number": number,
+                "occurred_at": "2026-11-27T10:00:00+04:00",
+                "sequence": 4,
+                "outcome": "installed",
+                "act": {},
+            },
+        )
         for _ in range(100):
             parked = await dlq.peek(rabbitmq_url, "intake.application_closed", 5)
             if parked:
@@ -48,7 +55,8 @@ async def test_a_message_that_keeps_failing_is_retried_then_parked_and_can_be_re
             await asyncio.sleep(0.1)
         assert len(attempts) == 5, "tried once and retried up to the delivery limit"
         [entry] = parked
-        assert "failed 5 times" in entry["error"] and "database unreachable" in entry["error"]
+        assert "failed 5 times" in entry["error"]
+        assert "database unreachable" in entry["error"]
 
         monkeypatch.setattr(MongoIntakeStore, "close_application", real_close)
         assert await dlq.replay(rabbitmq_url, "intake.application_closed.dlq") == 1
@@ -57,5 +65,6 @@ async def test_a_message_that_keeps_failing_is_retried_then_parked_and_can_be_re
             if document["status"] == "completed":
                 break
             await asyncio.sleep(0.1)
-        assert document["status"] == "completed" and "open_key" not in document
+        assert document["status"] == "completed"
+        assert "open_key" not in document
         assert await drain(rabbitmq_url, "intake.application_closed.dlq", timeout=0.5) == []

@@ -16,18 +16,40 @@ from shared.messaging import Incoming, MalformedMessage
 from tests.intake.fakes import MemoryIntakeStore, RecordingOutbox
 
 SUBSCRIBERS = [
-    {"_id": "1000001", "applicant_fin": "5ABCD12", "address": "Bakı", "district_code": "BAK-NAS",
-     "active_meters": []},
-    {"_id": "1000002", "applicant_fin": "5ABCD12", "address": "Bakı", "district_code": "BAK-NAS",
-     "active_meters": [{"serial": "WM-1", "installed_on": None}]},
+    {
+        "_id": "1000001",
+        "applicant_fin": "5ABCD12",
+        "address": "Bakı",
+        "district_code": "BAK-NAS",
+        "active_meters": [],
+    },
+    {
+        "_id": "1000002",
+        "applicant_fin": "5ABCD12",
+        "address": "Bakı",
+        "district_code": "BAK-NAS",
+        "active_meters": [{"serial": "WM-1", "installed_on": None}],
+    },
 ]
 CODES = {code.value for code in ErrorCode}
-FIELDS = ["submission_id", "applicant_fin", "subscriber_code", "reason_code", "phone", "email",
-          "notes", "additional_meter_confirmed", "data_confirmed", "language"]
+FIELDS = [
+    "submission_id",
+    "applicant_fin",
+    "subscriber_code",
+    "reason_code",
+    "phone",
+    "email",
+    "notes",
+    "additional_meter_confirmed",
+    "data_confirmed",
+    "language",
+]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 plausible = {
@@ -35,7 +57,9 @@ plausible = {
     "applicant_fin": st.sampled_from(["5ABCD12", "5abcd12", "7QWE3RT", "", "x" * 8]),
     "subscriber_code": st.sampled_from(["1000001", "1000002", "9", " 1000001 "]),
     "reason_code": st.sampled_from(["new_installation", "relocate_meter", "bogus", ""]),
-    "phone": st.sampled_from(["+994501234567", "050 123 45 67", "0551234567", "12", "+1 202 555 0100"]),
+    "phone": st.sampled_from(
+        ["+994501234567", "050 123 45 67", "0551234567", "12", "+1 202 555 0100"]
+    ),
     "email": st.sampled_from(["a@example.az", "user.name+tag@mail.ru", "no-at", "a@b"]),
     "notes": st.text(max_size=1200),
     "additional_meter_confirmed": st.booleans(),
@@ -54,13 +78,19 @@ def handlers() -> tuple[IntakeHandlers, RecordingOutbox]:
 
 
 def incoming(body: bytes) -> Incoming:
-    return Incoming(body=body, routing_key="intake.submit_application", user_id="guest",
-                    message_id=str(uuid.uuid4()))
+    return Incoming(
+        body=body,
+        routing_key="intake.submit_application",
+        user_id="guest",
+        message_id=str(uuid.uuid4()),
+    )
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=bodies)
-def test_any_object_yields_a_registration_a_confirmation_or_coded_errors(body: dict[str, Any]) -> None:
+def test_any_object_yields_a_registration_a_confirmation_or_coded_errors(
+    body: dict[str, Any],
+) -> None:
     intake, outbox = handlers()
     outcome = asyncio.run(intake.submit_application(incoming(json.dumps(body).encode())))
     reply = outcome.reply
@@ -69,7 +99,9 @@ def test_any_object_yields_a_registration_a_confirmation_or_coded_errors(body: d
     if data["outcome"] == "refused":
         assert data["errors"], "a refusal names at least one broken rule"
         for error in data["errors"]:
-            assert error["code"] in CODES and error["message"] and error["field"]
+            assert error["code"] in CODES
+            assert error["message"]
+            assert error["field"]
         assert outbox.flushed == []
     elif data["outcome"] == "registered":
         assert data["application_number"].startswith("SQ-")

@@ -47,7 +47,8 @@ async def test_a_valid_submission_is_registered_with_the_utilitys_text(
     assert reply.message.app_id == "intake"
     assert reply.message.delivery_mode == 2
     assert reply.message.content_type == "application/json"
-    assert reply.message.message_id and reply.message.timestamp
+    assert reply.message.message_id
+    assert reply.message.timestamp
 
     [event] = await events.wait_for("application.registered")
     assert event["application_number"] == number
@@ -58,7 +59,8 @@ async def test_a_valid_submission_is_registered_with_the_utilitys_text(
     assert event["additional_meter"] is False
     assert event["occurred_at"].endswith("+04:00")
     message = events.received[0]
-    assert message.type == "application.registered" and message.delivery_mode == 2
+    assert message.type == "application.registered"
+    assert message.delivery_mode == 2
 
 
 async def test_the_same_submission_id_twice_gives_one_application(
@@ -168,7 +170,9 @@ async def test_json_of_the_wrong_shape_is_answered_and_parked(
     assert "JSON object" in parked.headers["x-error"]
 
 
-async def test_a_malformed_body_without_reply_to_is_parked(portal: Portal, rabbitmq_url: str) -> None:
+async def test_a_malformed_body_without_reply_to_is_parked(
+    portal: Portal, rabbitmq_url: str
+) -> None:
     await portal.send("intake.submit_application", b"\xff\xfe", reply=False)
     [parked] = await drain(rabbitmq_url, "intake.submit_application.dlq", timeout=10)
     assert "UTF-8" in parked.headers["x-error"]
@@ -183,10 +187,17 @@ async def test_a_closed_application_frees_its_subscriber_code_and_reason(
     assert blocked.codes() == ["open_application_exists"]
     assert number in blocked.body["errors"][0]["message"]
 
-    await publish_event(rabbitmq_url, "application.rejected", {
-        "application_number": number, "occurred_at": "2026-11-27T10:00:00+04:00",
-        "sequence": 3, "reason_code": "no_meter_stock", "comment": "Sayğac yoxdur.",
-    })
+    await publish_event(
+        rabbitmq_url,
+        "application.rejected",
+        {
+            "application_number": number,
+            "occurred_at": "2026-11-27T10:00:00+04:00",
+            "sequence": 3,
+            "reason_code": "no_meter_stock",
+            "comment": "Sayğac yoxdur.",
+        },
+    )
     for _ in range(50):
         again = await portal.request("intake.submit_application", submission())
         if again.outcome == "registered":
@@ -205,7 +216,11 @@ async def publish_event(url: str, key: str, body: dict[str, Any]) -> None:
         channel = await connection.channel()
         exchange = await channel.get_exchange("meter.events")
         await exchange.publish(
-            aio_pika.Message(json.dumps(body).encode(), content_type="application/json",
-                             message_id=str(uuid.uuid4()), type=key),
+            aio_pika.Message(
+                json.dumps(body).encode(),
+                content_type="application/json",
+                message_id=str(uuid.uuid4()),
+                type=key,
+            ),
             routing_key=key,
         )

@@ -57,8 +57,7 @@ async def test_every_broken_rule_is_reported_at_once_in_the_requested_language(
     )
     reply = await portal.request("intake.submit_application", body)
     assert sorted(reply.codes()) == sorted(
-        ["unknown_field", "invalid_phone", "invalid_email", "unknown_reason",
-         "data_not_confirmed"]
+        ["unknown_field", "invalid_phone", "invalid_email", "unknown_reason", "data_not_confirmed"]
     )
     phone = next(e for e in reply.body["errors"] if e["code"] == "invalid_phone")
     assert "Азербайджана" in phone["message"]
@@ -79,7 +78,9 @@ async def test_a_refused_submission_can_be_corrected_under_the_same_id(portal: P
     body = submission(phone="123")
     refused = await portal.request("intake.submit_application", body)
     assert refused.codes() == ["invalid_phone"]
-    corrected = await portal.request("intake.submit_application", {**body, "phone": "+994551234567"})
+    corrected = await portal.request(
+        "intake.submit_application", {**body, "phone": "+994551234567"}
+    )
     assert corrected.outcome == "registered"
 
 
@@ -94,8 +95,12 @@ async def test_reasons_are_listed_in_the_requested_language(portal: Portal) -> N
     reply = await portal.request("intake.list_reasons", {"language": "ru"})
     codes = [reason["code"] for reason in reply.body["reasons"]]
     assert codes == [
-        "new_installation", "additional_meter", "replace_faulty",
-        "replace_verification_expired", "relocate_meter", "register_existing",
+        "new_installation",
+        "additional_meter",
+        "replace_faulty",
+        "replace_verification_expired",
+        "relocate_meter",
+        "register_existing",
     ]
     assert reply.body["reasons"][0]["label"] == "Установка нового счётчика воды"
     assert reply.message.type == "ListReasonsReply"

@@ -19,7 +19,9 @@ def test_phone_numbers_and_emails_are_masked_but_numbers_and_ids_are_not() -> No
 
 def test_retry_delays_grow_and_are_capped() -> None:
     delays = [retry_delay(attempt) for attempt in range(8)]
-    assert delays == sorted(delays) and delays[0] < delays[3] and max(delays) == 8.0
+    assert delays == sorted(delays)
+    assert delays[0] < delays[3]
+    assert max(delays) == 8.0
 
 
 def test_every_work_queue_is_quorum_with_a_limit_and_its_own_parking_queue() -> None:
@@ -49,7 +51,8 @@ def test_a_csv_with_bad_rows_reports_each_with_its_line_and_imports_nothing(tmp_
     )
     rows, errors = read_rows(path, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda r: r["_id"])
     assert [error.line for error in errors] == [3, 4]
-    assert "applicant_fin" in errors[0].message and "address is empty" in errors[0].message
+    assert "applicant_fin" in errors[0].message
+    assert "address is empty" in errors[0].message
     assert "duplicate" in errors[1].message
     assert rows[0]["address"] == "Bakı, Azadlıq pr. 12"
 
@@ -74,4 +77,5 @@ def test_a_missing_column_is_reported_on_the_header_line(tmp_path: Path) -> None
     path = tmp_path / "s.csv"
     path.write_text("subscriber_code,address\n1,A\n", encoding="utf-8")
     _, errors = read_rows(path, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda r: r["_id"])
-    assert errors[0].line == 1 and "applicant_fin" in errors[0].message
+    assert errors[0].line == 1
+    assert "applicant_fin" in errors[0].message

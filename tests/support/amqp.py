@@ -60,7 +60,7 @@ class Portal:
         *,
         reply: bool = True,
         message_id: str | None = None,
-        user_id: str | None | bool = True,
+        user_id: str | bool | None = True,
         message_type: str | None = None,
     ) -> str:
         correlation_id = str(uuid.uuid4())
@@ -126,8 +126,9 @@ class EventLog:
         deadline = asyncio.get_running_loop().time() + timeout
         while len(self.bodies(routing_key)) < count:
             if asyncio.get_running_loop().time() > deadline:
+                got = len(self.bodies(routing_key))
                 raise AssertionError(
-                    f"expected {count} {routing_key} event(s), got {len(self.bodies(routing_key))}: "
+                    f"expected {count} {routing_key} event(s), got {got}: "
                     f"{[m.routing_key for m in self.received]}"
                 )
             await asyncio.sleep(0.05)

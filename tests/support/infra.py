@@ -19,7 +19,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import pytest
 
@@ -101,14 +101,27 @@ def mongo_url() -> Iterator[str]:
 @contextmanager
 def embedded_mongo() -> Iterator[str]:
     """The embedded MongoDB-compatible server, on a free port, in memory."""
-    executable = shutil.which("nx-27017") or os.path.join(os.path.dirname(sys.executable), "nx-27017")
+    executable = shutil.which("nx-27017") or os.path.join(
+        os.path.dirname(sys.executable), "nx-27017"
+    )
     if not os.path.exists(executable):
         unavailable("no MONGO_URL, no Docker engine and no nx-27017 installed")
     port = free_port()
     log_file = f"/tmp/nx-27017-test-{port}.log"
     process = subprocess.Popen(
-        [executable, "--host", "127.0.0.1", "-p", str(port), "--data-dir", "memory",
-         "--log-file", log_file, "--pid-file", f"/tmp/nx-27017-test-{port}.pid"],
+        [
+            executable,
+            "--host",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--data-dir",
+            "memory",
+            "--log-file",
+            log_file,
+            "--pid-file",
+            f"/tmp/nx-27017-test-{port}.pid",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -141,7 +154,7 @@ class VhostAdmin:
         token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
         request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - local API
+        with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
 
     def create(self, name: str) -> str:
@@ -162,7 +175,5 @@ class VhostAdmin:
         return urllib.parse.urlunsplit((self.amqp.scheme, netloc, "/" + quoted, "", ""))
 
     def delete(self, name: str) -> None:
-        try:
+        with suppress(urllib.error.URLError, OSError):
             self._call("DELETE", f"vhosts/{urllib.parse.quote(name, safe='')}")
-        except (urllib.error.URLError, OSError):
-            pass
