@@ -132,7 +132,11 @@ class Supervisor:
         say("services: " + ", ".join(name for name, _ in self.children if name in SERVICES))
 
     def wait(self) -> int:
+        parent = os.getppid()
         while True:
+            if os.getppid() != parent:
+                say("the parent process went away; stopping everything")
+                return 1
             for name, process in self.children:
                 code = process.poll()
                 if code is not None:
