@@ -122,18 +122,46 @@ async def declare(channel: Any, queues: tuple[WorkQueue, ...]) -> None:
         await parking.bind(exchanges[routing.DEAD_LETTER_EXCHANGE], routing_key=queue.name)
 
 
-def definitions(vhost: str = "/", users: dict[str, str] | None = None) -> dict[str, Any]:
-    """RabbitMQ definitions (``rabbitmqctl import_definitions``) for the whole topology.
+@dataclass(frozen=True)
+class BrokerUser:
+    """A broker user of the deployment and what it may touch (regexes, as RabbitMQ has)."""
 
-    ``users`` maps broker user names to password hashes; each gets full rights on the vhost.
-    """
+    name: str
+    configure: str
+    write: str
+    read: str
+    tags: tuple[str, ...] = ()
+
+
+_REPLY_QUEUES = r"amq\.gen-.*|amq\.rabbitmq\.reply-to"
+USERS = (
+    BrokerUser("meter-services", ".*", ".*", ".*"),
+    # Portals publish commands and read replies on Direct Reply-to or their own queues.
+    BrokerUser(
+        "portal-egov", rf"^({_REPLY_QUEUES})$", r"^meter\.commands$", rf"^({_REPLY_QUEUES})$"
+    ),
+    BrokerUser(
+        "portal-esu", rf"^({_REPLY_QUEUES})$", r"^meter\.commands$", rf"^({_REPLY_QUEUES})$"
+    ),
+    # The field-team app also follows application.assigned through queues named field.*.
+    BrokerUser(
+        "field-app",
+        rf"^({_REPLY_QUEUES}|field\..*)$",
+        rf"^(meter\.commands|{_REPLY_QUEUES}|field\..*)$",
+        rf"^(meter\.events|{_REPLY_QUEUES}|field\..*)$",
+    ),
+    BrokerUser("meter-ops", ".*", ".*", ".*", ("administrator",)),
+)
+
+
+def vhost_definitions() -> dict[str, Any]:
+    """Exchanges, queues and bindings, in the per-vhost definitions format."""
     queues: list[dict[str, Any]] = []
     bindings: list[dict[str, Any]] = []
     for queue in ALL_QUEUES:
         queues.append(
             {
                 "name": queue.name,
-                "vhost": vhost,
                 "durable": True,
                 "auto_delete": False,
                 "arguments": queue.arguments(),
@@ -142,27 +170,24 @@ def definitions(vhost: str = "/", users: dict[str, str] | None = None) -> dict[s
         queues.append(
             {
                 "name": queue.parking_queue,
-                "vhost": vhost,
                 "durable": True,
                 "auto_delete": False,
                 "arguments": {"x-queue-type": "quorum"},
             }
         )
-        for exchange, key in queue.bindings:
-            bindings.append(
-                {
-                    "source": exchange,
-                    "vhost": vhost,
-                    "destination": queue.name,
-                    "destination_type": "queue",
-                    "routing_key": key,
-                    "arguments": {},
-                }
-            )
+        bindings.extend(
+            {
+                "source": exchange,
+                "destination": queue.name,
+                "destination_type": "queue",
+                "routing_key": key,
+                "arguments": {},
+            }
+            for exchange, key in queue.bindings
+        )
         bindings.append(
             {
                 "source": routing.DEAD_LETTER_EXCHANGE,
-                "vhost": vhost,
                 "destination": queue.parking_queue,
                 "destination_type": "queue",
                 "routing_key": queue.name,
@@ -172,7 +197,6 @@ def definitions(vhost: str = "/", users: dict[str, str] | None = None) -> dict[s
     exchanges = [
         {
             "name": name,
-            "vhost": vhost,
             "type": kind,
             "durable": True,
             "auto_delete": False,
@@ -181,23 +205,38 @@ def definitions(vhost: str = "/", users: dict[str, str] | None = None) -> dict[s
         }
         for name, kind in EXCHANGES.items()
     ]
-    users = users or {}
+    return {"exchanges": exchanges, "queues": queues, "bindings": bindings}
+
+
+def definitions(vhost: str = "/") -> dict[str, Any]:
+    """Broker-wide definitions (``rabbitmqctl import_definitions``) for a deployment.
+
+    Users carry no password: operators set one per user after the import
+    (``rabbitmqctl change_password``), so no secret lives in the repository.
+    """
+    per_vhost = vhost_definitions()
     return {
         "vhosts": [{"name": vhost}],
         "users": [
             {
-                "name": name,
-                "password_hash": password_hash,
+                "name": user.name,
+                "password_hash": "",
+                "tags": list(user.tags),
                 "hashing_algorithm": "rabbit_password_hashing_sha256",
-                "tags": [],
             }
-            for name, password_hash in users.items()
+            for user in USERS
         ],
         "permissions": [
-            {"user": name, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}
-            for name in users
+            {
+                "user": user.name,
+                "vhost": vhost,
+                "configure": user.configure,
+                "write": user.write,
+                "read": user.read,
+            }
+            for user in USERS
         ],
-        "exchanges": exchanges,
-        "queues": queues,
-        "bindings": bindings,
+        "exchanges": [{**item, "vhost": vhost} for item in per_vhost["exchanges"]],
+        "queues": [{**item, "vhost": vhost} for item in per_vhost["queues"]],
+        "bindings": [{**item, "vhost": vhost} for item in per_vhost["bindings"]],
     }

@@ -174,6 +174,11 @@ class VhostAdmin:
         netloc = self.amqp.netloc
         return urllib.parse.urlunsplit((self.amqp.scheme, netloc, "/" + quoted, "", ""))
 
+    def import_definitions(self, vhost_url: str, body: dict[str, object]) -> None:
+        """Load per-vhost definitions into the vhost of ``vhost_url``."""
+        vhost = urllib.parse.urlsplit(vhost_url).path.lstrip("/") or "%2F"
+        self._call("POST", f"definitions/{vhost}", body)
+
     def delete(self, name: str) -> None:
         with suppress(urllib.error.URLError, OSError):
             self._call("DELETE", f"vhosts/{urllib.parse.quote(name, safe='')}")
