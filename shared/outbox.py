@@ -85,18 +85,27 @@ class Outbox:
                 published.append(entry["message_id"])
         finally:
             if published:
-                await collection.update_one(
-                    {"_id": document["_id"]},
-                    {
-                        "$pull": {"outbox": {"message_id": {"$in": published}}},
-                        "$inc": {"version": 1},
-                    },
-                )
-                await collection.update_one(
-                    {"_id": document["_id"], "outbox": {"$size": 0}},
-                    {"$unset": {"outbox_since": ""}},
-                )
+                await self._remove(collection, document, published)
         return len(published)
+
+    @staticmethod
+    async def _remove(collection: Any, document: Mapping[str, Any], published: list[str]) -> None:
+        everything = len(published) == len(document.get("outbox") or [])
+        if everything and "version" in document:
+            # Common case, one round trip: nothing was appended since the document was read.
+            result = await collection.update_one(
+                {"_id": document["_id"], "version": document["version"]},
+                {"$set": {"outbox": []}, "$unset": {"outbox_since": ""}, "$inc": {"version": 1}},
+            )
+            if result.modified_count:
+                return
+        await collection.update_one(
+            {"_id": document["_id"]},
+            {"$pull": {"outbox": {"message_id": {"$in": published}}}, "$inc": {"version": 1}},
+        )
+        await collection.update_one(
+            {"_id": document["_id"], "outbox": {"$size": 0}}, {"$unset": {"outbox_since": ""}}
+        )
 
     async def relay_once(self) -> int:
         """Publish what older writes left pending (after a crash or a broker outage)."""

@@ -91,6 +91,26 @@ STATUS_QUEUES = (
 ALL_QUEUES = INTAKE_QUEUES + DISPATCHER_QUEUES + NOTIFIER_QUEUES + STATUS_QUEUES
 
 
+@dataclass(frozen=True)
+class StreamQueue:
+    """An append-only RabbitMQ stream: kept after reading, replayable from any offset.
+
+    Streams take no delivery limit or dead-lettering, so they are not ``WorkQueue``s.
+    """
+
+    name: str
+    bindings: tuple[tuple[str, str], ...]  # (exchange, routing key)
+    owner: str = field(default="")
+
+    def arguments(self) -> dict[str, Any]:
+        return {"x-queue-type": "stream"}
+
+
+# Every event ever published, so the status read model can be rebuilt from scratch.
+STATUS_ARCHIVE = StreamQueue("status.archive", ((routing.EVENTS_EXCHANGE, "#"),), "status")
+STREAM_QUEUES = (STATUS_ARCHIVE,)
+
+
 def queue_named(name: str) -> WorkQueue:
     for queue in ALL_QUEUES:
         if queue.name == name:
@@ -194,6 +214,27 @@ def vhost_definitions() -> dict[str, Any]:
                 "arguments": {},
             }
         )
+    for stream in STREAM_QUEUES:
+        queues.append(
+            {
+                "name": stream.name,
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": stream.arguments(),
+            }
+        )
+        bindings.extend(
+            {
+                "source": exchange,
+                "vhost": vhost,
+                "destination": stream.name,
+                "destination_type": "queue",
+                "routing_key": key,
+                "arguments": {},
+            }
+            for exchange, key in stream.bindings
+        )
     exchanges = [
         {
             "name": name,
@@ -206,6 +247,20 @@ def vhost_definitions() -> dict[str, Any]:
         for name, kind in EXCHANGES.items()
     ]
     return {"exchanges": exchanges, "queues": queues, "bindings": bindings}
+
+
+async def declare_streams(channel: Any, streams: tuple[StreamQueue, ...]) -> None:
+    """Declare the given streams and their bindings (idempotent)."""
+    import aio_pika
+
+    for stream in streams:
+        declared = await channel.declare_queue(
+            stream.name, durable=True, arguments=stream.arguments()
+        )
+        for exchange, key in stream.bindings:
+            kind = aio_pika.ExchangeType(EXCHANGES[exchange])
+            source = await channel.declare_exchange(exchange, kind, durable=True)
+            await declared.bind(source, routing_key=key)
 
 
 def definitions(vhost: str = "/") -> dict[str, Any]:

@@ -148,6 +148,23 @@ class VhostAdmin:
             "RABBITMQ_MANAGEMENT_URL", f"http://{parts.hostname or 'localhost'}:15672"
         ).rstrip("/")
 
+    def get(self, path: str) -> object:
+        request = urllib.request.Request(f"{self.api}/api/{path}")
+        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def close_connections(self, vhost_url: str) -> int:
+        """Force-close every client connection of a vhost, as a broker restart would."""
+        vhost = urllib.parse.urlsplit(vhost_url).path.lstrip("/")
+        connections = self.get(f"vhosts/{vhost}/connections")
+        assert isinstance(connections, list)
+        for connection in connections:
+            name = urllib.parse.quote(connection["name"], safe="")
+            self._call("DELETE", f"connections/{name}")
+        return len(connections)
+
     def _call(self, method: str, path: str, body: object | None = None) -> None:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(f"{self.api}/api/{path}", data=data, method=method)
