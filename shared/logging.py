@@ -79,7 +79,7 @@ def configure(level: str = "INFO", fmt: str = "json", service: str = "") -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiormq", "aio_pika", "pymongo"):
+    for noisy in ("aiormq", "aio_pika", "pymongo", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

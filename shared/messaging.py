@@ -231,7 +231,9 @@ async def consume(
         await _retry_or_park(message, raw, incoming, queue, exc, messenger, retry_base, started)
         return
     await message.ack()
-    log.info("message processed", **outcome.log, **_took(started))
+    # structlog reserves "event" for the message text.
+    fields = {("step" if key == "event" else key): value for key, value in outcome.log.items()}
+    log.info("message processed", **fields, **_took(started))
 
 
 async def _answer_malformed(

@@ -1,0 +1,226 @@
+"""The notifier running in-process against the test's own vhost, database, SMTP server
+and SMS gateway; events published on ``meter.events`` as the other services would."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import aio_pika
+import pytest
+
+from services.notifier.main import create_app
+from services.notifier.settings import NotifierSettings
+from shared.mongo import make_client
+from tests.notifier.servers import Gateway, SmtpServer
+from tests.support.amqp import EventLog
+from tests.support.infra import free_port
+
+TOKEN = "test-gateway-token"
+SENDER = "Su Təchizatı <bildiris@su.example.az>"
+
+
+@pytest.fixture
+async def smtp() -> AsyncIterator[SmtpServer]:
+    server = SmtpServer(free_port())
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[Gateway]:
+    server = Gateway(free_port())
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def notifier_settings(
+    settings_values: dict[str, Any], smtp: SmtpServer, gateway: Gateway
+) -> NotifierSettings:
+    return NotifierSettings(
+        **settings_values,
+        retry_base_delay=0.05,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_from=SENDER,
+        smtp_timeout=5.0,
+        sms_gateway_url=f"http://127.0.0.1:{gateway.port}/messages",
+        sms_gateway_token=TOKEN,
+        sms_timeout=5.0,
+        notify_retry_base=0.05,
+        notify_retry_cap=0.2,
+        notify_max_attempts=4,
+        notify_poll_interval=0.05,
+    )
+
+
+StartNotifier = Callable[..., AbstractAsyncContextManager[NotifierSettings]]
+
+
+@pytest.fixture
+def start_notifier(
+    notifier_settings: NotifierSettings, run_app: Any, notifier_db: Any
+) -> StartNotifier:
+    """``async with start_notifier(**overrides) as settings:`` runs the notifier."""
+
+    @asynccontextmanager
+    async def start(**overrides: Any) -> AsyncIterator[NotifierSettings]:
+        settings = dataclasses.replace(notifier_settings, **overrides)
+        async with run_app(create_app(settings, configure_logging=False)):
+            yield settings
+
+    return start
+
+
+@pytest.fixture
+async def notifier(start_notifier: StartNotifier) -> AsyncIterator[NotifierSettings]:
+    async with start_notifier() as settings:
+        yield settings
+
+
+@pytest.fixture
+async def notifier_db(notifier_settings: NotifierSettings) -> AsyncIterator[Any]:
+    client = make_client(notifier_settings.mongo_url, "tests")
+    db = client[notifier_settings.database_name("notifier")]
+    yield db
+    await client.drop_database(db.name)
+    await client.close()
+
+
+class Jobs:
+    """The notifier's delivery log, read directly to see what it has recorded."""
+
+    def __init__(self, db: Any) -> None:
+        self.collection = db["notifications"]
+
+    async def of(self, number: str) -> list[dict[str, Any]]:
+        cursor = self.collection.find({"application_number": number}).sort("_id", 1)
+        return list(await cursor.to_list())
+
+    async def wait(
+        self, number: str, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 15.0
+    ) -> list[dict[str, Any]]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not done(found := await self.of(number)):
+            if asyncio.get_running_loop().time() > deadline:
+                states = [(job["_id"], job["state"], job.get("attempts")) for job in found]
+                raise AssertionError(f"jobs of {number} did not get there: {states}")
+            await asyncio.sleep(0.02)
+        return found
+
+
+@pytest.fixture
+def jobs(notifier_db: Any) -> Jobs:
+    return Jobs(notifier_db)
+
+
+@pytest.fixture
+async def outcomes(rabbitmq_url: str) -> AsyncIterator[EventLog]:
+    async with EventLog(rabbitmq_url, patterns=("notification.*",)) as log:
+        yield log
+
+
+class Publisher:
+    """Publishes ``application.*`` events on ``meter.events`` as intake and dispatcher do."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def __aenter__(self) -> Publisher:
+        self.connection = await aio_pika.connect(self.url)
+        channel = await self.connection.channel(publisher_confirms=True)
+        self.exchange = await channel.declare_exchange(
+            "meter.events", aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.connection.close()
+
+    async def publish(self, key: str, body: dict[str, Any] | bytes) -> None:
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+        message = aio_pika.Message(
+            payload,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=str(uuid.uuid4()),
+            type=key,
+            app_id="test",
+        )
+        await self.exchange.publish(message, routing_key=key)
+
+
+@pytest.fixture
+async def events(rabbitmq_url: str) -> AsyncIterator[Publisher]:
+    async with Publisher(rabbitmq_url) as publisher:
+        yield publisher
+
+
+def registered(
+    number: str,
+    *,
+    language: str = "az",
+    phone: str = "+994501234567",
+    email: str = "citizen@example.az",
+) -> dict[str, Any]:
+    return {
+        "application_number": number,
+        "occurred_at": "2026-11-27T10:00:00.000+04:00",
+        "sequence": 1,
+        "subscriber_code": "1000001",
+        "applicant_fin": "5ABCD12",
+        "channel": "e-gov",
+        "reason_code": "new_installation",
+        "language": language,
+        "district_code": "BAK-NAS",
+        "additional_meter": False,
+        "contact": {"phone": phone, "email": email},
+        "notes": "",
+    }
+
+
+def forwarded(number: str) -> dict[str, Any]:
+    return {
+        "application_number": number,
+        "occurred_at": "2026-11-27T10:00:01.000+04:00",
+        "sequence": 2,
+        "district_code": "BAK-NAS",
+    }
+
+
+def completed(
+    number: str, outcome: str = "installed", serial: str = "WM-77001", act: str = "AKT-2026-0042"
+) -> dict[str, Any]:
+    return {
+        "application_number": number,
+        "occurred_at": "2026-11-28T12:00:00.000+04:00",
+        "sequence": 4,
+        "outcome": outcome,
+        "act": {
+            "act_number": act,
+            "meter_serial": serial,
+            "meter_model": "Itron Flodis",
+            "initial_reading_m3": "0.000",
+            "seal_numbers": ["S-1"],
+            "installed_at": "2026-11-28T11:00:00+04:00",
+            "installer_name": "Əli Məmmədov",
+        },
+    }
+
+
+def rejected(number: str, reason_code: str = "no_meter_stock") -> dict[str, Any]:
+    return {
+        "application_number": number,
+        "occurred_at": "2026-11-27T10:00:02.000+04:00",
+        "sequence": 3,
+        "reason_code": reason_code,
+        "comment": "Rayonda sayğac ehtiyatı yoxdur.",
+    }

@@ -1,0 +1,132 @@
+"""What each step tells the citizen, in az (as DESIGN.md section 6 gives it), en and ru."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.notifier import domain
+from services.notifier.domain import UnreadableEvent, read_event, render, step_text
+from tests.notifier.conftest import completed, forwarded, registered, rejected
+
+N = "SQ-2026-000042"
+ACT = {"outcome": "installed", "meter_serial": "WM-77001", "act_number": "AKT-7"}
+EXISTING = {**ACT, "outcome": "existing_meter_registered"}
+
+
+def test_the_registration_text_is_the_utilitys_own_sentence() -> None:
+    assert step_text("application.registered", N, {}, "az") == (
+        "Müraciətiniz qeydiyyata alındı. Xidmətimizdən istifadə etdiyiniz üçün sizə "
+        f"təşəkkür edirik. Müraciət nömrəniz: {N}"
+    )
+
+
+def test_the_az_texts_are_those_of_the_design() -> None:
+    assert step_text("application.forwarded", N, {}, "az") == (
+        f"{N} nömrəli müraciətiniz icraya yönləndirildi."
+    )
+    assert step_text("application.completed", N, ACT, "az") == (
+        f"{N} nömrəli müraciətiniz icra edildi. Sayğac: WM-77001, akt: AKT-7."
+    )
+    assert step_text("application.completed", N, EXISTING, "az") == (
+        f"{N} nömrəli müraciətiniz icra edildi. Mövcud sayğacınız (WM-77001) qeydiyyata "
+        "alındı, akt: AKT-7."
+    )
+    assert step_text("application.rejected", N, {"reason_code": "no_meter_stock"}, "az") == (
+        f"{N} nömrəli müraciətiniz icra edilmədi. Səbəb: sayğac ehtiyatı yoxdur."
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "reason"),
+    [
+        ("az", "su xətti uyğun deyil"),
+        ("en", "the water line is unsuitable"),
+        ("ru", "водопроводная линия не подходит"),
+    ],
+)
+def test_a_rejection_names_the_reason_in_words_not_its_code(language: str, reason: str) -> None:
+    text = step_text("application.rejected", N, {"reason_code": "unsuitable_water_line"}, language)
+    assert reason in text
+    assert "unsuitable_water_line" not in text
+    assert N in text
+
+
+def test_en_and_ru_texts_translate_every_step() -> None:
+    assert step_text("application.forwarded", N, {}, "en") == (
+        f"Your application {N} has been forwarded for execution."
+    )
+    assert step_text("application.completed", N, ACT, "ru") == (
+        f"Ваша заявка {N} исполнена. Счётчик: WM-77001, акт: AKT-7."
+    )
+    assert "existing meter (WM-77001)" in step_text("application.completed", N, EXISTING, "en")
+    assert step_text("application.registered", N, {}, "ru").endswith(f"Номер вашей заявки: {N}")
+
+
+@pytest.mark.parametrize(
+    ("key", "details"),
+    [
+        ("application.registered", {}),
+        ("application.forwarded", {}),
+        ("application.completed", ACT),
+        ("application.completed", EXISTING),
+        ("application.rejected", {"reason_code": "no_meter_stock"}),
+    ],
+)
+@pytest.mark.parametrize("language", ["az", "en", "ru"])
+def test_every_text_names_the_application_number(
+    key: str, details: dict[str, str], language: str
+) -> None:
+    notice = render(key, N, details, language)
+    assert N in notice.subject
+    assert N in notice.text
+    assert N in notice.html
+
+
+def test_the_subject_names_the_number_and_the_status_label() -> None:
+    assert render("application.registered", N, {}, "az").subject == (
+        f"Müraciət {N}: Qeydiyyata alındı"
+    )
+    assert render("application.rejected", N, {"reason_code": "no_meter_stock"}, "az").subject == (
+        f"Müraciət {N}: İcra edilmədi"
+    )
+    assert render("application.forwarded", N, {}, "en").subject == (
+        f"Application {N}: Forwarded for execution"
+    )
+    assert render("application.completed", N, ACT, "ru").subject == f"Заявка {N}: Исполнена"
+
+
+def test_an_unknown_language_falls_back_to_az() -> None:
+    assert step_text("application.forwarded", N, {}, "de") == step_text(
+        "application.forwarded", N, {}, "az"
+    )
+
+
+def test_the_html_part_escapes_what_came_from_outside() -> None:
+    notice = render("application.completed", N, {**ACT, "meter_serial": "<b>&"}, "az")
+    assert "&lt;b&gt;&amp;" in notice.html
+    assert "<b>&" not in notice.html
+
+
+def test_events_are_read_into_steps() -> None:
+    step = read_event("application.registered", registered(N, language="en"))
+    assert step.contact == domain.Contact("+994501234567", "citizen@example.az", "en")
+    assert read_event("application.forwarded", forwarded(N)).contact is None
+    assert read_event("application.completed", completed(N)).details == {
+        "outcome": "installed",
+        "meter_serial": "WM-77001",
+        "act_number": "AKT-2026-0042",
+    }
+    assert read_event("application.rejected", rejected(N)).details["reason_code"] == (
+        "no_meter_stock"
+    )
+
+
+def test_an_event_without_what_its_text_needs_is_unreadable() -> None:
+    with pytest.raises(UnreadableEvent, match="contact"):
+        read_event("application.registered", {**registered(N), "contact": None})
+    body = completed(N)
+    del body["act"]["meter_serial"]
+    with pytest.raises(UnreadableEvent, match="meter_serial"):
+        read_event("application.completed", body)
+    with pytest.raises(UnreadableEvent, match="application_number"):
+        read_event("application.forwarded", {"occurred_at": "x", "sequence": 2})
