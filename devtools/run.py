@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
+VAR = Path(os.environ.get("VAR_DIR") or ROOT / "var")
 SERVICES = ("intake", "dispatcher", "notifier", "status")
 
 
@@ -117,7 +117,9 @@ class Supervisor:
             for line in (demo / "stock.txt").read_text().splitlines():
                 if line.strip() and not line.startswith("#"):
                     district, quantity = line.split()
-                    steps.append(("stock", "receive", district, quantity))
+                    # A fixed receipt id: restarting `make run` does not add the demo stock again.
+                    receipt = f"demo-{district}-{quantity}"
+                    steps.append(("stock", "receive", district, quantity, "--receipt", receipt))
         for step in steps:
             result = subprocess.run(
                 [sys.executable, "-m", "meterctl", *step], cwd=ROOT, env=self.env, check=False

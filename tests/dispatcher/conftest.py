@@ -1,0 +1,182 @@
+"""Dispatcher running in-process against the test's own vhost and databases."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aio_pika
+import pytest
+
+from services.dispatcher.main import create_app
+from services.dispatcher.settings import DispatcherSettings
+from services.dispatcher.store import MongoDispatcherStore
+from shared.mongo import make_client
+from tests.support.amqp import EventLog, Portal
+
+
+class MovableClock:
+    """A clock the tests move: 10:00 in Baku on 26 November 2026 until told otherwise."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def next_day(self) -> None:
+        self.now += timedelta(days=1)
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def dispatcher_settings(settings_values: dict[str, Any]) -> DispatcherSettings:
+    return DispatcherSettings(**settings_values, housekeeping_interval=0.2)
+
+
+@pytest.fixture
+async def dispatcher_db(dispatcher_settings: DispatcherSettings) -> AsyncIterator[Any]:
+    client = make_client(dispatcher_settings.mongo_url, "tests")
+    db = client[dispatcher_settings.database_name("dispatcher")]
+    await MongoDispatcherStore(db).ensure_indexes()
+    yield db
+    await client.drop_database(db.name)
+    await client.close()
+
+
+@pytest.fixture
+def store(dispatcher_db: Any) -> MongoDispatcherStore:
+    return MongoDispatcherStore(dispatcher_db)
+
+
+@pytest.fixture
+async def dispatcher(
+    dispatcher_settings: DispatcherSettings, dispatcher_db: Any, run_app: Any, clock: MovableClock
+) -> AsyncIterator[Any]:
+    app = create_app(dispatcher_settings, configure_logging=False, clock=clock)
+    async with run_app(app):
+        yield app
+
+
+@pytest.fixture
+async def field_app(dispatcher: Any, rabbitmq_url: str) -> AsyncIterator[Portal]:
+    async with Portal(rabbitmq_url) as client:
+        yield client
+
+
+@pytest.fixture
+async def events(dispatcher: Any, rabbitmq_url: str) -> AsyncIterator[EventLog]:
+    async with EventLog(rabbitmq_url, patterns=("application.*",)) as log:
+        yield log
+
+
+_numbers = iter(range(1, 1_000_000))
+
+
+def registered(
+    district: str = "BAK-NAS", reason: str = "new_installation", **overrides: Any
+) -> dict[str, Any]:
+    """An ``application.registered`` body as intake publishes it, with a fresh number."""
+    body: dict[str, Any] = {
+        "application_number": f"SQ-2026-{next(_numbers):06d}",
+        "occurred_at": "2026-11-26T10:00:00.000+04:00",
+        "sequence": 1,
+        "subscriber_code": "1000001",
+        "applicant_fin": "5ABCD12",
+        "channel": "e-gov",
+        "reason_code": reason,
+        "language": "az",
+        "district_code": district,
+        "additional_meter": False,
+        "contact": {"phone": "+994501234567", "email": "citizen@example.az"},
+        "notes": "",
+    }
+    body.update(overrides)
+    return body
+
+
+async def publish_registered(url: str, *bodies: dict[str, Any], message_id: str = "") -> None:
+    """Publish ``application.registered`` events as intake does (persistent, typed)."""
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange("meter.events")
+        for body in bodies:
+            await exchange.publish(
+                aio_pika.Message(
+                    json.dumps(body).encode(),
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    message_id=message_id or str(uuid.uuid4()),
+                    type="application.registered",
+                    app_id="intake",
+                ),
+                routing_key="application.registered",
+            )
+
+
+def act(**overrides: Any) -> dict[str, Any]:
+    body = {
+        "act_number": "AKT-2026-0001",
+        "meter_serial": "WM-2026-000123",
+        "meter_model": "Sensus 620",
+        "initial_reading_m3": "0.000",
+        "seal_numbers": ["PL-1001", "PL-1002"],
+        "installed_at": "2026-11-26T12:30:00+04:00",
+        "installer_name": "Rəşad Məmmədov",
+    }
+    body.update(overrides)
+    return body
+
+
+def report(
+    assigned: dict[str, Any], outcome: str = "installed", **overrides: Any
+) -> dict[str, Any]:
+    """A field team's report on the work order of an ``application.assigned`` event."""
+    body: dict[str, Any] = {
+        "application_number": assigned["application_number"],
+        "work_order_id": assigned["work_order_id"],
+        "team_id": assigned["team_id"],
+        "outcome": outcome,
+        "comment": "",
+    }
+    if outcome == "not_executed":
+        body["reason_code"] = "unsuitable_water_line"
+    else:
+        body["act"] = act()
+    body.update(overrides)
+    return {key: value for key, value in body.items() if value is not ...}
+
+
+def team(team_id: str, districts: str, capacity: int = 5, name: str = "") -> dict[str, Any]:
+    return {
+        "_id": team_id,
+        "name": name or f"Briqada {team_id}",
+        "district_codes": districts.split(";"),
+        "daily_capacity": capacity,
+    }
+
+
+async def given(
+    store: MongoDispatcherStore,
+    teams: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    stock: dict[str, int] | None = None,
+) -> None:
+    """Reference data as an operator loads it with meterctl."""
+    await store.upsert_teams(list(teams))
+    for district, quantity in (stock or {}).items():
+        await store.receive(district, quantity, str(uuid.uuid4()))
+
+
+async def level(store: MongoDispatcherStore, district: str) -> Any:
+    for found in await store.stock_levels():
+        if found.district_code == district:
+            return found
+    raise AssertionError(f"no stock document for {district}")

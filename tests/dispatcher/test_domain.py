@@ -1,0 +1,221 @@
+"""Dispatcher's pure rules: team choice, capacity days, stock arithmetic, report reading."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given as hypothesis_given
+from hypothesis import strategies as st
+
+from services.dispatcher import domain
+from services.dispatcher.domain import reports, stock
+from services.dispatcher.reference import BadRow, team_row
+from tests.dispatcher.conftest import act
+
+T01 = domain.Team("T-01", "A", ("BAK-NAS", "BAK-YAS"), 3)
+T02 = domain.Team("T-02", "B", ("BAK-NAS",), 2)
+T03 = domain.Team("T-03", "C", ("SUM-01",), 5)
+
+
+def test_only_teams_serving_the_district_are_considered() -> None:
+    assert domain.pick_team([T01, T02, T03], "SUM-01", {}) == T03
+    assert domain.pick_team([T02, T03], "BAK-YAS", {}) is None
+
+
+def test_prefers_the_least_loaded_team() -> None:
+    assert domain.pick_team([T01, T02], "BAK-NAS", {"T-01": 2, "T-02": 1}) == T02
+
+
+def test_ties_are_broken_by_team_id() -> None:
+    assert domain.rank_teams([T02, T01], "BAK-NAS", {"T-01": 1, "T-02": 1}) == [T01, T02]
+
+
+def test_a_team_at_its_capacity_is_not_chosen_even_when_least_loaded() -> None:
+    assert domain.pick_team([T01, T02], "BAK-NAS", {"T-01": 3, "T-02": 2}) is None
+    assert domain.pick_team([T01, T02], "BAK-NAS", {"T-01": 2, "T-02": 2}) == T01
+
+
+def test_a_team_with_no_capacity_never_works() -> None:
+    idle = domain.Team("T-00", "Idle", ("BAK-NAS",), 0)
+    assert domain.pick_team([idle], "BAK-NAS", {}) is None
+
+
+def test_the_capacity_day_is_the_baku_day() -> None:
+    assert domain.capacity_day(datetime(2026, 11, 26, 19, 59, tzinfo=UTC)) == "2026-11-26"
+    assert domain.capacity_day(datetime(2026, 11, 26, 20, 0, tzinfo=UTC)) == "2026-11-27"
+
+
+def test_reasons_that_need_a_meter() -> None:
+    assert domain.needs_meter("new_installation")
+    assert domain.needs_meter("replace_verification_expired")
+    assert not domain.needs_meter("relocate_meter")
+    assert not domain.needs_meter("register_existing")
+
+
+def test_the_work_order_is_named_after_its_application() -> None:
+    assert domain.work_order_id("SQ-2026-000042") == "WO-2026-000042"
+
+
+def test_rejection_comments_are_sentences_in_the_applications_language() -> None:
+    texts = {lang: domain.rejection_comment("no_meter_stock", lang) for lang in ("az", "en", "ru")}
+    assert len(set(texts.values())) == 3
+    assert all(text.endswith(".") for text in texts.values())
+    assert domain.rejection_comment("unsuitable_water_line", "xx").startswith("Su xətti")
+
+
+def test_reserving_stops_at_zero_and_is_idempotent() -> None:
+    assert stock.reserve("D", None, "A") == (None, False), "no stock document: nothing free"
+    doc, _ = stock.receive("D", None, 1, "r1")
+    doc, held = stock.reserve("D", doc, "A")
+    assert held
+    assert stock.reserve("D", doc, "A") == (None, True)
+    assert stock.reserve("D", doc, "B") == (None, False)
+
+
+def test_consuming_and_releasing_only_move_held_reservations() -> None:
+    doc, _ = stock.receive("D", None, 2, "r1")
+    doc, _ = stock.reserve("D", doc, "A")
+    doc, _ = stock.reserve("D", doc, "B")
+    doc, _ = stock.consume("D", doc, "A")
+    doc, _ = stock.release("D", doc, "B")
+    assert stock.consume("D", doc, "A") == (None, False)
+    assert stock.release("D", doc, "B") == (None, False)
+    level = stock.stock_level("D", doc)
+    assert (level.received, level.reserved, level.consumed, level.available) == (2, 0, 1, 1)
+
+
+def test_a_receipt_counts_once() -> None:
+    doc, free = stock.receive("D", None, 5, "r1")
+    assert free == 5
+    assert stock.receive("D", doc, 5, "r1") == (None, 5)
+
+
+@hypothesis_given(
+    st.lists(
+        st.tuples(st.sampled_from(["receive", "reserve", "release", "consume"]), st.integers(0, 6)),
+        max_size=60,
+    )
+)
+def test_stock_always_balances_and_never_goes_negative(steps: list[tuple[str, int]]) -> None:
+    doc: dict[str, Any] | None = None
+    received = 0
+    for index, (action, value) in enumerate(steps):
+        if action == "receive":
+            new, _ = stock.receive("D", doc, value + 1, f"r{index}")
+            received += value + 1
+        else:
+            new, _ = getattr(stock, action)("D", doc, f"A{value}")
+        doc = new or doc
+        level = stock.stock_level("D", doc)
+        assert min(level.reserved, level.consumed, level.available) >= 0
+        assert level.reserved + level.consumed + level.available == received
+
+
+def test_a_team_day_counts_each_work_order_once_up_to_capacity() -> None:
+    day, _ = domain.claim(T02, "2026-11-26", None, "A")
+    assert domain.claim(T02, "2026-11-26", day, "A") == (None, True)
+    day, _ = domain.claim(T02, "2026-11-26", day, "B")
+    assert domain.claim(T02, "2026-11-26", day, "C") == (None, False)
+    day, given_back = domain.unclaim(day, "B")
+    assert given_back
+    assert day is not None
+    assert day["orders"] == ["A"]
+
+
+def body(outcome: str = "installed", **changes: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "application_number": "SQ-2026-000001",
+        "work_order_id": "WO-2026-000001",
+        "team_id": "T-01",
+        "outcome": outcome,
+    }
+    values.update(changes)
+    return {key: value for key, value in values.items() if value is not ...}
+
+
+def codes(read: Any) -> list[str]:
+    assert isinstance(read, list)
+    return [error.code.value for error in read]
+
+
+def test_a_complete_installed_report_is_read() -> None:
+    read = reports.read_report(body(act=act(), comment="ok"))
+    assert isinstance(read, reports.Report)
+    assert read.act == act()
+    assert read.reason_code is None
+
+
+def test_a_not_executed_report_needs_its_reason_and_no_act() -> None:
+    assert codes(reports.read_report(body("not_executed"))) == ["invalid_reason_code"]
+    both = reports.read_report(body("not_executed", act=act(), reason_code="x"))
+    assert codes(both) == ["invalid_act", "invalid_reason_code"]
+    read = reports.read_report(body("not_executed", reason_code="no_meter_stock"))
+    assert isinstance(read, reports.Report)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"act_number": ""}, "act.act_number"),
+        ({"meter_serial": None}, "act.meter_serial"),
+        ({"meter_model": 3}, "act.meter_model"),
+        ({"initial_reading_m3": "-1"}, "act.initial_reading_m3"),
+        ({"initial_reading_m3": "1,5"}, "act.initial_reading_m3"),
+        ({"seal_numbers": "PL-1"}, "act.seal_numbers"),
+        ({"seal_numbers": ["PL-1", ""]}, "act.seal_numbers"),
+        ({"installed_at": "2026-11-26T10:00:00"}, "act.installed_at"),
+        ({"installer_name": " "}, "act.installer_name"),
+    ],
+)
+def test_each_act_field_has_its_rule(change: dict[str, Any], field: str) -> None:
+    read = reports.read_report(body(act=act(**change)))
+    assert codes(read) == ["invalid_act"]
+    assert isinstance(read, list)
+    assert read[0].field == field
+    assert read[0].message.startswith("Akt düzgün deyil:")
+
+
+def test_the_meter_model_may_be_empty() -> None:
+    assert isinstance(reports.read_report(body(act=act(meter_model=""))), reports.Report)
+
+
+def test_state_rules_name_one_reason() -> None:
+    order = {"_id": "SQ-2026-000001", "team_id": "T-01", "status": "assigned"}
+    assert reports.state_errors(order, body()) == []
+    assert codes(reports.state_errors(None, body())) == ["unknown_work_order"]
+    assert codes(reports.state_errors(order, body(team_id="T-09"))) == ["wrong_team"]
+    closed = {**order, "status": "completed"}
+    assert codes(reports.state_errors(closed, body())) == ["work_order_closed"]
+    assert codes(reports.state_errors(closed, body(team_id="T-09"))) == ["wrong_team"]
+
+
+def test_a_receipt_is_a_district_and_a_positive_quantity() -> None:
+    assert stock.read_receipt({"district_code": " GNC-01 ", "quantity": 3}) == ("GNC-01", 3)
+    assert codes(stock.read_receipt({"district_code": "GNC-01", "quantity": 0})) == ["invalid_type"]
+
+
+def test_a_team_row_is_read_with_its_districts() -> None:
+    row = team_row(
+        {
+            "team_id": "T-01",
+            "name": "Nəsimi",
+            "district_codes": "BAK-NAS; BAK-YAS;",
+            "daily_capacity": "4",
+        }
+    )
+    assert row == {
+        "_id": "T-01",
+        "name": "Nəsimi",
+        "district_codes": ["BAK-NAS", "BAK-YAS"],
+        "daily_capacity": 4,
+    }
+
+
+def test_a_bad_team_row_says_everything_wrong_with_it() -> None:
+    with pytest.raises(BadRow) as raised:
+        team_row({"team_id": "T 1", "name": "", "district_codes": "", "daily_capacity": "-2"})
+    text = str(raised.value)
+    for part in ("team_id", "name is empty", "district_codes is empty", "daily_capacity"):
+        assert part in text

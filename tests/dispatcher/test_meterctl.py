@@ -1,0 +1,117 @@
+"""``meterctl teams`` and ``meterctl stock``: the operator's reference data for dispatch."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meterctl.__main__ import main
+from services.dispatcher.settings import DispatcherSettings
+from services.dispatcher.store import MongoDispatcherStore
+from tests.dispatcher.conftest import level
+
+DEMO = Path(__file__).resolve().parents[2] / "deploy" / "demo"
+
+
+@pytest.fixture
+def operator_env(dispatcher_settings: DispatcherSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONGO_URL", dispatcher_settings.mongo_url)
+    monkeypatch.setenv("DATABASE_PREFIX", dispatcher_settings.database_prefix)
+
+
+async def run(*argv: str) -> int:
+    """``meterctl ARGV``; it runs its own event loop, as from a shell, so in a thread."""
+    return await asyncio.to_thread(main, list(argv))
+
+
+async def test_the_demo_teams_and_stock_load(
+    operator_env: None, store: MongoDispatcherStore, capsys: Any
+) -> None:
+    assert await run("teams", "import", str(DEMO / "teams.csv")) == 0
+    for line in (DEMO / "stock.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            district, quantity = line.split()
+            assert await run("stock", "receive", district, quantity) == 0
+
+    teams = await store.teams()
+    served = {district for team in teams for district in team.district_codes}
+    assert served >= {"BAK-NAS", "BAK-YAS", "SUM-01", "GNC-01", "BAK-XAT"}
+    levels = {found.district_code: found.available for found in await store.stock_levels()}
+    assert set(levels) == served
+    assert all(available > 0 for available in levels.values())
+    assert "imported 5 team(s)" in capsys.readouterr().out
+
+
+async def test_importing_a_team_again_updates_it(
+    operator_env: None, store: MongoDispatcherStore, tmp_path: Path
+) -> None:
+    csv = tmp_path / "teams.csv"
+    csv.write_text("team_id,name,district_codes,daily_capacity\nT-01,A,BAK-NAS,2\n")
+    assert await run("teams", "import", str(csv)) == 0
+    csv.write_text("team_id,name,district_codes,daily_capacity\nT-01,A,BAK-NAS;GNC-01,6\n")
+    assert await run("teams", "import", str(csv)) == 0
+
+    [team] = await store.teams()
+    assert (team.district_codes, team.daily_capacity) == (("BAK-NAS", "GNC-01"), 6)
+
+
+async def test_a_file_with_a_bad_row_imports_nothing_and_names_the_lines(
+    operator_env: None, store: MongoDispatcherStore, tmp_path: Path, capsys: Any
+) -> None:
+    csv = tmp_path / "teams.csv"
+    csv.write_text(
+        "team_id,name,district_codes,daily_capacity\n"
+        "T-01,A,BAK-NAS,2\n"
+        "T-02,B,,2\n"
+        "T-03,C,SUM-01,many\n"
+    )
+    assert await run("teams", "import", str(csv)) == 1
+
+    errors = capsys.readouterr().err
+    assert "line 3: district_codes is empty" in errors
+    assert "line 4: daily_capacity 'many'" in errors
+    assert await store.teams() == []
+
+
+@pytest.mark.parametrize("quantity", ["0", "-1", "two", "1.5"])
+async def test_stock_receive_needs_a_positive_whole_number(
+    quantity: str, operator_env: None, store: MongoDispatcherStore
+) -> None:
+    assert await run("stock", "receive", "GNC-01", quantity) == 2
+    assert await store.stock_levels() == []
+
+
+async def test_stock_receive_adds_and_stock_show_tells_the_balance(
+    operator_env: None, store: MongoDispatcherStore, capsys: Any
+) -> None:
+    assert await run("stock", "receive", "GNC-01", "3") == 0
+    assert await run("stock", "receive", "GNC-01", "2") == 0
+    assert await store.reserve("GNC-01", "SQ-2026-000001")
+    assert await run("stock", "show") == 0
+
+    out = capsys.readouterr().out
+    assert "received 2 meter(s) into GNC-01; 5 available" in out
+    assert out.splitlines()[-1].split() == ["GNC-01", "5", "1", "0", "4"]
+    assert (await level(store, "GNC-01")).available == 4
+
+
+async def test_teams_waiting_lists_the_work_orders_waiting_for_capacity(
+    operator_env: None, store: MongoDispatcherStore, dispatcher_db: Any, capsys: Any
+) -> None:
+    await dispatcher_db["work_orders"].insert_one(
+        {
+            "_id": "SQ-2026-000007",
+            "work_order_id": "WO-2026-000007",
+            "district_code": "BAK-YAS",
+            "status": "waiting",
+            "created_at": "2026-11-26T06:00:00.000Z",
+            "version": 1,
+        }
+    )
+    assert await run("teams", "waiting") == 0
+    out = capsys.readouterr().out
+    assert "WO-2026-000007  SQ-2026-000007  BAK-YAS" in out
+    assert "1 work order(s) waiting" in out

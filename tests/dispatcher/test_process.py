@@ -1,0 +1,73 @@
+"""``python -m services.dispatcher`` as its own process, as ``make run`` starts it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aio_pika
+import pytest
+
+from services.dispatcher.settings import DispatcherSettings
+from services.dispatcher.store import MongoDispatcherStore
+from tests.dispatcher.conftest import given, publish_registered, registered, report, team
+from tests.support.amqp import EventLog, Portal
+
+pytestmark = [pytest.mark.broker, pytest.mark.e2e]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def wait_for_consumer(url: str, queue: str) -> None:
+    """Wait until the service consumes ``queue`` (it declares its topology at start-up)."""
+    connection = await aio_pika.connect(url)
+    async with connection:
+        for _ in range(300):
+            channel = await connection.channel()
+            try:
+                declared = await channel.declare_queue(queue, passive=True)
+                if declared.declaration_result.consumer_count:
+                    return
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"nothing consumes {queue}")
+
+
+async def test_the_service_process_dispatches_takes_a_report_and_stops_cleanly(
+    dispatcher_settings: DispatcherSettings, store: MongoDispatcherStore, rabbitmq_url: str
+) -> None:
+    await given(store, [team("T-03", "BAK-XAT")], {"BAK-XAT": 2})
+    env = {
+        **os.environ,
+        "RABBITMQ_URL": rabbitmq_url,
+        "MONGO_URL": dispatcher_settings.mongo_url,
+        "DATABASE_PREFIX": dispatcher_settings.database_prefix,
+        "LOG_FORMAT": "json",
+        "GRACEFUL_TIMEOUT": "5",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.dispatcher"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        async with EventLog(rabbitmq_url, patterns=("application.*",)) as events:
+            await wait_for_consumer(rabbitmq_url, "dispatcher.application_registered")
+            await publish_registered(rabbitmq_url, registered("BAK-XAT"))
+            [assigned] = await events.wait_for("application.assigned", timeout=30)
+            async with Portal(rabbitmq_url) as field_app:
+                reply = await field_app.request("dispatcher.report_outcome", report(assigned))
+            assert reply.body == {"outcome": "accepted"}
+            await events.wait_for("application.completed")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.to_thread(process.communicate, timeout=30)
+    assert process.returncode == 0
+    log = stderr.decode()
+    assert '"service": "dispatcher"' in log
+    assert '"application_number": "' in log
