@@ -20,7 +20,6 @@ import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import aio_pika
 

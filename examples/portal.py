@@ -2,7 +2,8 @@
 
     uv run python examples/portal.py reasons
     uv run python examples/portal.py accounts 5ABCD12
-    uv run python examples/portal.py submit 5ABCD12 1000001 new_installation "050 123 45 67" me@example.az
+    uv run python examples/portal.py submit 5ABCD12 1000001 new_installation \
+        "050 123 45 67" me@example.az [--additional]
     uv run python examples/portal.py status 5ABCD12 SQ-2026-000001
     uv run python examples/portal.py list 5ABCD12
 
@@ -60,20 +61,31 @@ def main(argv: list[str]) -> None:
     if command == "reasons":
         call = ("intake.list_reasons", {"language": args[0] if args else "az"}, "ListReasons")
     elif command == "accounts":
-        call = ("intake.list_subscriber_accounts", {"applicant_fin": args[0]},
-                "ListSubscriberAccounts")
+        call = (
+            "intake.list_subscriber_accounts",
+            {"applicant_fin": args[0]},
+            "ListSubscriberAccounts",
+        )
     elif command == "submit":
         fin, code, reason, phone, email, *rest = args
         body = {
-            "submission_id": str(uuid.uuid4()), "applicant_fin": fin, "subscriber_code": code,
-            "reason_code": reason, "phone": phone, "email": email,
-            "notes": "", "data_confirmed": True,
+            "submission_id": str(uuid.uuid4()),
+            "applicant_fin": fin,
+            "subscriber_code": code,
+            "reason_code": reason,
+            "phone": phone,
+            "email": email,
+            "notes": "",
+            "data_confirmed": True,
             "additional_meter_confirmed": "--additional" in rest,
         }
         call = ("intake.submit_application", body, "SubmitApplication")
     elif command == "status":
-        call = ("status.get_application", {"applicant_fin": args[0],
-                "application_number": args[1]}, "GetApplication")
+        call = (
+            "status.get_application",
+            {"applicant_fin": args[0], "application_number": args[1]},
+            "GetApplication",
+        )
     elif command == "list":
         call = ("status.list_applications", {"applicant_fin": args[0]}, "ListApplications")
     else:

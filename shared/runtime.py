@@ -46,6 +46,8 @@ async def declare_topology(url: str, queues: Sequence[topology.WorkQueue]) -> No
     try:
         channel = await connection.channel()
         await topology.declare(channel, tuple(queues))
+        # Every service declares the event archive, so no event predates it.
+        await topology.declare_streams(channel, topology.STREAM_QUEUES)
     finally:
         await connection.close()
 

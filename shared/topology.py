@@ -218,7 +218,6 @@ def vhost_definitions() -> dict[str, Any]:
         queues.append(
             {
                 "name": stream.name,
-                "vhost": vhost,
                 "durable": True,
                 "auto_delete": False,
                 "arguments": stream.arguments(),
@@ -227,7 +226,6 @@ def vhost_definitions() -> dict[str, Any]:
         bindings.extend(
             {
                 "source": exchange,
-                "vhost": vhost,
                 "destination": stream.name,
                 "destination_type": "queue",
                 "routing_key": key,

@@ -23,9 +23,9 @@ async def test_a_service_starts_on_a_broker_loaded_from_the_definitions(
 ) -> None:
     VhostAdmin(rabbitmq_base_url).import_definitions(rabbitmq_url, vhost_definitions())
     # Declaring again with different arguments would fail with PRECONDITION_FAILED.
-    async with run_app(create_app(IntakeSettings(**settings_values), configure_logging=False)):
-        async with Portal(rabbitmq_url) as portal:
-            reply = await portal.request("intake.list_reasons", {"language": "az"})
+    app = create_app(IntakeSettings(**settings_values), configure_logging=False)
+    async with run_app(app), Portal(rabbitmq_url) as portal:
+        reply = await portal.request("intake.list_reasons", {"language": "az"})
     assert len(reply.body["reasons"]) == 6
 
 

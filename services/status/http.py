@@ -1,0 +1,156 @@
+"""The status reads over HTTP (DESIGN.md section 5), documented by their OpenAPI document.
+
+``GET /v1/applications/{number}`` and ``GET /v1/applications``: the portal authenticates
+with a bearer key from ``STATUS_API_KEYS``, the citizen is named by ``X-Applicant-Fin``.
+Checked in this order: 401 (key), 400 (citizen), 422 (number), then 404 or 200.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import Depends, FastAPI, Header, Path, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.status.facts import normalize_fin
+from services.status.store import StatusReader
+from services.status.views import NUMBER_PATTERN, ApplicationList, ApplicationView, Problem
+
+NUMBER_HINT = "the application number must look like SQ-2026-000001 (SQ-<4 digits>-<6 digits>)"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _problem(status: int, code: str, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(Problem(code=code, message=message).model_dump(), status, headers)
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    described = {
+        400: "X-Applicant-Fin is missing or blank",
+        401: "the bearer key is missing or unknown",
+        404: "no such application of this citizen",
+        422: "the number is not SQ-<4 digits>-<6 digits>",
+    }
+    return {status: {"model": Problem, "description": described[status]} for status in statuses}
+
+
+BEARER = HTTPBearer(auto_error=False, description="a portal's key from STATUS_API_KEYS")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+FinHeader = Annotated[
+    str,
+    Header(
+        description="the citizen's FIN, as the portal authenticated it",
+        examples=["5ABCD12"],
+        pattern=r"\S",
+    ),
+]
+Number = Annotated[str, Path(pattern=NUMBER_PATTERN, examples=["SQ-2026-000001"])]
+
+
+class PortalKeys:
+    """The dependency that admits a request only with one of the portals' bearer keys."""
+
+    def __init__(self, keys: frozenset[str]) -> None:
+        self.keys = [key.encode() for key in keys]
+
+    def __call__(self, credentials: Credentials) -> None:
+        given = credentials.credentials.encode() if credentials else b""
+        # Compare with every key, in constant time, so timing tells nothing.
+        matches = sum(hmac.compare_digest(given, key) for key in self.keys)
+        if not given or not matches:
+            raise ApiError(401, "unauthorized", "a valid bearer key is required")
+
+
+def applicant(x_applicant_fin: FinHeader) -> str:
+    return normalize_fin(x_applicant_fin)
+
+
+ApplicantFin = Annotated[str, Depends(applicant)]
+
+
+def create_http_app(reader: StatusReader, api_keys: frozenset[str]) -> FastAPI:
+    app = FastAPI(
+        title="Water-meter applications: status",
+        version="1.0.0",
+        description="The citizen's applications and their status, as the portals show them.",
+    )
+    portal = PortalKeys(api_keys)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return _problem(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(error["loc"][:1] == ("header",) for error in exc.errors()):
+            return _problem(400, "applicant_required", "the X-Applicant-Fin header is required")
+        return _problem(422, "invalid_application_number", NUMBER_HINT)
+
+    @app.get(
+        "/v1/applications/{number}",
+        response_model=ApplicationView,
+        responses=_errors(400, 401, 404, 422),
+        dependencies=[Depends(portal)],
+        summary="One of the citizen's applications, with its timeline",
+    )
+    async def get_application(number: Number, applicant_fin: ApplicantFin) -> Any:
+        view = await reader.own_application(applicant_fin, number)
+        if view is None:
+            raise ApiError(404, "not_found", f"no application {number} of this citizen")
+        return view
+
+    @app.get(
+        "/v1/applications",
+        response_model=ApplicationList,
+        responses=_errors(400, 401),
+        dependencies=[Depends(portal)],
+        summary="The citizen's applications, newest first, without timelines",
+    )
+    async def list_applications(applicant_fin: ApplicantFin) -> Any:
+        return {"applications": await reader.own_applications(applicant_fin)}
+
+    return app
+
+
+class _Server(uvicorn.Server):
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # The FastStream app owns SIGINT/SIGTERM and stops this server on shutdown.
+        yield
+
+
+class HttpServer:
+    """Serves an ASGI app inside the service's event loop; cancelling it stops gracefully."""
+
+    def __init__(self, app: FastAPI, host: str, port: int, graceful_timeout: float) -> None:
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            lifespan="off",
+            log_config=None,
+            timeout_graceful_shutdown=int(graceful_timeout) or 1,
+        )
+        self.server = _Server(config)
+
+    async def run(self) -> None:
+        serving = asyncio.ensure_future(self.server.serve())
+        try:
+            await asyncio.shield(serving)
+        except asyncio.CancelledError:
+            self.server.should_exit = True  # finish in-flight requests, then stop
+            await serving
+            raise

@@ -1,0 +1,177 @@
+"""The citizen's whole journey through `make run`'s supervisor: four service processes,
+demo data, development sinks; the portal and the field app speak only AMQP and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+
+from tests.support.amqp import EventLog, Portal
+from tests.support.infra import free_port
+
+pytestmark = [pytest.mark.broker, pytest.mark.e2e]
+ROOT = Path(__file__).resolve().parents[2]
+CONSUMED = (
+    "intake.submit_application",
+    "dispatcher.application_registered",
+    "notifier.application_events",
+    "status.application_events",
+)
+
+
+async def consumer_count(url: str, queue: str) -> int:
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        try:
+            declared = await channel.declare_queue(queue, passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            return 0
+        return int(declared.declaration_result.consumer_count or 0)
+
+
+async def eventually(check: Any, timeout: float = 30.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not reached within {timeout}s: {check.__name__}")
+        await asyncio.sleep(0.25)
+
+
+@pytest.fixture
+def system(rabbitmq_url: str, mongo_url: str, tmp_path: Path) -> Any:
+    port = free_port()
+    env = {
+        **os.environ,
+        "RABBITMQ_URL": rabbitmq_url,
+        "MONGO_URL": mongo_url,
+        "DATABASE_PREFIX": f"e2e{uuid.uuid4().hex[:8]}_",
+        "VAR_DIR": str(tmp_path),
+        "STATUS_HTTP_PORT": str(port),
+        "STATUS_API_KEYS": "e2e-key",
+        "LOG_FORMAT": "json",
+    }
+    for name in ("SMTP_HOST", "SMS_GATEWAY_URL"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devtools.run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "run.log").open("w"),
+    )
+    yield {"http": f"http://127.0.0.1:{port}", "var": tmp_path, "process": process}
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+async def test_a_demo_application_is_followed_from_submission_to_completion(
+    system: dict[str, Any], rabbitmq_url: str
+) -> None:
+    for queue in CONSUMED:
+
+        async def consuming(queue: str = queue) -> bool:
+            return await consumer_count(rabbitmq_url, queue) > 0
+
+        await eventually(consuming, timeout=90)
+
+    async with EventLog(rabbitmq_url) as events, Portal(rabbitmq_url) as portal:
+        submitted = await portal.request(
+            "intake.submit_application",
+            {
+                "submission_id": str(uuid.uuid4()),
+                "applicant_fin": "5ABCD12",
+                "subscriber_code": "1000001",
+                "reason_code": "new_installation",
+                "phone": "050 123 45 67",
+                "email": "citizen@example.az",
+                "data_confirmed": True,
+            },
+        )
+        assert submitted.outcome == "registered", submitted.body
+        number = submitted.body["application_number"]
+
+        [assigned] = await events.wait_for("application.assigned", timeout=30)
+        assert assigned["application_number"] == number
+        report = await portal.request(
+            "dispatcher.report_outcome",
+            {
+                "application_number": number,
+                "work_order_id": assigned["work_order_id"],
+                "team_id": assigned["team_id"],
+                "outcome": "installed",
+                "act": {
+                    "act_number": "AKT-2026-0001",
+                    "meter_serial": "WM-2026-000123",
+                    "meter_model": "Sensus 620",
+                    "initial_reading_m3": "0.000",
+                    "seal_numbers": ["S-1001", "S-1002"],
+                    "installed_at": "2026-11-26T10:00:00+04:00",
+                    "installer_name": "Əli Məmmədov",
+                },
+                "comment": "",
+            },
+        )
+        assert report.body == {"outcome": "accepted"}
+        await events.wait_for("application.completed", timeout=30)
+
+        async def fully_notified() -> Any:
+            view = await portal.request(
+                "status.get_application", {"applicant_fin": "5ABCD12", "application_number": number}
+            )
+            delivered = [n for n in view.body.get("notifications", []) if n["state"] == "delivered"]
+            return (
+                view.body
+                if view.body.get("status") == "completed" and len(delivered) == 6
+                else None
+            )
+
+        view = await eventually(fully_notified, timeout=60)
+
+    assert [step["status"] for step in view["timeline"]][-1] == "completed"
+    assert {step["status"] for step in view["timeline"]} == {
+        "registered",
+        "forwarded",
+        "assigned",
+        "completed",
+    }
+    assert view["status_label"] == "İcra edildi"
+    assert view["act"]["act_number"] == "AKT-2026-0001"
+
+    async with httpx.AsyncClient(base_url=system["http"]) as http:
+        answer = await http.get(
+            f"/v1/applications/{number}",
+            headers={"Authorization": "Bearer e2e-key", "X-Applicant-Fin": "5ABCD12"},
+        )
+        assert answer.status_code == 200
+        assert answer.json()["status"] == "completed"
+        denied = await http.get(
+            f"/v1/applications/{number}", headers={"X-Applicant-Fin": "5ABCD12"}
+        )
+        assert denied.status_code == 401
+
+    mails = "\n".join(p.read_text() for p in (system["var"] / "mail").glob("*.txt"))
+    assert f"Müraciət {number}: İcra edildi" in mails
+    sms = [
+        json.loads(line) for line in (system["var"] / "sms" / "sms.jsonl").read_text().splitlines()
+    ]
+    texts = [entry["text"] for entry in sms if number in entry["text"]]
+    assert len(texts) == 3
+    assert any("WM-2026-000123" in text and "AKT-2026-0001" in text for text in texts)

@@ -1,0 +1,137 @@
+"""Events as the other services publish them, and a publisher that speaks only aio-pika."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import aio_pika
+
+FIN = "5ABCD12"
+ACT = {
+    "act_number": "AKT-2026-0042",
+    "meter_serial": "WM-778812",
+    "meter_model": "Sensus 620",
+    "initial_reading_m3": "0.000",
+    "seal_numbers": ["PL-1001", "PL-1002"],
+    "installed_at": "2026-11-26T10:00:00+04:00",
+    "installer_name": "Əli Məmmədov",
+}
+
+
+def at(minute: int) -> str:
+    return f"2026-11-26T09:{minute:02d}:00.000+04:00"
+
+
+def registered(
+    number: str, fin: str = FIN, language: str = "az", minute: int = 0
+) -> dict[str, Any]:
+    return {
+        "application_number": number,
+        "occurred_at": at(minute),
+        "sequence": 1,
+        "subscriber_code": "1000001",
+        "applicant_fin": fin,
+        "channel": "e-gov",
+        "reason_code": "new_installation",
+        "language": language,
+        "district_code": "BAK-NAS",
+        "additional_meter": False,
+        "contact": {"phone": "+994501234567", "email": "citizen@example.az"},
+        "notes": "",
+    }
+
+
+def forwarded(number: str, minute: int = 1) -> dict[str, Any]:
+    return {
+        "application_number": number,
+        "occurred_at": at(minute),
+        "sequence": 2,
+        "district_code": "BAK-NAS",
+    }
+
+
+def assigned(number: str, minute: int = 2) -> dict[str, Any]:
+    return {
+        "application_number": number,
+        "occurred_at": at(minute),
+        "sequence": 3,
+        "work_order_id": f"WO-{number}",
+        "team_id": "T-01",
+    }
+
+
+def completed(number: str, minute: int = 3) -> dict[str, Any]:
+    return {
+        "application_number": number,
+        "occurred_at": at(minute),
+        "sequence": 4,
+        "outcome": "installed",
+        "act": ACT,
+    }
+
+
+def rejected(number: str, sequence: int = 3, minute: int = 3) -> dict[str, Any]:
+    return {
+        "application_number": number,
+        "occurred_at": at(minute),
+        "sequence": sequence,
+        "reason_code": "no_meter_stock",
+        "comment": "Rayonda sayğac ehtiyatı yoxdur.",
+    }
+
+
+def notified(number: str, event: str, channel: str, minute: int = 5) -> dict[str, Any]:
+    return {
+        "application_number": number,
+        "occurred_at": at(minute),
+        "event": event,
+        "channel": channel,
+    }
+
+
+def journey(number: str, fin: str = FIN) -> list[tuple[str, dict[str, Any]]]:
+    """Registered, forwarded, assigned, completed: (routing key, body) in order."""
+    return [
+        ("application.registered", registered(number, fin)),
+        ("application.forwarded", forwarded(number)),
+        ("application.assigned", assigned(number)),
+        ("application.completed", completed(number)),
+    ]
+
+
+class EventPublisher:
+    """Publishes events on ``meter.events`` as a producer would (persistent, confirmed)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def __aenter__(self) -> EventPublisher:
+        self.connection = await aio_pika.connect(self.url)
+        channel = await self.connection.channel(publisher_confirms=True)
+        self.exchange = await channel.declare_exchange(
+            "meter.events", aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.connection.close()
+
+    async def publish(
+        self, routing_key: str, body: dict[str, Any] | bytes, message_id: str | None = None
+    ) -> str:
+        message_id = message_id or str(uuid.uuid4())
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+        await self.exchange.publish(
+            aio_pika.Message(
+                payload,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=message_id,
+                type=routing_key,
+                app_id="test-producer",
+            ),
+            routing_key=routing_key,
+        )
+        return message_id
