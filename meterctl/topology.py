@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from shared.definitions import definitions
 from shared.settings import CommonSettings
-from shared.topology import definitions
 
 
 def add_commands(areas: Any) -> None:

@@ -1,16 +1,14 @@
-"""How every service consumes and publishes (DESIGN.md sections 3 and 9).
+"""What handlers see of a message and how every service publishes (DESIGN.md section 3).
 
-``consume`` wraps a handler with the rules every queue follows: one log line per message,
-manual ack only after the handler's effects are stored, malformed bodies answered and
-parked in ``<queue>.dlq`` with ``x-error``, transient failures retried with backoff and
-parked at the delivery limit, in-flight messages returned (never rejected) on shutdown.
+``Incoming`` is a delivery as a handler needs it, ``Outcome`` what a handler returns,
+``Messenger`` publishes with the properties the contract requires (persistent, JSON,
+``message_id``, ``timestamp``, ``type``, ``app_id``), answers requests and parks messages.
+The rules around a handler live in ``shared.consuming``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,12 +16,10 @@ from typing import Any
 
 import structlog
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
-from faststream.rabbit.message import RabbitMessage
 from pydantic import BaseModel
 
 from shared.clock import utc_now
 from shared.contracts import routing
-from shared.topology import DELIVERY_LIMIT
 
 log = structlog.get_logger("meter.messaging")
 ORIGINAL_ROUTING_KEY = "x-original-routing-key"
@@ -187,104 +183,3 @@ def incoming_from(raw: Any) -> Incoming:
         headers=headers,
         delivery_count=int(headers.get("x-delivery-count") or 0),
     )
-
-
-def retry_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
-    """Growing pause before a failed message goes back to its queue."""
-    return float(min(cap, base * (2**attempt)))
-
-
-async def consume(
-    message: RabbitMessage,
-    *,
-    queue: str,
-    handler: Handler,
-    messenger: Messenger,
-    malformed_reply: MalformedReply | None = None,
-    retry_base: float = 0.5,
-) -> None:
-    """Run ``handler`` on one delivery and settle it exactly as DESIGN.md section 9 says."""
-    raw = message.raw_message
-    incoming = incoming_from(raw)
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(
-        queue=queue,
-        message_id=incoming.message_id,
-        correlation_id=incoming.correlation_id,
-        message_type=incoming.message_type,
-    )
-    started = time.perf_counter()
-    try:
-        try:
-            outcome = await handler(incoming)
-        except MalformedMessage as exc:
-            await _answer_malformed(incoming, raw, queue, str(exc), messenger, malformed_reply)
-            outcome = Outcome(log={"outcome": "malformed", "parked": True, "error": str(exc)})
-        else:
-            if outcome.reply is not None:
-                await messenger.reply(incoming, outcome.reply)
-    except asyncio.CancelledError:
-        # Shutdown: leave the delivery unacknowledged so the broker returns it.
-        log.warning("message returned unfinished on shutdown", **_took(started))
-        raise
-    except Exception as exc:
-        await _retry_or_park(message, raw, incoming, queue, exc, messenger, retry_base, started)
-        return
-    await message.ack()
-    # structlog reserves "event" for the message text.
-    fields = {("step" if key == "event" else key): value for key, value in outcome.log.items()}
-    log.info("message processed", **fields, **_took(started))
-
-
-async def _answer_malformed(
-    incoming: Incoming,
-    raw: Any,
-    queue: str,
-    error: str,
-    messenger: Messenger,
-    malformed_reply: MalformedReply | None,
-) -> None:
-    if incoming.reply_to and malformed_reply is not None:
-        reply = malformed_reply(incoming, error)
-        if reply is not None:
-            await messenger.reply(incoming, reply)
-    await messenger.park(raw, queue, f"malformed_message: {error}")
-
-
-async def _retry_or_park(
-    message: RabbitMessage,
-    raw: Any,
-    incoming: Incoming,
-    queue: str,
-    exc: Exception,
-    messenger: Messenger,
-    retry_base: float,
-    started: float,
-) -> None:
-    error = f"{type(exc).__name__}: {exc}"
-    attempt = incoming.delivery_count
-    if attempt + 1 >= DELIVERY_LIMIT:
-        try:
-            await messenger.park(raw, queue, f"failed {attempt + 1} times; last: {error}")
-        except Exception:
-            log.exception("parking failed; returning the message", **_took(started))
-            await message.nack(requeue=True)
-            return
-        await message.ack()
-        log.error("message parked", outcome="failed", error=error, **_took(started))
-        return
-    delay = retry_delay(attempt, retry_base)
-    log.warning(
-        "message failed; will retry",
-        outcome="retry",
-        error=error,
-        attempt=attempt + 1,
-        retry_in_s=delay,
-        **_took(started),
-    )
-    await asyncio.sleep(delay)
-    await message.nack(requeue=True)
-
-
-def _took(started: float) -> dict[str, float]:
-    return {"duration_ms": round((time.perf_counter() - started) * 1000, 2)}

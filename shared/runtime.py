@@ -19,7 +19,8 @@ from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 
 from shared import topology
-from shared.messaging import Handler, MalformedReply, Messenger, consume
+from shared.consuming import consume
+from shared.messaging import Handler, MalformedReply, Messenger
 from shared.mongo import make_client
 from shared.settings import CommonSettings
 

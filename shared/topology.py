@@ -1,7 +1,7 @@
 """The broker topology of DESIGN.md section 3, declared once.
 
-Services declare it at start-up (idempotently, through ``declare``); ``definitions()``
-renders the same objects as a RabbitMQ definitions file for deployment.
+Services declare it at start-up (idempotently, through ``declare``);
+``shared.definitions`` renders the same objects as a RabbitMQ definitions file.
 """
 
 from __future__ import annotations
@@ -142,111 +142,6 @@ async def declare(channel: Any, queues: tuple[WorkQueue, ...]) -> None:
         await parking.bind(exchanges[routing.DEAD_LETTER_EXCHANGE], routing_key=queue.name)
 
 
-@dataclass(frozen=True)
-class BrokerUser:
-    """A broker user of the deployment and what it may touch (regexes, as RabbitMQ has)."""
-
-    name: str
-    configure: str
-    write: str
-    read: str
-    tags: tuple[str, ...] = ()
-
-
-_REPLY_QUEUES = r"amq\.gen-.*|amq\.rabbitmq\.reply-to"
-USERS = (
-    BrokerUser("meter-services", ".*", ".*", ".*"),
-    # Portals publish commands and read replies on Direct Reply-to or their own queues.
-    BrokerUser(
-        "portal-egov", rf"^({_REPLY_QUEUES})$", r"^meter\.commands$", rf"^({_REPLY_QUEUES})$"
-    ),
-    BrokerUser(
-        "portal-esu", rf"^({_REPLY_QUEUES})$", r"^meter\.commands$", rf"^({_REPLY_QUEUES})$"
-    ),
-    # The field-team app also follows application.assigned through queues named field.*.
-    BrokerUser(
-        "field-app",
-        rf"^({_REPLY_QUEUES}|field\..*)$",
-        rf"^(meter\.commands|{_REPLY_QUEUES}|field\..*)$",
-        rf"^(meter\.events|{_REPLY_QUEUES}|field\..*)$",
-    ),
-    BrokerUser("meter-ops", ".*", ".*", ".*", ("administrator",)),
-)
-
-
-def vhost_definitions() -> dict[str, Any]:
-    """Exchanges, queues and bindings, in the per-vhost definitions format."""
-    queues: list[dict[str, Any]] = []
-    bindings: list[dict[str, Any]] = []
-    for queue in ALL_QUEUES:
-        queues.append(
-            {
-                "name": queue.name,
-                "durable": True,
-                "auto_delete": False,
-                "arguments": queue.arguments(),
-            }
-        )
-        queues.append(
-            {
-                "name": queue.parking_queue,
-                "durable": True,
-                "auto_delete": False,
-                "arguments": {"x-queue-type": "quorum"},
-            }
-        )
-        bindings.extend(
-            {
-                "source": exchange,
-                "destination": queue.name,
-                "destination_type": "queue",
-                "routing_key": key,
-                "arguments": {},
-            }
-            for exchange, key in queue.bindings
-        )
-        bindings.append(
-            {
-                "source": routing.DEAD_LETTER_EXCHANGE,
-                "destination": queue.parking_queue,
-                "destination_type": "queue",
-                "routing_key": queue.name,
-                "arguments": {},
-            }
-        )
-    for stream in STREAM_QUEUES:
-        queues.append(
-            {
-                "name": stream.name,
-                "durable": True,
-                "auto_delete": False,
-                "arguments": stream.arguments(),
-            }
-        )
-        bindings.extend(
-            {
-                "source": exchange,
-                "destination": stream.name,
-                "destination_type": "queue",
-                "routing_key": key,
-                "arguments": {},
-            }
-            for exchange, key in stream.bindings
-        )
-    exchanges = [
-        {
-            "name": name,
-            "type": kind,
-            "durable": True,
-            "auto_delete": False,
-            "internal": False,
-            "arguments": {},
-        }
-        for name, kind in EXCHANGES.items()
-    ]
-    return {"exchanges": exchanges, "queues": queues, "bindings": bindings}
-
-
 async def declare_streams(channel: Any, streams: tuple[StreamQueue, ...]) -> None:
     """Declare the given streams and their bindings (idempotent)."""
     import aio_pika
@@ -259,37 +154,3 @@ async def declare_streams(channel: Any, streams: tuple[StreamQueue, ...]) -> Non
             kind = aio_pika.ExchangeType(EXCHANGES[exchange])
             source = await channel.declare_exchange(exchange, kind, durable=True)
             await declared.bind(source, routing_key=key)
-
-
-def definitions(vhost: str = "/") -> dict[str, Any]:
-    """Broker-wide definitions (``rabbitmqctl import_definitions``) for a deployment.
-
-    Users carry no password: operators set one per user after the import
-    (``rabbitmqctl change_password``), so no secret lives in the repository.
-    """
-    per_vhost = vhost_definitions()
-    return {
-        "vhosts": [{"name": vhost}],
-        "users": [
-            {
-                "name": user.name,
-                "password_hash": "",
-                "tags": list(user.tags),
-                "hashing_algorithm": "rabbit_password_hashing_sha256",
-            }
-            for user in USERS
-        ],
-        "permissions": [
-            {
-                "user": user.name,
-                "vhost": vhost,
-                "configure": user.configure,
-                "write": user.write,
-                "read": user.read,
-            }
-            for user in USERS
-        ],
-        "exchanges": [{**item, "vhost": vhost} for item in per_vhost["exchanges"]],
-        "queues": [{**item, "vhost": vhost} for item in per_vhost["queues"]],
-        "bindings": [{**item, "vhost": vhost} for item in per_vhost["bindings"]],
-    }

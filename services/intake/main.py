@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from faststream import FastStream
 
-from services.intake.handlers import IntakeHandlers, malformed_reply
+from services.intake.handlers import IntakeHandlers
+from services.intake.queries import IntakeQueries, malformed_reply
 from services.intake.settings import IntakeSettings
 from services.intake.store import MongoIntakeStore
 from shared.logging import configure
@@ -19,10 +20,11 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> F
     store = MongoIntakeStore(runtime.db)
     outbox = Outbox(runtime.messenger, [store.applications])
     handlers = IntakeHandlers(store, outbox, store.applications, settings.channel_users)
+    queries = IntakeQueries(store)
     for queue, handler in (
-        ("intake.list_reasons", handlers.list_reasons),
-        ("intake.list_subscriber_accounts", handlers.list_subscriber_accounts),
-        ("intake.check_subscriber", handlers.check_subscriber),
+        ("intake.list_reasons", queries.list_reasons),
+        ("intake.list_subscriber_accounts", queries.list_subscriber_accounts),
+        ("intake.check_subscriber", queries.check_subscriber),
         ("intake.submit_application", handlers.submit_application),
         ("intake.application_closed", handlers.application_closed),
     ):

@@ -10,7 +10,7 @@ import pytest
 
 from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
-from shared.topology import definitions, vhost_definitions
+from shared.definitions import definitions, vhost_definitions
 from tests.support.amqp import Portal
 from tests.support.infra import VhostAdmin
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from meterctl.csvfile import read_rows
 from services.intake.directory import SUBSCRIBER_COLUMNS, subscriber_row
+from shared.consuming import retry_delay
+from shared.definitions import definitions
 from shared.logging import mask
-from shared.messaging import retry_delay
-from shared.topology import ALL_QUEUES, definitions
+from shared.topology import ALL_QUEUES
 
 
 def test_phone_numbers_and_emails_are_masked_but_numbers_and_ids_are_not() -> None:
