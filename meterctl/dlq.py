@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from typing import Any
 
 import aio_pika
 
+from shared.messaging import ORIGINAL_APP_ID, ORIGINAL_USER_ID
 from shared.settings import CommonSettings
 from shared.topology import ALL_QUEUES
 
@@ -41,7 +43,18 @@ def print_parked(args: argparse.Namespace, settings: CommonSettings) -> int:
 
 
 def run_replay(args: argparse.Namespace, settings: CommonSettings) -> int:
-    moved = asyncio.run(replay(settings.rabbitmq_url, args.queue, args.limit))
+    try:
+        moved = asyncio.run(replay(settings.rabbitmq_url, args.queue, args.limit))
+    except aio_pika.exceptions.AMQPError as exc:
+        print(f"meterctl: the broker refused the replay: {exc}", file=sys.stderr)
+        if "user_id" in str(exc):
+            print(
+                "meterctl: replayed messages keep their sender's user_id; give this broker "
+                "user the `impersonator` tag (rabbitmqctl set_user_tags USER administrator "
+                "impersonator). The message stays parked.",
+                file=sys.stderr,
+            )
+        return 1
     print(f"replayed {moved} message(s) into {args.queue.removesuffix('.dlq')}")
     return 0
 
@@ -132,6 +145,8 @@ async def replay(url: str, name: str, limit: int | None = None) -> int:
                 )
             }
             headers["x-replayed-from"] = work + ".dlq"
+            sender = _text(headers.pop(ORIGINAL_USER_ID, None)) or message.user_id
+            app_id = _text(headers.pop(ORIGINAL_APP_ID, None)) or message.app_id
             await channel.default_exchange.publish(
                 aio_pika.Message(
                     message.body,
@@ -144,7 +159,10 @@ async def replay(url: str, name: str, limit: int | None = None) -> int:
                     reply_to=message.reply_to,
                     timestamp=message.timestamp,
                     type=message.type,
-                    app_id=message.app_id,
+                    app_id=app_id,
+                    # RabbitMQ checks user_id: replaying another user's message needs
+                    # the operator's broker user to carry the `impersonator` tag.
+                    user_id=sender,
                 ),
                 routing_key=work,
             )

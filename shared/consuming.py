@@ -52,6 +52,7 @@ async def consume(
         message_id=incoming.message_id,
         correlation_id=incoming.correlation_id,
         message_type=incoming.message_type,
+        application_number=_application_number(incoming),
     )
     started = time.perf_counter()
     try:
@@ -108,7 +109,7 @@ async def _retry_or_park(
             await messenger.park(raw, queue, f"failed {attempt + 1} times; last: {error}")
         except Exception:
             log.exception("parking failed; returning the message", **_took(started))
-            await message.nack(requeue=True)
+            await message.reject(requeue=True)
             return
         await message.ack()
         log.error("message parked", outcome="failed", error=error, **_took(started))
@@ -123,8 +124,18 @@ async def _retry_or_park(
         **_took(started),
     )
     await asyncio.sleep(delay)
-    await message.nack(requeue=True)
+    # reject, not nack: RabbitMQ 4.3+ counts only rejects towards the delivery limit.
+    await message.reject(requeue=True)
 
 
 def _took(started: float) -> dict[str, float]:
     return {"duration_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def _application_number(incoming: Incoming) -> str | None:
+    """The number a body names, if it is readable; handlers bind the one they register."""
+    try:
+        number = incoming.json_object().get("application_number")
+    except MalformedMessage:
+        return None
+    return number if isinstance(number, str) else None

@@ -41,7 +41,8 @@ USERS = (
         rf"^(meter\.commands|{_REPLY_QUEUES}|field\..*)$",
         rf"^(meter\.events|{_REPLY_QUEUES}|field\..*)$",
     ),
-    BrokerUser("meter-ops", ".*", ".*", ".*", ("administrator",)),
+    # impersonator: replayed messages keep the user_id of the portal that sent them.
+    BrokerUser("meter-ops", ".*", ".*", ".*", ("administrator", "impersonator")),
 )
 
 

@@ -10,9 +10,11 @@ from typing import Any
 
 import structlog
 
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
+_EMAIL = re.compile(r"([^\W_])[\w.%+-]*@([\w.-]+)")
+# +994 50 123 45 67, 050 123 45 67, 994501234567 and the bare 50 123 45 67 (mobile codes).
 _PHONE = re.compile(
-    r"(?<![\w-])(?:\+?994|0)[\s-]?\(?\d{2}\)?[\s-]?\d{3}[\s-]?\d{2}[\s-]?(\d{2})(?![\w-])"
+    r"(?<![\w-])(?:(?:\+?994|0)[\s-]?\(?\d{2}\)?|\(?(?:10|50|51|55|60|70|77|99)\)?)"
+    r"[\s-]?\d{3}[\s-]?\d{2}[\s-]?(\d{2})(?![\w-])"
 )
 _CONTACT_KEYS = {"phone", "email", "to", "recipient"}
 

@@ -23,6 +23,8 @@ from shared.contracts import routing
 
 log = structlog.get_logger("meter.messaging")
 ORIGINAL_ROUTING_KEY = "x-original-routing-key"
+ORIGINAL_USER_ID = "x-original-user-id"
+ORIGINAL_APP_ID = "x-original-app-id"
 
 EXCHANGE_OBJECTS = {
     routing.COMMANDS_EXCHANGE: RabbitExchange(
@@ -85,7 +87,8 @@ MalformedReply = Callable[[Incoming, str], BaseModel | dict[str, Any] | None]
 
 def to_json(body: BaseModel | Mapping[str, Any]) -> bytes:
     if isinstance(body, BaseModel):
-        return body.model_dump_json(exclude_none=True).encode()
+        # Contract fields that are null stay in the body (``installed_on: null``).
+        return body.model_dump_json().encode()
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -150,6 +153,11 @@ class Messenger:
         )
         # Replays go straight to the queue; the handler still sees the original key.
         headers.setdefault(ORIGINAL_ROUTING_KEY, raw.routing_key or "")
+        # The copy is published by this service; a replay restores who sent the original.
+        if raw.user_id:
+            headers.setdefault(ORIGINAL_USER_ID, raw.user_id)
+        if raw.app_id:
+            headers.setdefault(ORIGINAL_APP_ID, raw.app_id)
         await self.broker.publish(
             raw.body,
             exchange=EXCHANGE_OBJECTS[routing.DEAD_LETTER_EXCHANGE],

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 
@@ -67,7 +67,7 @@ class MongoIntakeStore:
         cursor = self.applications.find(
             {"subscriber_code": {"$in": codes}, "open_key": {"$exists": True}},
             {"subscriber_code": 1},
-        ).sort("_id", ASCENDING)
+        ).sort("_id", DESCENDING)  # lists are newest first
         for document in await cursor.to_list():
             found[document["subscriber_code"]].append(document["_id"])
         return found

@@ -36,7 +36,9 @@ class NotifierHandlers:
         if step.contact is not None:
             await self.store.remember_contact(step.number, step.contact, stamp())
         known = await self.store.contact(step.number) is not None
-        recorded = await self.store.record(jobs.new_jobs(step, utc_now(), known))
+        recorded = await self.store.record(
+            jobs.new_jobs(step, utc_now(), known, incoming.correlation_id)
+        )
         # Read again after recording: either we see the contact, or its writer sees our jobs.
         if step.contact is not None or (not known and await self.store.contact(step.number)):
             await self.store.wake_waiting(step.number, stamp())

@@ -38,8 +38,13 @@ def job_id(number: str, event: str, channel: str) -> str:
     return f"{number}:{event}:{channel}"
 
 
-def new_jobs(step: StepEvent, now: datetime, contact_known: bool) -> list[dict[str, Any]]:
-    """The step's e-mail and SMS jobs, due now (or waiting for the contact)."""
+def new_jobs(
+    step: StepEvent, now: datetime, contact_known: bool, correlation_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The step's e-mail and SMS jobs, due now (or waiting for the contact).
+
+    ``correlation_id`` is the triggering event's: the outcome events carry it on.
+    """
     at = stamp(now)
     return [
         {
@@ -48,6 +53,7 @@ def new_jobs(step: StepEvent, now: datetime, contact_known: bool) -> list[dict[s
             "event": step.key,
             "sequence": step.sequence,
             "channel": channel,
+            "correlation_id": correlation_id,
             "details": dict(step.details),
             "state": "pending" if contact_known else "waiting",
             "attempts": 0,

@@ -149,7 +149,7 @@ class Sender:
 
     async def _finish(self, current: dict[str, Any], final: dict[str, Any]) -> None:
         key, body = jobs.outcome_event(final, utc_now())
-        document = with_outbox(final, [event_entry(key, body)])
+        document = with_outbox(final, [event_entry(key, body, final.get("correlation_id"))])
         if not await self.store.replace(current, document):
             log.warning("job changed while it was being finished", job=current["_id"])
             return

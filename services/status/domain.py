@@ -80,7 +80,8 @@ def view_of(number: str, registered: Fact, received: Received) -> ApplicationVie
         channel=registered["channel"],
         submitted_at=registered["at"],
         updated_at=_latest([*steps, *received["notifications"]]),
-        timeline=[_timeline_step(step, language) for step in steps],
+        # DESIGN.md section 5: lists are newest first.
+        timeline=[_timeline_step(step, language) for step in reversed(steps)],
         act=current["act"] if status == Status.COMPLETED else None,
         rejection=Rejection(
             reason_code=current["reason_code"],
@@ -90,7 +91,7 @@ def view_of(number: str, registered: Fact, received: Received) -> ApplicationVie
         else None,
         notifications=[
             NotificationOutcome(event=n["event"], channel=n["channel"], state=n["state"])
-            for n in received["notifications"]
+            for n in reversed(received["notifications"])
         ],
     )
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.catalogue import Status
 
-NUMBER_PATTERN = r"^SQ-\d{4}-\d{6}$"
+NUMBER_PATTERN = r"^SQ-[0-9]{4}-[0-9]{6}$"  # [0-9], not \d: no other scripts' digits
 
 
 def is_application_number(value: str) -> bool:

@@ -14,9 +14,10 @@ from tests.dispatcher.conftest import (
     level,
     publish_registered,
     registered,
+    report,
     team,
 )
-from tests.support.amqp import EventLog, drain
+from tests.support.amqp import EventLog, Portal, drain
 
 pytestmark = pytest.mark.broker
 
@@ -239,3 +240,20 @@ async def test_an_event_without_an_application_number_is_parked_with_the_reason(
     [message] = parked
     assert "application_number" in str(message.headers["x-error"])
     assert await store.work_orders_where({}) == []
+
+
+async def test_a_report_on_an_application_rejected_for_want_of_stock_is_work_order_closed(
+    store: MongoDispatcherStore, events: EventLog, field_app: Portal, rabbitmq_url: str
+) -> None:
+    await given(store, [team("T-01", "BAK-XAT")], {})
+    application = registered("BAK-XAT")
+    await publish_registered(rabbitmq_url, application)
+    await events.wait_for("application.rejected")
+    work_order = await store.work_order(application["application_number"])
+    assert work_order is not None
+
+    reply = await field_app.request(
+        "dispatcher.report_outcome",
+        report({**application, "work_order_id": work_order["work_order_id"], "team_id": "T-01"}),
+    )
+    assert reply.codes() == ["work_order_closed"]

@@ -68,3 +68,36 @@ async def test_a_message_that_keeps_failing_is_retried_then_parked_and_can_be_re
         assert document["status"] == "completed"
         assert "open_key" not in document
         assert await drain(rabbitmq_url, "intake.application_closed.dlq", timeout=0.5) == []
+
+
+async def test_a_submission_parked_during_an_outage_registers_when_replayed(
+    intake_settings: IntakeSettings,
+    intake_db: Any,
+    rabbitmq_url: str,
+    run_app: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = IntakeSettings(**{**intake_settings.__dict__, "retry_base_delay": 0.01})
+    real_account = MongoIntakeStore.account
+
+    async def unreachable(self: MongoIntakeStore, code: str) -> dict[str, Any] | None:
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(MongoIntakeStore, "account", unreachable)
+    async with (
+        run_app(create_app(settings, configure_logging=False)),
+        Portal(rabbitmq_url) as portal,
+    ):
+        correlation_id = await portal.send("intake.submit_application", submission())
+        answered = portal.pending[correlation_id]
+        for _ in range(100):
+            if await dlq.peek(rabbitmq_url, "intake.submit_application", 1):
+                break
+            await asyncio.sleep(0.1)
+        assert not answered.done()
+
+        monkeypatch.setattr(MongoIntakeStore, "account", real_account)
+        assert await dlq.replay(rabbitmq_url, "intake.submit_application") == 1
+        reply = await asyncio.wait_for(answered, 15)
+    # The replay kept the portal's user_id, so the channel is still known.
+    assert reply.outcome == "registered", reply.body

@@ -145,13 +145,16 @@ class Publisher:
     async def __aexit__(self, *exc: object) -> None:
         await self.connection.close()
 
-    async def publish(self, key: str, body: dict[str, Any] | bytes) -> None:
+    async def publish(
+        self, key: str, body: dict[str, Any] | bytes, correlation_id: str | None = None
+    ) -> None:
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         message = aio_pika.Message(
             payload,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=str(uuid.uuid4()),
+            correlation_id=correlation_id,
             type=key,
             app_id="test",
         )

@@ -235,3 +235,12 @@ def _all_settled(smtp: SmtpServer, gateway: Gateway, outcomes: EventLog) -> None
     delivered = outcomes.bodies("notification.delivered")
     assert len(smtp.received) == sum(1 for d in delivered if d["channel"] == "email")
     assert len(gateway.accepted) == sum(1 for d in delivered if d["channel"] == "sms")
+
+
+async def test_the_outcome_events_carry_on_the_correlation_id_of_the_step(
+    notifier: object, events: Publisher, outcomes: EventLog
+) -> None:
+    await events.publish("application.registered", registered(A), correlation_id="journey-42")
+    await outcomes.wait_for("notification.delivered", 2)
+    delivered = [m for m in outcomes.received if m.routing_key == "notification.delivered"]
+    assert {message.correlation_id for message in delivered} == {"journey-42"}

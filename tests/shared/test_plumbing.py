@@ -16,6 +16,11 @@ def test_phone_numbers_and_emails_are_masked_but_numbers_and_ids_are_not() -> No
     text = "+994501234567 / 050 123 45 67 / citizen@example.az / SQ-2026-000001"
     assert mask(text) == "+994*******67 / +994*******67 / c***@example.az / SQ-2026-000001"
     assert mask({"contact": {"email": "x.y@mail.az"}}) == {"contact": {"email": "x***@mail.az"}}
+    assert mask("501234567 (55) 123-45-67") == "+994*******67 +994*******67"
+    assert mask("ülvi.m@example.az") == "ü***@example.az"
+    assert mask("WO-2026-000001 2026-11-27T10:00:00+04:00") == (
+        "WO-2026-000001 2026-11-27T10:00:00+04:00"
+    )
 
 
 def test_retry_delays_grow_and_are_capped() -> None:

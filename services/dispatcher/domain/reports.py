@@ -135,9 +135,14 @@ def state_errors(work_order: dict[str, Any] | None, body: dict[str, Any]) -> lis
     number, _, team_id = (str(name).strip() for name in names)
     if work_order is None or work_order["_id"] != number:
         return [field_error("work_order_id", ErrorCode.UNKNOWN_WORK_ORDER, "az")]
-    if work_order.get("team_id") != team_id:
+    assigned_team = work_order.get("team_id")
+    closed = work_order.get("status") in CLOSED
+    # A work order closed before any team got it (no meter in stock) is simply closed.
+    if closed and assigned_team in (None, team_id):
+        return [field_error("work_order_id", ErrorCode.WORK_ORDER_CLOSED, "az")]
+    if assigned_team != team_id:
         return [field_error("team_id", ErrorCode.WRONG_TEAM, "az")]
-    if work_order.get("status") in CLOSED:
+    if closed:
         return [field_error("work_order_id", ErrorCode.WORK_ORDER_CLOSED, "az")]
     return []
 
