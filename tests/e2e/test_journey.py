@@ -145,13 +145,12 @@ async def test_a_demo_application_is_followed_from_submission_to_completion(
 
         view = await eventually(fully_notified, timeout=60)
 
-    assert [step["status"] for step in view["timeline"]][-1] == "completed"
-    assert {step["status"] for step in view["timeline"]} == {
-        "registered",
-        "forwarded",
-        "assigned",
+    assert [step["status"] for step in view["timeline"]] == [
         "completed",
-    }
+        "assigned",
+        "forwarded",
+        "registered",
+    ]
     assert view["status_label"] == "İcra edildi"
     assert view["act"]["act_number"] == "AKT-2026-0001"
 

@@ -60,9 +60,9 @@ def test_a_delivery_outranks_a_failure_of_the_same_event_and_channel() -> None:
     document = fold_one_by_one(all_facts())
 
     assert document["view"]["notifications"] == [
-        {"event": "application.registered", "channel": "email", "state": "delivered"},
-        {"event": "application.registered", "channel": "sms", "state": "delivered"},
         {"event": "application.completed", "channel": "sms", "state": "failed"},
+        {"event": "application.registered", "channel": "sms", "state": "delivered"},
+        {"event": "application.registered", "channel": "email", "state": "delivered"},
     ]
 
 
@@ -80,11 +80,11 @@ def test_the_highest_sequence_decides_the_status_even_when_it_came_first() -> No
 
     assert document["view"]["status"] == "completed"
     assert [step["status"] for step in document["view"]["timeline"]] == [
-        "registered",
-        "forwarded",
         "completed",
+        "forwarded",
+        "registered",
     ]
-    assert document["view"]["timeline"][-1]["note"] == (
+    assert document["view"]["timeline"][0]["note"] == (
         "Счётчик установлен: WM-778812, акт: AKT-2026-0042."
     )
 

@@ -104,6 +104,16 @@ async def test_a_malformed_number_gets_422_with_a_clear_body(
     }
 
 
+async def test_a_number_with_other_scripts_digits_gets_422_not_404(
+    client: httpx.AsyncClient,
+) -> None:
+    # Arabic-Indic digits match \d in Unicode mode; the contract's digits are ASCII only.
+    response = await client.get("/v1/applications/SQ-\u0662\u0660\u0662\u0666-000401", headers=AUTH)
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_application_number"
+
+
 @pytest.mark.parametrize("number", [THEIRS, "SQ-2026-999999"])
 async def test_someone_elses_or_an_unknown_number_gets_404(
     client: httpx.AsyncClient, number: str
@@ -131,7 +141,7 @@ async def test_the_openapi_document_declares_the_bearer_key_and_every_answer(
     assert set(operation["responses"]) == {"200", "400", "401", "404", "422"}
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     [number] = [p for p in operation["parameters"] if p["name"] == "number"]
-    assert number["schema"]["pattern"] == r"^SQ-\d{4}-\d{6}$"
+    assert number["schema"]["pattern"] == r"^SQ-[0-9]{4}-[0-9]{6}$"
     view = spec["components"]["schemas"]["ApplicationView"]
     assert {"timeline", "status_label", "notifications", "act", "rejection"} <= set(
         view["properties"]

@@ -86,9 +86,11 @@ async def test_each_step_moves_the_status_and_extends_the_timeline(
         "İcra edildi",
     ]
     final = seen[-1]
-    assert [step["label"] for step in final["timeline"]] == [v["status_label"] for v in seen]
+    assert [step["label"] for step in final["timeline"]] == [
+        v["status_label"] for v in reversed(seen)
+    ]
     assert final["act"] == ACT
-    assert final["timeline"][-1]["note"] == "Sayğac quraşdırıldı: WM-778812, akt: AKT-2026-0042."
+    assert final["timeline"][0]["note"] == "Sayğac quraşdırıldı: WM-778812, akt: AKT-2026-0042."
     assert final["updated_at"] == "2026-11-26T09:03:00.000+04:00"
     assert final["submitted_at"] == "2026-11-26T09:00:00.000+04:00"
 
@@ -112,7 +114,12 @@ async def test_a_rejection_gives_the_reason_in_words_in_the_applications_languag
         "reason_code": "no_meter_stock",
         "message": "Not executed: there is no meter in stock.",
     }
-    assert reply.body["timeline"][-1]["note"] == "Rayonda sayğac ehtiyatı yoxdur."
+    assert [step["status"] for step in reply.body["timeline"]] == [
+        "rejected",
+        "forwarded",
+        "registered",
+    ]
+    assert reply.body["timeline"][0]["note"] == "Rayonda sayğac ehtiyatı yoxdur."
     assert reply.body["act"] is None
 
 
@@ -135,8 +142,8 @@ async def test_notification_outcomes_are_shown_per_event_and_channel(
     )
 
     assert reply.body["notifications"] == [
-        {"event": "application.registered", "channel": "email", "state": "delivered"},
         {"event": "application.registered", "channel": "sms", "state": "failed"},
+        {"event": "application.registered", "channel": "email", "state": "delivered"},
     ]
     assert reply.body["status"] == "registered"
     assert reply.body["updated_at"] == "2026-11-26T09:06:00.000+04:00"
@@ -237,7 +244,7 @@ async def test_events_before_the_registration_are_kept_but_shown_to_nobody(
     assert early["view"] is None
     assert hidden.body == {"outcome": "not_found"}
     assert shown.body["status"] == "assigned"
-    assert [step["status"] for step in shown.body["timeline"]] == ["registered", "assigned"]
+    assert [step["status"] for step in shown.body["timeline"]] == ["assigned", "registered"]
     assert shown.body["notifications"][0]["event"] == "application.forwarded"
 
 
