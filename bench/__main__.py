@@ -26,6 +26,7 @@ import aio_pika
 from services.intake.store import MongoIntakeStore
 from shared.mongo import make_client
 from tests.support import infra
+from tests.support.amqp import wait_until_consumed
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "1000"))
@@ -166,21 +167,6 @@ async def seed(mongo_url: str, prefix: str) -> None:
     await client.close()
 
 
-async def wait_consuming(url: str, queue: str) -> None:
-    for _ in range(300):
-        connection = await aio_pika.connect(url)
-        async with connection:
-            channel = await connection.channel()
-            try:
-                declared = await channel.declare_queue(queue, passive=True)
-                if declared.declaration_result.consumer_count:
-                    return
-            except aio_pika.exceptions.ChannelNotFoundEntity:
-                pass
-        await asyncio.sleep(0.1)
-    raise SystemExit("intake did not start")
-
-
 def main() -> None:
     base = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
     admin = infra.VhostAdmin(base)
@@ -208,7 +194,7 @@ def main() -> None:
 
 
 async def measure(url: str) -> None:
-    await wait_consuming(url, "intake.submit_application")
+    await wait_until_consumed(url, "intake.submit_application", timeout=60)
     client = Client()
     await client.start(url)
     print(f"{REQUESTS} request/replies per round, {CONCURRENCY} in flight, {ROUNDS} rounds")

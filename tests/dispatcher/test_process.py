@@ -9,32 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import aio_pika
 import pytest
 
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import MongoDispatcherStore
 from tests.dispatcher.conftest import given, publish_registered, registered, report, team
-from tests.support.amqp import EventLog, Portal
+from tests.support.amqp import EventLog, Portal, wait_until_consumed
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def wait_for_consumer(url: str, queue: str) -> None:
-    """Wait until the service consumes ``queue`` (it declares its topology at start-up)."""
-    connection = await aio_pika.connect(url)
-    async with connection:
-        for _ in range(300):
-            channel = await connection.channel()
-            try:
-                declared = await channel.declare_queue(queue, passive=True)
-                if declared.declaration_result.consumer_count:
-                    return
-            except aio_pika.exceptions.ChannelNotFoundEntity:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"nothing consumes {queue}")
 
 
 async def test_the_service_process_dispatches_takes_a_report_and_stops_cleanly(
@@ -57,7 +40,7 @@ async def test_the_service_process_dispatches_takes_a_report_and_stops_cleanly(
     )
     try:
         async with EventLog(rabbitmq_url, patterns=("application.*",)) as events:
-            await wait_for_consumer(rabbitmq_url, "dispatcher.application_registered")
+            await wait_until_consumed(rabbitmq_url, "dispatcher.application_registered")
             await publish_registered(rabbitmq_url, registered("BAK-XAT"))
             [assigned] = await events.wait_for("application.assigned", timeout=30)
             async with Portal(rabbitmq_url) as field_app:

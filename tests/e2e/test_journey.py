@@ -13,11 +13,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import httpx
 import pytest
 
-from tests.support.amqp import EventLog, Portal
+from tests.support.amqp import EventLog, Portal, wait_until_consumed
 from tests.support.infra import free_port
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
@@ -28,17 +27,6 @@ CONSUMED = (
     "notifier.application_events",
     "status.application_events",
 )
-
-
-async def consumer_count(url: str, queue: str) -> int:
-    connection = await aio_pika.connect(url)
-    async with connection:
-        channel = await connection.channel()
-        try:
-            declared = await channel.declare_queue(queue, passive=True)
-        except aio_pika.exceptions.ChannelNotFoundEntity:
-            return 0
-        return int(declared.declaration_result.consumer_count or 0)
 
 
 async def eventually(check: Any, timeout: float = 30.0) -> Any:
@@ -86,11 +74,7 @@ async def test_a_demo_application_is_followed_from_submission_to_completion(
     system: dict[str, Any], rabbitmq_url: str
 ) -> None:
     for queue in CONSUMED:
-
-        async def consuming(queue: str = queue) -> bool:
-            return await consumer_count(rabbitmq_url, queue) > 0
-
-        await eventually(consuming, timeout=90)
+        await wait_until_consumed(rabbitmq_url, queue, timeout=90)
 
     async with EventLog(rabbitmq_url) as events, Portal(rabbitmq_url) as portal:
         submitted = await portal.request(

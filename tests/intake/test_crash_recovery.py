@@ -13,7 +13,7 @@ import pytest
 
 from services.intake.settings import IntakeSettings
 from tests.intake.test_registration import submission
-from tests.support.amqp import EventLog, Portal
+from tests.support.amqp import EventLog, Portal, wait_until_consumed
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,10 +47,7 @@ async def test_an_application_stored_before_a_crash_is_published_exactly_once(
     crashing = subprocess.Popen(
         [sys.executable, "-m", "tests.intake.crashing_intake"], cwd=ROOT, env=env
     )
-    for _ in range(300):  # wait until it consumes
-        if await _consumers(rabbitmq_url, "intake.submit_application"):
-            break
-        await asyncio.sleep(0.1)
+    await wait_until_consumed(rabbitmq_url, "intake.submit_application")
     async with EventLog(rabbitmq_url) as events, Portal(rabbitmq_url) as portal:
         body = submission()
         correlation_id = await portal.send("intake.submit_application", body)
@@ -76,16 +73,3 @@ async def test_an_application_stored_before_a_crash_is_published_exactly_once(
         finally:
             restarted.terminate()
             assert await wait_exit(restarted, 30) == 0
-
-
-async def _consumers(url: str, queue: str) -> int:
-    import aio_pika
-
-    connection = await aio_pika.connect(url)
-    async with connection:
-        channel = await connection.channel()
-        try:
-            declared = await channel.declare_queue(queue, passive=True)
-        except aio_pika.exceptions.ChannelNotFoundEntity:
-            return 0
-        return int(declared.declaration_result.consumer_count or 0)

@@ -11,8 +11,8 @@ from meterctl import dlq
 from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
 from services.intake.store import MongoIntakeStore
-from tests.intake.test_registration import publish_event, submission
-from tests.support.amqp import Portal, drain
+from tests.intake.test_registration import submission
+from tests.support.amqp import Portal, drain, publish_event
 
 pytestmark = pytest.mark.broker
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.amqp import EventLog, Portal, drain
+from tests.support.amqp import EventLog, Portal, drain, publish_event
 
 pytestmark = pytest.mark.broker
 
@@ -204,23 +204,3 @@ async def test_a_closed_application_frees_its_subscriber_code_and_reason(
             break
         await asyncio.sleep(0.1)
     assert again.outcome == "registered"
-
-
-async def publish_event(url: str, key: str, body: dict[str, Any]) -> None:
-    import json
-
-    import aio_pika
-
-    connection = await aio_pika.connect(url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.get_exchange("meter.events")
-        await exchange.publish(
-            aio_pika.Message(
-                json.dumps(body).encode(),
-                content_type="application/json",
-                message_id=str(uuid.uuid4()),
-                type=key,
-            ),
-            routing_key=key,
-        )

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-import aio_pika
 import pytest
 
 from services.notifier.main import create_app
 from services.notifier.settings import NotifierSettings
 from shared.mongo import make_client
 from tests.notifier.servers import Gateway, SmtpServer
-from tests.support.amqp import EventLog
+from tests.support.amqp import EventLog, EventPublisher
 from tests.support.infra import free_port
 
 TOKEN = "test-gateway-token"
@@ -128,37 +125,8 @@ async def outcomes(rabbitmq_url: str) -> AsyncIterator[EventLog]:
         yield log
 
 
-class Publisher:
-    """Publishes ``application.*`` events on ``meter.events`` as intake and dispatcher do."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    async def __aenter__(self) -> Publisher:
-        self.connection = await aio_pika.connect(self.url)
-        channel = await self.connection.channel(publisher_confirms=True)
-        self.exchange = await channel.declare_exchange(
-            "meter.events", aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.connection.close()
-
-    async def publish(
-        self, key: str, body: dict[str, Any] | bytes, correlation_id: str | None = None
-    ) -> None:
-        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-        message = aio_pika.Message(
-            payload,
-            content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=str(uuid.uuid4()),
-            correlation_id=correlation_id,
-            type=key,
-            app_id="test",
-        )
-        await self.exchange.publish(message, routing_key=key)
+# Publishes application.* events on meter.events as intake and dispatcher do.
+Publisher = EventPublisher
 
 
 @pytest.fixture

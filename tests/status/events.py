@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from typing import Any
 
-import aio_pika
+from tests.support.amqp import EventPublisher
+
+__all__ = ["EventPublisher"]
 
 FIN = "5ABCD12"
 ACT = {
@@ -99,39 +99,3 @@ def journey(number: str, fin: str = FIN) -> list[tuple[str, dict[str, Any]]]:
         ("application.assigned", assigned(number)),
         ("application.completed", completed(number)),
     ]
-
-
-class EventPublisher:
-    """Publishes events on ``meter.events`` as a producer would (persistent, confirmed)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    async def __aenter__(self) -> EventPublisher:
-        self.connection = await aio_pika.connect(self.url)
-        channel = await self.connection.channel(publisher_confirms=True)
-        self.exchange = await channel.declare_exchange(
-            "meter.events", aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.connection.close()
-
-    async def publish(
-        self, routing_key: str, body: dict[str, Any] | bytes, message_id: str | None = None
-    ) -> str:
-        message_id = message_id or str(uuid.uuid4())
-        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-        await self.exchange.publish(
-            aio_pika.Message(
-                payload,
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=message_id,
-                type=routing_key,
-                app_id="test-producer",
-            ),
-            routing_key=routing_key,
-        )
-        return message_id

@@ -155,3 +155,71 @@ async def drain(url: str, queue: str, timeout: float = 2.0) -> list[AbstractInco
     finally:
         await connection.close()
     return taken
+
+
+class EventPublisher:
+    """Publishes events on ``meter.events`` as a producer would (persistent, confirmed)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def __aenter__(self) -> EventPublisher:
+        self.connection = await aio_pika.connect(self.url)
+        channel = await self.connection.channel(publisher_confirms=True)
+        self.exchange = await channel.declare_exchange(
+            "meter.events", aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.connection.close()
+
+    async def publish(
+        self,
+        routing_key: str,
+        body: dict[str, Any] | bytes,
+        message_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> str:
+        message_id = message_id or str(uuid.uuid4())
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+        await self.exchange.publish(
+            aio_pika.Message(
+                payload,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=message_id,
+                correlation_id=correlation_id,
+                type=routing_key,
+                app_id="test-producer",
+            ),
+            routing_key=routing_key,
+        )
+        return message_id
+
+
+async def publish_event(url: str, routing_key: str, body: dict[str, Any]) -> str:
+    """One event on ``meter.events``, over a connection of its own."""
+    async with EventPublisher(url) as publisher:
+        return await publisher.publish(routing_key, body)
+
+
+async def consumer_count(url: str, queue: str) -> int:
+    """How many consumers ``queue`` has; 0 while nobody has declared it yet."""
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        try:
+            declared = await channel.declare_queue(queue, passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            return 0
+        return int(declared.declaration_result.consumer_count or 0)
+
+
+async def wait_until_consumed(url: str, queue: str, timeout: float = 30.0) -> None:
+    """Wait until a service consumes ``queue`` (services declare their topology at start)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await consumer_count(url, queue) == 0:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"nothing consumes {queue} after {timeout}s")
+        await asyncio.sleep(0.1)
