@@ -35,8 +35,9 @@ format: install  ## apply ruff's fixes and formatting
 bench: install  ## benchmarks: figures printed, compared with the raw broker
 	RABBITMQ_URL="$$(scripts/ensure-broker)" $(UV) run --frozen python -m bench
 
-definitions: install  ## RabbitMQ definitions generated from the topology code
+definitions: install  ## RabbitMQ definitions and the AsyncAPI contract, generated from the code
 	$(UV) run --frozen meterctl topology definitions > deploy/rabbitmq/definitions.json
+	$(UV) run --frozen meterctl asyncapi > deploy/asyncapi.json
 
 clean:  ## remove local state (var/) and environments
 	rm -rf var .venv .tools

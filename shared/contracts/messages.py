@@ -153,3 +153,55 @@ class NotificationEvent(BaseModel):
     event: str
     channel: Literal["email", "sms"]
     error: str | None = None
+
+
+# --- status queries, field-team and operations commands (DESIGN.md section 4) -----------
+
+
+class GetApplication(Contract):
+    applicant_fin: str
+    application_number: str
+
+
+class ListApplications(Contract):
+    applicant_fin: str
+
+
+class NotFound(Contract):
+    outcome: Literal["not_found"] = "not_found"
+
+
+class Act(Contract):
+    """The installation act; ``meter_model`` may be empty."""
+
+    act_number: str
+    meter_serial: str
+    meter_model: str
+    initial_reading_m3: str
+    seal_numbers: list[str]
+    installed_at: str
+    installer_name: str
+
+
+class ReportOutcome(Contract):
+    application_number: str
+    work_order_id: str
+    team_id: str
+    outcome: Literal["installed", "existing_meter_registered", "not_executed"]
+    act: Act | None = None  # required unless not_executed, absent then
+    reason_code: Literal["no_meter_stock", "unsuitable_water_line"] | None = None
+    comment: str = ""
+
+
+class Accepted(Contract):
+    outcome: Literal["accepted"] = "accepted"
+
+
+class ReceiveStock(Contract):
+    district_code: str
+    quantity: int = Field(ge=1)
+
+
+class StockAccepted(Contract):
+    outcome: Literal["accepted"] = "accepted"
+    in_stock: int

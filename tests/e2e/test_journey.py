@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.amqp import EventLog, Portal, wait_until_consumed
+from meterctl.asyncapi import COMMANDS, EVENTS
+from tests.support.amqp import EventLog, Portal, Reply, wait_until_consumed
 from tests.support.infra import free_port
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
@@ -27,6 +28,18 @@ CONSUMED = (
     "notifier.application_events",
     "status.application_events",
 )
+
+
+def conforms(routing_key: str, reply: Reply) -> None:
+    """The reply matches one of its documented shapes (deploy/asyncapi.json)."""
+    errors = []
+    for model in COMMANDS[routing_key][1]:
+        try:
+            model.model_validate(reply.body)
+            return
+        except ValueError as exc:
+            errors.append(str(exc))
+    raise AssertionError(f"{routing_key} reply {reply.body} fits no documented shape: {errors}")
 
 
 async def eventually(check: Any, timeout: float = 30.0) -> Any:
@@ -90,6 +103,7 @@ async def test_a_demo_application_is_followed_from_submission_to_completion(
             },
         )
         assert submitted.outcome == "registered", submitted.body
+        conforms("intake.submit_application", submitted)
         number = submitted.body["application_number"]
 
         [assigned] = await events.wait_for("application.assigned", timeout=30)
@@ -114,6 +128,7 @@ async def test_a_demo_application_is_followed_from_submission_to_completion(
             },
         )
         assert report.body == {"outcome": "accepted"}
+        conforms("dispatcher.report_outcome", report)
         await events.wait_for("application.completed", timeout=30)
 
         async def fully_notified() -> Any:
@@ -121,13 +136,23 @@ async def test_a_demo_application_is_followed_from_submission_to_completion(
                 "status.get_application", {"applicant_fin": "5ABCD12", "application_number": number}
             )
             delivered = [n for n in view.body.get("notifications", []) if n["state"] == "delivered"]
-            return (
-                view.body
-                if view.body.get("status") == "completed" and len(delivered) == 6
-                else None
-            )
+            done = view.body.get("status") == "completed" and len(delivered) == 6
+            return view if done else None
 
-        view = await eventually(fully_notified, timeout=60)
+        answer = await eventually(fully_notified, timeout=60)
+        conforms("status.get_application", answer)
+        view = answer.body
+        await events.wait_for("notification.delivered", 6)
+        for message in events.received:
+            body = json.loads(message.body)
+            EVENTS[message.routing_key or ""].model_validate(body)
+            assert message.type == message.routing_key
+        sequences = [
+            json.loads(m.body)["sequence"]
+            for m in events.received
+            if (m.routing_key or "").startswith("application.")
+        ]
+        assert sorted(sequences) == [1, 2, 3, 4]
 
     assert [step["status"] for step in view["timeline"]] == [
         "completed",

@@ -38,3 +38,11 @@ def test_portals_may_only_publish_commands() -> None:
     permissions = {p["user"]: p for p in definitions()["permissions"]}
     assert permissions["portal-egov"]["write"] == r"^meter\.commands$"
     assert permissions["portal-esu"]["configure"].startswith("^(amq")
+
+
+def test_the_committed_asyncapi_document_is_generated_from_the_contract_models() -> None:
+    from meterctl.asyncapi import document
+
+    committed = json.loads((ROOT / "deploy/asyncapi.json").read_text())
+    assert committed == document(), "run `make definitions` and commit the result"
+    assert set(committed["channels"]) >= {"intake.submit_application", "application.registered"}
