@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aio_pika
 
-from services.intake.store import MongoIntakeStore
+from services.intake.mongo import MongoIntakeStore
 from shared.mongo import make_client
 from tests.support import infra
 from tests.support.amqp import wait_until_consumed

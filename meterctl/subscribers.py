@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from meterctl.csvfile import read_rows
-from services.intake.directory import SUBSCRIBER_COLUMNS, subscriber_row
-from services.intake.store import MongoIntakeStore
+from services.intake.reference import SUBSCRIBER_COLUMNS, subscriber_row
+from services.intake.mongo import MongoIntakeStore
 from shared.mongo import make_client
 from shared.settings import CommonSettings
 

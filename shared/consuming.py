@@ -1,9 +1,11 @@
-"""The rules around every handler (DESIGN.md section 9).
+"""The rules around every handler.
 
-``consume`` runs a handler on one delivery: one log line per message, manual ack only
+``consume`` runs a route on one delivery: one log line per message, manual ack only
 after the handler's effects are stored, malformed bodies answered and parked in
 ``<queue>.dlq`` with ``x-error``, failures retried with growing pauses and parked at the
-delivery limit, in-flight messages returned (never rejected) on shutdown.
+delivery limit, in-flight messages returned (never rejected) on shutdown. A route reads
+the decoded body into the typed command or event and calls the service's handler
+(``shared.runtime``).
 """
 
 from __future__ import annotations
@@ -15,15 +17,10 @@ from typing import Any
 import structlog
 from faststream.rabbit.message import RabbitMessage
 
-from shared.messaging import (
-    Handler,
-    Incoming,
-    MalformedMessage,
-    MalformedReply,
-    Messenger,
-    Outcome,
-    incoming_from,
-)
+from shared.contracts.reading import MalformedMessage, decode_body, malformed_refusal
+from shared.contracts.replies import Refused
+from shared.messaging import Delivery, Messenger, Outcome, delivery_from
+from shared.routes import Route
 from shared.topology import DELIVERY_LIMIT
 
 log = structlog.get_logger("meter.messaging")
@@ -38,38 +35,41 @@ async def consume(
     message: RabbitMessage,
     *,
     queue: str,
-    handler: Handler,
+    route: Route,
     messenger: Messenger,
-    malformed_reply: MalformedReply | None = None,
     retry_base: float = 0.5,
 ) -> None:
-    """Run ``handler`` on one delivery and settle it exactly as DESIGN.md section 9 says."""
+    """Run ``route`` on one delivery and settle it: ack, answer, retry or park."""
     raw = message.raw_message
-    incoming = incoming_from(raw)
+    delivery = delivery_from(raw)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(
         queue=queue,
-        message_id=incoming.message_id,
-        correlation_id=incoming.correlation_id,
-        message_type=incoming.message_type,
-        application_number=_application_number(incoming),
+        message_id=delivery.message_id,
+        correlation_id=delivery.correlation_id,
+        message_type=delivery.message_type,
+        application_number=None,
     )
     started = time.perf_counter()
     try:
         try:
-            outcome = await handler(incoming)
+            body = decode_body(raw.body)
+            number = body.get("application_number")
+            if isinstance(number, str):
+                structlog.contextvars.bind_contextvars(application_number=number)
+            outcome = await route(body, delivery)
         except MalformedMessage as exc:
-            await _answer_malformed(incoming, raw, queue, str(exc), messenger, malformed_reply)
+            await _answer_malformed(delivery, raw, queue, str(exc), messenger)
             outcome = Outcome(log={"outcome": "malformed", "parked": True, "error": str(exc)})
         else:
             if outcome.reply is not None:
-                await messenger.reply(incoming, outcome.reply)
+                await messenger.reply(delivery, outcome.reply)
     except asyncio.CancelledError:
         # Shutdown: leave the delivery unacknowledged so the broker returns it.
         log.warning("message returned unfinished on shutdown", **_took(started))
         raise
     except Exception as exc:
-        await _retry_or_park(message, raw, incoming, queue, exc, messenger, retry_base, started)
+        await _retry_or_park(message, raw, delivery, queue, exc, messenger, retry_base, started)
         return
     await message.ack()
     # structlog reserves "event" for the message text.
@@ -78,24 +78,17 @@ async def consume(
 
 
 async def _answer_malformed(
-    incoming: Incoming,
-    raw: Any,
-    queue: str,
-    error: str,
-    messenger: Messenger,
-    malformed_reply: MalformedReply | None,
+    delivery: Delivery, raw: Any, queue: str, error: str, messenger: Messenger
 ) -> None:
-    if incoming.reply_to and malformed_reply is not None:
-        reply = malformed_reply(incoming, error)
-        if reply is not None:
-            await messenger.reply(incoming, reply)
+    if delivery.reply_to:
+        await messenger.reply(delivery, Refused(errors=malformed_refusal(error)))
     await messenger.park(raw, queue, f"malformed_message: {error}")
 
 
 async def _retry_or_park(
     message: RabbitMessage,
     raw: Any,
-    incoming: Incoming,
+    delivery: Delivery,
     queue: str,
     exc: Exception,
     messenger: Messenger,
@@ -103,7 +96,7 @@ async def _retry_or_park(
     started: float,
 ) -> None:
     error = f"{type(exc).__name__}: {exc}"
-    attempt = incoming.delivery_count
+    attempt = delivery.delivery_count
     if attempt + 1 >= DELIVERY_LIMIT:
         try:
             await messenger.park(raw, queue, f"failed {attempt + 1} times; last: {error}")
@@ -130,12 +123,3 @@ async def _retry_or_park(
 
 def _took(started: float) -> dict[str, float]:
     return {"duration_ms": round((time.perf_counter() - started) * 1000, 2)}
-
-
-def _application_number(incoming: Incoming) -> str | None:
-    """The number a body names, if it is readable; handlers bind the one they register."""
-    try:
-        number = incoming.json_object().get("application_number")
-    except MalformedMessage:
-        return None
-    return number if isinstance(number, str) else None

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.contracts import routing
-from shared.topology import ALL_QUEUES, EXCHANGES, STREAM_QUEUES
+from collections.abc import Sequence
+
+from shared.contracts.registry import DEAD_LETTER_EXCHANGE
+from shared.topology import ALL_QUEUES, EXCHANGES, StreamQueue
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,12 @@ USERS = (
 )
 
 
-def vhost_definitions() -> dict[str, Any]:
-    """Exchanges, queues and bindings, in the per-vhost definitions format."""
+def vhost_definitions(streams: Sequence[StreamQueue] = ()) -> dict[str, Any]:
+    """Exchanges, queues and bindings, in the per-vhost definitions format.
+
+    ``streams``: streams a service owns (status's event archive), declared up front so
+    that no event predates them.
+    """
     queues: list[dict[str, Any]] = []
     bindings: list[dict[str, Any]] = []
     for queue in ALL_QUEUES:
@@ -79,14 +85,14 @@ def vhost_definitions() -> dict[str, Any]:
         )
         bindings.append(
             {
-                "source": routing.DEAD_LETTER_EXCHANGE,
+                "source": DEAD_LETTER_EXCHANGE,
                 "destination": queue.parking_queue,
                 "destination_type": "queue",
                 "routing_key": queue.name,
                 "arguments": {},
             }
         )
-    for stream in STREAM_QUEUES:
+    for stream in streams:
         queues.append(
             {
                 "name": stream.name,
@@ -119,13 +125,13 @@ def vhost_definitions() -> dict[str, Any]:
     return {"exchanges": exchanges, "queues": queues, "bindings": bindings}
 
 
-def definitions(vhost: str = "/") -> dict[str, Any]:
+def definitions(vhost: str = "/", streams: Sequence[StreamQueue] = ()) -> dict[str, Any]:
     """Broker-wide definitions (``rabbitmqctl import_definitions``) for a deployment.
 
     Users carry no password: operators set one per user after the import
     (``rabbitmqctl change_password``), so no secret lives in the repository.
     """
-    per_vhost = vhost_definitions()
+    per_vhost = vhost_definitions(streams)
     return {
         "vhosts": [{"name": vhost}],
         "users": [

@@ -1,17 +1,16 @@
-"""What handlers see of a message and how every service publishes (DESIGN.md section 3).
+"""How every service publishes, answers and parks (the message properties of the contract).
 
-``Incoming`` is a delivery as a handler needs it, ``Outcome`` what a handler returns,
-``Messenger`` publishes with the properties the contract requires (persistent, JSON,
-``message_id``, ``timestamp``, ``type``, ``app_id``), answers requests and parks messages.
+``Messenger`` publishes with the properties every message carries (persistent, JSON,
+``message_id``, ``timestamp``, ``type``, ``app_id``), answers requests on their
+``reply_to`` and parks messages in ``<queue>.dlq``. ``delivery_from`` reads an AMQP
+delivery's properties defensively: no header a sender sets can break it.
 The rules around a handler live in ``shared.consuming``.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -19,7 +18,28 @@ from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 from pydantic import BaseModel
 
 from shared.clock import utc_now
-from shared.contracts import routing
+from shared.contracts.reading import MalformedMessage
+from shared.contracts.registry import (
+    COMMANDS,
+    COMMANDS_EXCHANGE,
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+    reply_type,
+)
+from shared.delivery import Delivery, Outcome, new_message_id
+
+__all__ = [
+    "ORIGINAL_APP_ID",
+    "ORIGINAL_ROUTING_KEY",
+    "ORIGINAL_USER_ID",
+    "Delivery",
+    "MalformedMessage",
+    "Messenger",
+    "Outcome",
+    "delivery_from",
+    "new_message_id",
+    "to_json",
+]
 
 log = structlog.get_logger("meter.messaging")
 ORIGINAL_ROUTING_KEY = "x-original-routing-key"
@@ -27,62 +47,12 @@ ORIGINAL_USER_ID = "x-original-user-id"
 ORIGINAL_APP_ID = "x-original-app-id"
 
 EXCHANGE_OBJECTS = {
-    routing.COMMANDS_EXCHANGE: RabbitExchange(
-        routing.COMMANDS_EXCHANGE, type=ExchangeType.DIRECT, durable=True
-    ),
-    routing.EVENTS_EXCHANGE: RabbitExchange(
-        routing.EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True
-    ),
-    routing.DEAD_LETTER_EXCHANGE: RabbitExchange(
-        routing.DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True
+    COMMANDS_EXCHANGE: RabbitExchange(COMMANDS_EXCHANGE, type=ExchangeType.DIRECT, durable=True),
+    EVENTS_EXCHANGE: RabbitExchange(EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True),
+    DEAD_LETTER_EXCHANGE: RabbitExchange(
+        DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True
     ),
 }
-
-
-class MalformedMessage(Exception):
-    """The body cannot be read as the expected message: answered and parked."""
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """What a handler needs of an AMQP delivery, independent of the client library."""
-
-    body: bytes
-    routing_key: str
-    message_id: str | None = None
-    correlation_id: str | None = None
-    reply_to: str | None = None
-    user_id: str | None = None
-    message_type: str | None = None
-    app_id: str | None = None
-    headers: Mapping[str, Any] = field(default_factory=dict)
-    delivery_count: int = 0
-
-    def json_object(self) -> dict[str, Any]:
-        """The body as a JSON object, or ``MalformedMessage`` saying why not."""
-        try:
-            text = self.body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise MalformedMessage(f"body is not UTF-8 ({exc.reason})") from exc
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise MalformedMessage(f"body is not JSON ({exc.msg} at {exc.pos})") from exc
-        if not isinstance(value, dict):
-            raise MalformedMessage(f"body must be a JSON object, got {type(value).__name__}")
-        return value
-
-
-@dataclass
-class Outcome:
-    """A handler's result: the reply (if the sender asked for one) and log fields."""
-
-    reply: BaseModel | dict[str, Any] | None = None
-    log: dict[str, Any] = field(default_factory=dict)
-
-
-Handler = Callable[[Incoming], Awaitable[Outcome]]
-MalformedReply = Callable[[Incoming, str], BaseModel | dict[str, Any] | None]
 
 
 def to_json(body: BaseModel | Mapping[str, Any]) -> bytes:
@@ -92,12 +62,8 @@ def to_json(body: BaseModel | Mapping[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def new_message_id() -> str:
-    return str(uuid.uuid4())
-
-
 class Messenger:
-    """Publishes with the properties DESIGN.md section 3 requires, awaiting confirms."""
+    """Publishes with the properties every message of the contract carries, awaiting confirms."""
 
     def __init__(self, broker: RabbitBroker, app_id: str) -> None:
         self.broker = broker
@@ -131,18 +97,18 @@ class Messenger:
             mandatory=exchange == "",
         )
 
-    async def reply(self, incoming: Incoming, body: BaseModel | Mapping[str, Any]) -> None:
+    async def reply(self, delivery: Delivery, body: BaseModel | Mapping[str, Any]) -> None:
         """Answer a request on its ``reply_to`` with its ``correlation_id``."""
-        if not incoming.reply_to:
+        if not delivery.reply_to:
             return
         await self.publish(
             body,
             exchange="",
-            routing_key=incoming.reply_to,
-            message_type=routing.reply_type(incoming.routing_key)
-            if incoming.routing_key in routing.COMMANDS
-            else f"{incoming.message_type or 'Message'}Reply",
-            correlation_id=incoming.correlation_id or incoming.message_id,
+            routing_key=delivery.reply_to,
+            message_type=reply_type(delivery.routing_key)
+            if delivery.routing_key in COMMANDS
+            else f"{delivery.message_type or 'Message'}Reply",
+            correlation_id=delivery.correlation_id or delivery.message_id,
         )
 
     async def park(self, raw: Any, queue: str, error: str) -> None:
@@ -160,7 +126,7 @@ class Messenger:
             headers.setdefault(ORIGINAL_APP_ID, raw.app_id)
         await self.broker.publish(
             raw.body,
-            exchange=EXCHANGE_OBJECTS[routing.DEAD_LETTER_EXCHANGE],
+            exchange=EXCHANGE_OBJECTS[DEAD_LETTER_EXCHANGE],
             routing_key=queue,
             persist=True,
             content_type=raw.content_type,
@@ -174,13 +140,12 @@ class Messenger:
         )
 
 
-def incoming_from(raw: Any) -> Incoming:
+def delivery_from(raw: Any) -> Delivery:
     headers = dict(raw.headers or {})
     original = headers.get(ORIGINAL_ROUTING_KEY)
     if isinstance(original, bytes):
         original = original.decode()
-    return Incoming(
-        body=raw.body,
+    return Delivery(
         routing_key=str(original or raw.routing_key or ""),
         message_id=raw.message_id,
         correlation_id=raw.correlation_id,

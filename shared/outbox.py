@@ -3,7 +3,9 @@
 A state change and the events it causes are stored in one document write: the document
 carries ``outbox`` (entries to publish, in order) and ``outbox_since`` (when the oldest was
 stored). ``flush`` publishes a document's entries with confirms and removes them; the
-``relay`` re-publishes whatever a crash left behind. Entries keep their ``message_id``, so a
+``relay`` re-publishes whatever a crash left behind. A store saves a document and its
+entries in one write, then calls ``publish_or_leave``: the one place that publishes now
+and otherwise leaves the entries to the relay. Entries keep their ``message_id``, so a
 re-publication after a crash is recognisable downstream.
 """
 
@@ -12,33 +14,39 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
-from pydantic import BaseModel
 
 from shared.clock import stamp, utc_now
-from shared.contracts import routing
+from shared.contracts.events import DomainEvent, event_body
+from shared.contracts.registry import EVENTS_EXCHANGE
 from shared.messaging import Messenger, new_message_id
 
 log = structlog.get_logger("meter.outbox")
 
 
-def event_entry(
-    routing_key: str, body: BaseModel | Mapping[str, Any], correlation_id: str | None = None
-) -> dict[str, Any]:
+def event_entry(event: DomainEvent, correlation_id: str | None = None) -> dict[str, Any]:
     """An outbox entry for one event on ``meter.events``."""
-    payload = (
-        body.model_dump(mode="json", exclude_none=True)
-        if isinstance(body, BaseModel)
-        else dict(body)
+    return message_entry(
+        EVENTS_EXCHANGE, event.routing_key, event.routing_key, event_body(event), correlation_id
     )
+
+
+def message_entry(
+    exchange: str,
+    routing_key: str,
+    message_type: str,
+    body: Mapping[str, Any],
+    correlation_id: str | None = None,
+) -> dict[str, Any]:
+    """An outbox entry for any message a state change causes."""
     return {
         "message_id": new_message_id(),
-        "exchange": routing.EVENTS_EXCHANGE,
+        "exchange": exchange,
         "routing_key": routing_key,
-        "message_type": routing_key,
-        "body": payload,
+        "message_type": message_type,
+        "body": dict(body),
         "correlation_id": correlation_id,
     }
 
@@ -52,23 +60,73 @@ def with_outbox(document: dict[str, Any], entries: Sequence[dict[str, Any]]) -> 
     return {**document, "outbox": pending + list(entries), "outbox_since": since or stamp()}
 
 
+class OutboxDocuments(Protocol):
+    """State documents that carry an outbox, as the publisher and the relay need them."""
+
+    name: str
+
+    async def left_over(self, older_than: str, limit: int) -> list[dict[str, Any]]:
+        """Documents whose outbox holds entries stored before ``older_than``, oldest first."""
+        ...
+
+    async def published(self, document: Mapping[str, Any], message_ids: list[str]) -> None:
+        """Remove the entries ``message_ids`` (published) from ``document``'s outbox."""
+        ...
+
+
+class MongoOutboxDocuments:
+    """``OutboxDocuments`` over one MongoDB collection whose documents carry ``version``."""
+
+    def __init__(self, collection: Any) -> None:
+        self.collection = collection
+        self.name = str(collection.name)
+
+    async def ensure_index(self) -> None:
+        await self.collection.create_index([("outbox_since", 1)], sparse=True)
+
+    async def left_over(self, older_than: str, limit: int) -> list[dict[str, Any]]:
+        cursor = self.collection.find({"outbox_since": {"$lte": older_than}})
+        return list(await cursor.sort("outbox_since", 1).limit(limit).to_list())
+
+    async def published(self, document: Mapping[str, Any], message_ids: list[str]) -> None:
+        everything = len(message_ids) == len(document.get("outbox") or [])
+        if everything and "version" in document:
+            # Common case, one round trip: nothing was appended since the document was read.
+            result = await self.collection.update_one(
+                {"_id": document["_id"], "version": document["version"]},
+                {"$set": {"outbox": []}, "$unset": {"outbox_since": ""}, "$inc": {"version": 1}},
+            )
+            if result.modified_count:
+                return
+        await self.collection.update_one(
+            {"_id": document["_id"]},
+            {"$pull": {"outbox": {"message_id": {"$in": message_ids}}}, "$inc": {"version": 1}},
+        )
+        await self.collection.update_one(
+            {"_id": document["_id"], "outbox": {"$size": 0}}, {"$unset": {"outbox_since": ""}}
+        )
+
+
 class Outbox:
-    """Publishes stored entries and removes them; one per service, over its collections."""
+    """Publishes stored entries and removes them; the relay retries what is left."""
 
     def __init__(
         self,
         messenger: Messenger,
-        collections: Sequence[Any],
         *,
         min_age: timedelta = timedelta(seconds=5),
         interval: float = 1.0,
     ) -> None:
         self.messenger = messenger
-        self.collections = list(collections)
+        self.sources: list[OutboxDocuments] = []
         self.min_age = min_age
         self.interval = interval
 
-    async def flush(self, collection: Any, document: Mapping[str, Any]) -> int:
+    def watch(self, *sources: OutboxDocuments) -> None:
+        """Let the relay look after these documents' outboxes."""
+        self.sources.extend(sources)
+
+    async def flush(self, source: OutboxDocuments, document: Mapping[str, Any]) -> int:
         """Publish ``document``'s pending entries in order, then remove them from it."""
         entries = list(document.get("outbox") or [])
         published: list[str] = []
@@ -85,36 +143,25 @@ class Outbox:
                 published.append(entry["message_id"])
         finally:
             if published:
-                await self._remove(collection, document, published)
+                await source.published(document, published)
         return len(published)
 
-    @staticmethod
-    async def _remove(collection: Any, document: Mapping[str, Any], published: list[str]) -> None:
-        everything = len(published) == len(document.get("outbox") or [])
-        if everything and "version" in document:
-            # Common case, one round trip: nothing was appended since the document was read.
-            result = await collection.update_one(
-                {"_id": document["_id"], "version": document["version"]},
-                {"$set": {"outbox": []}, "$unset": {"outbox_since": ""}, "$inc": {"version": 1}},
-            )
-            if result.modified_count:
-                return
-        await collection.update_one(
-            {"_id": document["_id"]},
-            {"$pull": {"outbox": {"message_id": {"$in": published}}}, "$inc": {"version": 1}},
-        )
-        await collection.update_one(
-            {"_id": document["_id"], "outbox": {"$size": 0}}, {"$unset": {"outbox_since": ""}}
-        )
+    async def publish_or_leave(self, source: OutboxDocuments, document: Mapping[str, Any]) -> None:
+        """Publish a just-stored document's entries now; if that fails, the relay will."""
+        if not document.get("outbox"):
+            return
+        try:
+            await self.flush(source, document)
+        except Exception as exc:  # stored already: the relay publishes it later
+            log.warning("events left to the outbox relay", error=f"{type(exc).__name__}: {exc}")
 
     async def relay_once(self) -> int:
         """Publish what older writes left pending (after a crash or a broker outage)."""
         cutoff = stamp(utc_now() - self.min_age)
         count = 0
-        for collection in self.collections:
-            cursor = collection.find({"outbox_since": {"$lte": cutoff}}).sort("outbox_since", 1)
-            for document in await cursor.limit(200).to_list():
-                count += await self.flush(collection, document)
+        for source in self.sources:
+            for document in await source.left_over(cutoff, 200):
+                count += await self.flush(source, document)
         if count:
             log.info("outbox relayed", published=count)
         return count

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -20,9 +21,12 @@ from faststream.rabbit.annotations import RabbitMessage
 
 from shared import topology
 from shared.consuming import consume
-from shared.messaging import Handler, MalformedReply, Messenger
+from shared.contracts.registry import Service
+from shared.messaging import Messenger
 from shared.mongo import make_client
-from shared.settings import CommonSettings
+from shared.routes import Route, Routes
+from shared.settings import CommonSettings, SettingsError
+
 
 log = structlog.get_logger("meter.runtime")
 
@@ -45,10 +49,7 @@ def make_broker(settings: CommonSettings, app_id: str) -> RabbitBroker:
 async def declare_topology(url: str, queues: Sequence[topology.WorkQueue]) -> None:
     connection = await aio_pika.connect(url)
     try:
-        channel = await connection.channel()
-        await topology.declare(channel, tuple(queues))
-        # Every service declares the event archive, so no event predates it.
-        await topology.declare_streams(channel, topology.STREAM_QUEUES)
+        await topology.declare(await connection.channel(), tuple(queues))
     finally:
         await connection.close()
 
@@ -61,21 +62,17 @@ def _raw_body(message: Any) -> bytes:
 class ServiceRuntime:
     """The adapters one service process uses."""
 
-    def __init__(self, settings: CommonSettings, service: str) -> None:
+    def __init__(self, settings: CommonSettings, service: Service) -> None:
         self.settings = settings
         self.service = service
-        self.broker = make_broker(settings, service)
-        self.messenger = Messenger(self.broker, service)
-        self.mongo = make_client(settings.mongo_url, service)
-        self.db = self.mongo[settings.database_name(service)]
+        self.broker = make_broker(settings, service.value)
+        self.messenger = Messenger(self.broker, service.value)
+        self.mongo = make_client(settings.mongo_url, service.value)
+        self.db = self.mongo[settings.database_name(service.value)]
         self.queues: list[topology.WorkQueue] = []
+        self.routes = Routes()
 
-    def subscribe(
-        self,
-        queue_name: str,
-        handler: Handler,
-        malformed_reply: MalformedReply | None = None,
-    ) -> None:
+    def _subscribe(self, queue_name: str, route: Route) -> None:
         queue = topology.queue_named(queue_name)
         self.queues.append(queue)
 
@@ -90,9 +87,8 @@ class ServiceRuntime:
             await consume(
                 message,
                 queue=queue.name,
-                handler=handler,
+                route=route,
                 messenger=self.messenger,
-                malformed_reply=malformed_reply,
                 retry_base=self.settings.retry_base_delay,
             )
 
@@ -102,7 +98,9 @@ class ServiceRuntime:
         on_start: Callable[[], Awaitable[None]] | None = None,
         background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     ) -> FastStream:
-        app = FastStream(self.broker, logger=logging.getLogger(f"meter.{self.service}"))
+        for queue_name, route in self.routes.table.items():
+            self._subscribe(queue_name, route)
+        app = FastStream(self.broker, logger=logging.getLogger(f"meter.{self.service.value}"))
         tasks: list[asyncio.Task[None]] = []
 
         @app.on_startup
@@ -128,3 +126,18 @@ class ServiceRuntime:
             log.info("service stopped")
 
         return app
+
+
+def run_service(
+    name: str, settings_class: type[CommonSettings], create_app: Callable[..., FastStream]
+) -> None:
+    """``python -m services.<name>``: read the settings, run until SIGINT or SIGTERM.
+
+    Bad settings end the process with one clear message per variable, not a traceback.
+    """
+    try:
+        settings = settings_class.from_env()
+    except SettingsError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    asyncio.run(create_app(settings).run())

@@ -1,25 +1,38 @@
-"""Settings every service reads from the environment (DESIGN.md section 7).
+"""Settings every service reads from the environment, with pydantic-settings.
 
-Nothing here runs at import time: services call ``CommonSettings.from_env()`` in their
-composition root, and tests build settings objects directly.
+Nothing here runs at import time: a service calls ``Settings.from_env()`` in its
+``__main__``, and tests build settings objects directly. A bad value is refused at start
+with the variable's name, what was given and what is expected (``SettingsError``).
+An empty variable counts as unset.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Self
+from contextvars import ContextVar
+from typing import Any, Literal, Self
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 DEFAULT_RABBITMQ_URL = "amqp://guest:guest@localhost:5672/"
 DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27017/?directConnection=true"
 
+# The environment ``from_env`` reads instead of ``os.environ`` (tests pass a mapping).
+_ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("settings_env", default=None)
+
 
 class SettingsError(ValueError):
-    """A configuration value that cannot be used, with the variable's name in the text."""
+    """Configuration that cannot be used; the text names each variable and what it expects."""
 
 
-def parse_mapping(raw: str, variable: str) -> dict[str, str]:
+def parse_mapping(raw: str, variable: str = "") -> dict[str, str]:
     """Parse ``a=b,c=d`` into a dict; blank entries are ignored."""
     mapping: dict[str, str] = {}
     for raw_entry in raw.split(","):
@@ -28,59 +41,132 @@ def parse_mapping(raw: str, variable: str) -> dict[str, str]:
             continue
         key, sep, value = entry.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise SettingsError(f"{variable}: expected user=channel pairs, got {entry!r}")
+            raise ValueError(f"{entry!r} is not a name=value pair")
         mapping[key.strip()] = value.strip()
     return mapping
 
 
-def parse_bool(raw: str, variable: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off", ""}:
-        return False
-    raise SettingsError(f"{variable}: expected true or false, got {raw!r}")
+def parse_list(raw: str) -> frozenset[str]:
+    """Comma-separated values; blanks ignored."""
+    return frozenset(item.strip() for item in raw.split(",") if item.strip())
 
 
-@dataclass(frozen=True)
-class CommonSettings:
+class _MappingEnvSource(EnvSettingsSource):
+    """The environment source, reading a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environment: Mapping[str, str]) -> None:
+        self._environment = environment
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            dict(self._environment),
+            self.case_sensitive,
+            self.env_ignore_empty,
+            self.env_parse_none_str,
+        )
+
+
+class CommonSettings(BaseSettings):
     """What every service needs: where the broker and database are, and how to log."""
 
-    rabbitmq_url: str = DEFAULT_RABBITMQ_URL
-    mongo_url: str = DEFAULT_MONGO_URL
-    log_level: str = "INFO"
-    log_format: str = "auto"  # json, console, or auto: console on a terminal, else json
-    prefetch: int = 32
-    graceful_timeout: float = 20.0
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="ignore",
+        env_ignore_empty=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
+
+    rabbitmq_url: str = Field(
+        DEFAULT_RABBITMQ_URL,
+        description="an amqp:// or amqps:// URL; its vhost is honoured",
+        pattern=r"^amqps?://",
+    )
+    mongo_url: str = Field(
+        DEFAULT_MONGO_URL,
+        description="a mongodb:// or mongodb+srv:// URL",
+        pattern=r"^mongodb(\+srv)?://",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL"
+    )
+    log_format: Literal["json", "console", "auto"] = Field(
+        "auto", description="json, console, or auto (console on a terminal, else json)"
+    )
+    prefetch: int = Field(
+        32, ge=1, le=65535, description="a whole number from 1 to 65535 (unacknowledged messages)"
+    )
+    graceful_timeout: float = Field(
+        20.0, gt=0, description="seconds, more than 0, that in-flight messages get on shutdown"
+    )
     # First pause before a failed message is retried; it doubles per attempt (capped).
-    retry_base_delay: float = 0.5
-    channel_users: dict[str, str] = field(default_factory=lambda: {"guest": "e-gov"})
+    retry_base_delay: float = Field(0.5, gt=0, description="seconds, more than 0")
     # Database name prefix: tests give each run its own databases.
-    database_prefix: str = ""
+    database_prefix: str = Field("", description="a prefix for database names")
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _case_insensitive(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        lowered = value.strip().lower()
+        return lowered.upper() if lowered in {"debug", "info", "warning", "error", "critical"} else lowered
 
     @classmethod
-    def env_values(cls, env: Mapping[str, str] | None = None) -> dict[str, object]:
-        env = os.environ if env is None else env
-        log_format = (env.get("LOG_FORMAT") or "auto").strip().lower()
-        if log_format not in {"json", "console", "auto"}:
-            raise SettingsError(f"LOG_FORMAT: expected json or console, got {log_format!r}")
-        return {
-            "rabbitmq_url": env.get("RABBITMQ_URL") or DEFAULT_RABBITMQ_URL,
-            "mongo_url": env.get("MONGO_URL") or DEFAULT_MONGO_URL,
-            "log_level": (env.get("LOG_LEVEL") or "INFO").upper(),
-            "log_format": log_format,
-            "prefetch": int(env.get("PREFETCH") or 32),
-            "graceful_timeout": float(env.get("GRACEFUL_TIMEOUT") or 20.0),
-            "retry_base_delay": float(env.get("RETRY_BASE_DELAY") or 0.5),
-            "channel_users": parse_mapping(
-                env.get("CHANNEL_USERS", "guest=e-gov"), "CHANNEL_USERS"
-            ),
-            "database_prefix": env.get("DATABASE_PREFIX", ""),
-        }
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        environment = _ENVIRONMENT.get()
+        if environment is not None:
+            env_settings = _MappingEnvSource(settings_cls, environment)
+        return init_settings, env_settings
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
-        return cls(**cls.env_values(env))  # type: ignore[arg-type]
+        """Settings from ``env`` (default: the process environment), or ``SettingsError``."""
+        token = _ENVIRONMENT.set(env)
+        try:
+            return cls()
+        except ValidationError as exc:
+            raise SettingsError(explain(cls, exc)) from None
+        finally:
+            _ENVIRONMENT.reset(token)
 
     def database_name(self, service: str) -> str:
         return f"{self.database_prefix}{service}"
+
+
+def variable_name(settings_cls: type[BaseSettings], field: str) -> str:
+    info = settings_cls.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    return alias if isinstance(alias, str) else field.upper()
+
+
+def explain(settings_cls: type[BaseSettings], exc: ValidationError) -> str:
+    """One line per bad variable: its name, the value given, what is expected."""
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        info = settings_cls.model_fields.get(field)
+        name = variable_name(settings_cls, field)
+        expected = (info.description if info is not None else None) or "a valid value"
+        problem = str(error["msg"]).removeprefix("Value error, ")
+        given = _without_password(error.get("input"))
+        lines.append(f"{name}={given!r} is not valid: {problem}; expected {expected}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _without_password(value: Any) -> Any:
+    """A URL as given, its password hidden (``amqp://user:***@host/``)."""
+    if not isinstance(value, str) or "://" not in value or "@" not in value:
+        return value
+    scheme, _, rest = value.partition("://")
+    userinfo, _, host = rest.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"

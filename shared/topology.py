@@ -1,22 +1,34 @@
-"""The broker topology of DESIGN.md section 3, declared once.
+"""The broker topology, derived from the contract registry and declared idempotently.
 
-Services declare it at start-up (idempotently, through ``declare``);
+Exchanges: ``meter.commands`` (commands and queries), ``meter.events`` (domain events),
+``meter.dlx`` (parking). Every command's routing key has one quorum queue of the owning
+service, named like the key; each service consumes the events it needs through queues of
+its own. Every work queue dead-letters into its parking queue ``<queue>.dlq``.
 ``shared.definitions`` renders the same objects as a RabbitMQ definitions file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from shared.contracts import routing
+from shared.contracts.events import ApplicationRegistered, DomainEvent
+from shared.contracts.registry import (
+    COMMANDS_EXCHANGE,
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+    Command,
+    Service,
+    commands_of,
+    events_where,
+)
 
 DELIVERY_LIMIT = 5
 
 EXCHANGES: dict[str, str] = {
-    routing.COMMANDS_EXCHANGE: "direct",
-    routing.EVENTS_EXCHANGE: "topic",
-    routing.DEAD_LETTER_EXCHANGE: "direct",
+    COMMANDS_EXCHANGE: "direct",
+    EVENTS_EXCHANGE: "topic",
+    DEAD_LETTER_EXCHANGE: "direct",
 }
 
 
@@ -26,7 +38,7 @@ class WorkQueue:
 
     name: str
     bindings: tuple[tuple[str, str], ...]  # (exchange, routing key)
-    owner: str = field(default="")
+    owner: Service
 
     @property
     def parking_queue(self) -> str:
@@ -36,59 +48,12 @@ class WorkQueue:
         return {
             "x-queue-type": "quorum",
             "x-delivery-limit": DELIVERY_LIMIT,
-            "x-dead-letter-exchange": routing.DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
             "x-dead-letter-routing-key": self.name,
             # Broker-side dead-lettering (past the delivery limit) must not lose messages.
             "x-dead-letter-strategy": "at-least-once",
             "x-overflow": "reject-publish",
         }
-
-
-def command_queue(routing_key: str) -> WorkQueue:
-    owner = routing_key.split(".", 1)[0]
-    return WorkQueue(routing_key, ((routing.COMMANDS_EXCHANGE, routing_key),), owner)
-
-
-def event_queue(name: str, *keys: str) -> WorkQueue:
-    owner = name.split(".", 1)[0]
-    return WorkQueue(name, tuple((routing.EVENTS_EXCHANGE, key) for key in keys), owner)
-
-
-INTAKE_QUEUES = (
-    command_queue("intake.list_reasons"),
-    command_queue("intake.list_subscriber_accounts"),
-    command_queue("intake.check_subscriber"),
-    command_queue("intake.submit_application"),
-    event_queue(
-        "intake.application_closed",
-        routing.APPLICATION_COMPLETED,
-        routing.APPLICATION_REJECTED,
-    ),
-)
-
-DISPATCHER_QUEUES = (
-    command_queue("dispatcher.report_outcome"),
-    command_queue("dispatcher.receive_stock"),
-    event_queue("dispatcher.application_registered", routing.APPLICATION_REGISTERED),
-)
-
-NOTIFIER_QUEUES = (
-    event_queue(
-        "notifier.application_events",
-        routing.APPLICATION_REGISTERED,
-        routing.APPLICATION_FORWARDED,
-        routing.APPLICATION_COMPLETED,
-        routing.APPLICATION_REJECTED,
-    ),
-)
-
-STATUS_QUEUES = (
-    command_queue("status.get_application"),
-    command_queue("status.list_applications"),
-    event_queue("status.application_events", "application.*", "notification.*"),
-)
-
-ALL_QUEUES = INTAKE_QUEUES + DISPATCHER_QUEUES + NOTIFIER_QUEUES + STATUS_QUEUES
 
 
 @dataclass(frozen=True)
@@ -100,15 +65,47 @@ class StreamQueue:
 
     name: str
     bindings: tuple[tuple[str, str], ...]  # (exchange, routing key)
-    owner: str = field(default="")
+    owner: Service
 
     def arguments(self) -> dict[str, Any]:
         return {"x-queue-type": "stream"}
 
 
-# Every event ever published, so the status read model can be rebuilt from scratch.
-STATUS_ARCHIVE = StreamQueue("status.archive", ((routing.EVENTS_EXCHANGE, "#"),), "status")
-STREAM_QUEUES = (STATUS_ARCHIVE,)
+def command_queue(model: type[Command]) -> WorkQueue:
+    return WorkQueue(model.routing_key, ((COMMANDS_EXCHANGE, model.routing_key),), model.owner)
+
+
+def event_queue(name: str, owner: Service, keys: list[str]) -> WorkQueue:
+    return WorkQueue(name, tuple((EVENTS_EXCHANGE, key) for key in keys), owner)
+
+
+def _keys(models: list[type[DomainEvent]]) -> list[str]:
+    return [model.routing_key for model in models]
+
+
+EVENT_QUEUES = (
+    # Intake closes an application when it completes or is rejected.
+    event_queue(
+        "intake.application_closed", Service.INTAKE, _keys(events_where(closes_application=True))
+    ),
+    event_queue(
+        "dispatcher.application_registered", Service.DISPATCHER, _keys([ApplicationRegistered])
+    ),
+    event_queue(
+        "notifier.application_events", Service.NOTIFIER, _keys(events_where(notifies_citizen=True))
+    ),
+    # The read model follows everything about an application, including events to come.
+    event_queue("status.application_events", Service.STATUS, ["application.*", "notification.*"]),
+)
+
+
+def queues_of(owner: Service) -> tuple[WorkQueue, ...]:
+    """The work queues one service consumes: its commands' queues, then its event queues."""
+    commands = tuple(command_queue(model) for model in commands_of(owner))
+    return commands + tuple(queue for queue in EVENT_QUEUES if queue.owner == owner)
+
+
+ALL_QUEUES = tuple(queue for service in Service for queue in queues_of(service))
 
 
 def queue_named(name: str) -> WorkQueue:
@@ -139,7 +136,7 @@ async def declare(channel: Any, queues: tuple[WorkQueue, ...]) -> None:
         parking = await channel.declare_queue(
             queue.parking_queue, durable=True, arguments={"x-queue-type": "quorum"}
         )
-        await parking.bind(exchanges[routing.DEAD_LETTER_EXCHANGE], routing_key=queue.name)
+        await parking.bind(exchanges[DEAD_LETTER_EXCHANGE], routing_key=queue.name)
 
 
 async def declare_streams(channel: Any, streams: tuple[StreamQueue, ...]) -> None:

@@ -1,8 +1,21 @@
-"""Fixtures shared by every test: a real broker vhost and a MongoDB-speaking server."""
+"""Fixtures shared by every test: a real broker vhost and a MongoDB-speaking server.
+
+The test pyramid has four layers, told apart by markers that are set here from the
+fixtures a test uses, so no test can need a server without saying so:
+
+- ``unit`` (no marker): pure rules and use cases with in-memory stores; no server at all;
+- ``store``: needs MongoDB (or the embedded MongoDB-compatible server) only;
+- ``broker``: needs the real RabbitMQ (and MongoDB);
+- ``e2e``: runs services as separate processes.
+
+The summary at the end shows the time spent per layer.
+"""
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -66,3 +79,47 @@ async def running(app: Any) -> AsyncIterator[Any]:
 @pytest.fixture
 def run_app() -> Any:
     return running
+
+
+LAYERS = ("unit", "store", "broker", "e2e")
+_BROKER_FIXTURES = {"rabbitmq_url", "rabbitmq_base_url"}
+_STORE_FIXTURES = {"mongo_url"}
+_spent: dict[str, float] = defaultdict(float)
+_counted: dict[str, int] = defaultdict(int)
+
+
+def layer_of(item: pytest.Item) -> str:
+    for layer in ("e2e", "broker", "store"):
+        if item.get_closest_marker(layer) is not None:
+            return layer
+    return "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by the servers its fixtures need (a marker it lacks is added)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & _BROKER_FIXTURES and layer_of(item) in ("unit", "store"):
+            item.add_marker(pytest.mark.broker)
+        elif fixtures & _STORE_FIXTURES and layer_of(item) == "unit":
+            item.add_marker(pytest.mark.store)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    layer = layer_of(item)
+    _spent[layer] += time.perf_counter() - started
+    _counted[layer] += 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _counted:
+        return
+    terminalreporter.section("time per layer")
+    for layer in LAYERS:
+        if _counted[layer]:
+            terminalreporter.write_line(
+                f"{layer:<7} {_counted[layer]:>4} tests  {_spent[layer]:>7.1f} s"
+            )

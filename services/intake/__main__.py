@@ -1,14 +1,8 @@
 """``python -m services.intake``: run the intake service until SIGINT/SIGTERM."""
 
-import asyncio
-
 from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
-
-
-def main() -> None:
-    asyncio.run(create_app(IntakeSettings.from_env()).run())
-
+from shared.runtime import run_service
 
 if __name__ == "__main__":
-    main()
+    run_service("intake", IntakeSettings, create_app)

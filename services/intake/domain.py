@@ -1,46 +1,56 @@
-"""Intake's pure rules: what a submission gets, given what is stored; numbering.
+"""Intake's pure rules: what a submission gets given what is stored, numbering, texts.
 
-No I/O here: handlers look up the subscriber and open applications, then ask these
-functions what the answer is. Reading the body itself is ``submission``.
+No I/O here: the use cases look up the subscriber and open applications, then ask
+``decide`` what the answer is. Shapes and per-field rules are the contract's
+(``shared.contracts.commands.SubmitApplication``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from services.intake.submission import (
-    Submission,
-    normalize_email,
-    normalize_fin,
-    normalize_phone,
-    open_key,
-    read_submission,
-    requested_language,
-)
 from shared.clock import baku
 from shared.contracts.catalogue import REASON_LABELS, Reason
+from shared.contracts.commands import SubmitApplication
 from shared.contracts.errors import DEFAULT_LANGUAGE, LANGUAGES, ErrorCode, FieldError, field_error
+from shared.contracts.fields import normalize_fin
+from shared.contracts.reading import Refusal
+from shared.contracts.replies import ActiveMeter, ReasonItem, Registered, SubscriberAccount
 
-__all__ = [
-    "Accept",
-    "Decision",
-    "NeedsConfirmation",
-    "Refuse",
-    "Submission",
-    "active_meter_warning_text",
-    "application_number",
-    "decide",
-    "normalize_email",
-    "normalize_fin",
-    "normalize_phone",
-    "open_key",
-    "read_submission",
-    "reason_labels",
-    "registration_year",
-    "requested_language",
-]
+
+@dataclass(frozen=True)
+class Account:
+    """One subscriber code of the directory: whose it is, where, and its meters."""
+
+    subscriber_code: str
+    applicant_fin: str
+    address: str
+    district_code: str
+    active_meters: tuple[ActiveMeter, ...] = ()
+
+    def view(self, open_numbers: list[str]) -> SubscriberAccount:
+        return SubscriberAccount(
+            subscriber_code=self.subscriber_code,
+            address=self.address,
+            active_meters=list(self.active_meters),
+            open_applications=open_numbers,
+        )
+
+
+@dataclass(frozen=True)
+class Application:
+    """A registered application as intake keeps it, with the reply it got."""
+
+    number: str
+    submission_id: str
+    open_key: str
+    applicant_fin: str
+    subscriber_code: str
+    reason_code: str
+    channel: str
+    registered_at: datetime
+    reply: Registered
 
 
 def application_number(year: int, sequence: int) -> str:
@@ -52,9 +62,14 @@ def registration_year(moment: datetime) -> int:
     return baku(moment).year
 
 
-def reason_labels(language: str) -> list[dict[str, str]]:
+def open_key(subscriber_code: str, reason_code: str) -> str:
+    """The key that allows one open application per subscriber code and reason."""
+    return f"{subscriber_code}|{reason_code}"
+
+
+def reason_labels(language: str) -> list[ReasonItem]:
     language = language if language in LANGUAGES else DEFAULT_LANGUAGE
-    return [{"code": reason.value, "label": REASON_LABELS[reason][language]} for reason in Reason]
+    return [ReasonItem(code=reason.value, label=REASON_LABELS[reason][language]) for reason in Reason]
 
 
 def active_meter_warning_text(language: str) -> str:
@@ -75,18 +90,22 @@ def active_meter_warning_text(language: str) -> str:
     return texts.get(language, texts[DEFAULT_LANGUAGE])
 
 
+def owns(account: Account | None, applicant_fin: str) -> bool:
+    return account is not None and account.applicant_fin == normalize_fin(applicant_fin)
+
+
 @dataclass(frozen=True)
 class Accept:
     """Register it: the submission, where it goes, and whether it adds a meter."""
 
-    submission: Submission
+    submission: SubmitApplication
     district_code: str
     additional_meter: bool
 
 
 @dataclass(frozen=True)
 class NeedsConfirmation:
-    active_meters: list[dict[str, Any]]
+    active_meters: list[ActiveMeter]
     language: str
 
 
@@ -98,39 +117,42 @@ class Refuse:
 Decision = Accept | NeedsConfirmation | Refuse
 
 
-def decide(
-    body: dict[str, Any], account: dict[str, Any] | None, open_number: str | None
-) -> Decision:
-    """Every rule of DESIGN.md section 4 for one submission, given what is stored.
+def subscriber_names(parsed: SubmitApplication | Refusal) -> tuple[str, str] | None:
+    """The FIN and subscriber code a submission names, when both arrived as text."""
+    if isinstance(parsed, SubmitApplication):
+        return parsed.applicant_fin, parsed.subscriber_code
+    fin, code = parsed.text("applicant_fin"), parsed.text("subscriber_code")
+    return (fin, code.strip()) if fin and code else None
 
-    ``account`` is the subscriber named in the body (None when unknown); ``open_number``
+
+def decide(
+    parsed: SubmitApplication | Refusal, account: Account | None, open_number: str | None
+) -> Decision:
+    """Every rule of a submission, given what is stored, all broken ones at once.
+
+    ``account`` is the subscriber the submission names (None when unknown); ``open_number``
     the open application holding the same subscriber code and reason, if any.
     """
-    language = requested_language(body)
-    read = read_submission(body)
-    errors = list(read) if isinstance(read, list) else []
-    fin, code = body.get("applicant_fin"), body.get("subscriber_code")
-    owned = (
-        isinstance(fin, str)
-        and isinstance(code, str)
-        and account is not None
-        and account.get("applicant_fin") == normalize_fin(fin)
-    )
-    if isinstance(fin, str) and isinstance(code, str) and fin.strip() and code.strip():
-        if not owned:
-            errors.append(field_error("subscriber_code", ErrorCode.SUBSCRIBER_NOT_FOUND, language))
+    errors = list(parsed.errors) if isinstance(parsed, Refusal) else []
+    names = subscriber_names(parsed)
+    if names is not None:
+        if not owns(account, names[0]):
+            # Someone else's code reads as unknown: existence is not leaked.
+            errors.append(
+                field_error("subscriber_code", ErrorCode.SUBSCRIBER_NOT_FOUND, parsed.language)
+            )
         elif open_number is not None:
             errors.append(
                 field_error(
                     "subscriber_code",
                     ErrorCode.OPEN_APPLICATION_EXISTS,
-                    language,
+                    parsed.language,
                     number=open_number,
                 )
             )
-    if errors or isinstance(read, list) or account is None:
+    if errors or isinstance(parsed, Refusal) or account is None:
         return Refuse(errors)
-    meters = list(account.get("active_meters") or [])
-    if meters and not read.additional_meter_confirmed:
-        return NeedsConfirmation(meters, read.language)
-    return Accept(read, str(account.get("district_code", "")), additional_meter=bool(meters))
+    meters = list(account.active_meters)
+    if meters and not parsed.additional_meter_confirmed:
+        return NeedsConfirmation(meters, parsed.language)
+    return Accept(parsed, account.district_code, additional_meter=bool(meters))

@@ -1,76 +1,72 @@
-"""In-memory stand-ins for intake's store and outbox: fast handler tests, no delivery proof."""
+"""An in-memory ``IntakeStore``: fast use-case tests, checked against MongoDB by the contract suite."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
+from services.intake.domain import Account, Application
 from services.intake.store import DuplicateSubmission, OpenApplicationExists
+from shared.contracts.events import ApplicationRegistered
+from shared.contracts.replies import Registered
 
 
 class MemoryIntakeStore:
-    def __init__(self, subscribers: list[dict[str, Any]]) -> None:
-        self.subscribers = {row["_id"]: row for row in subscribers}
-        self.applications: dict[str, dict[str, Any]] = {}
-        self.counter = 0
+    def __init__(self, accounts: Iterable[Account] = ()) -> None:
+        self.subscribers = {account.subscriber_code: account for account in accounts}
+        self.applications: dict[str, Application] = {}
+        self.open_keys: dict[str, str] = {}  # open key -> application number
+        self.counters: dict[int, int] = {}
+        self.published: list[ApplicationRegistered] = []
 
     async def ensure_indexes(self) -> None:
         return None
 
-    async def registration_for(self, submission_id: str) -> dict[str, Any] | None:
-        for document in self.applications.values():
-            if document["submission_id"] == submission_id:
-                return dict(document["reply"])
+    async def registration_for(self, submission_id: str) -> Registered | None:
+        for application in self.applications.values():
+            if application.submission_id == submission_id:
+                return application.reply
         return None
 
-    async def account(self, subscriber_code: str) -> dict[str, Any] | None:
+    async def account(self, subscriber_code: str) -> Account | None:
         return self.subscribers.get(subscriber_code)
 
-    async def accounts_of(self, applicant_fin: str) -> list[dict[str, Any]]:
-        return [row for row in self.subscribers.values() if row["applicant_fin"] == applicant_fin]
+    async def accounts_of(self, applicant_fin: str) -> list[Account]:
+        found = [a for a in self.subscribers.values() if a.applicant_fin == applicant_fin]
+        return sorted(found, key=lambda account: account.subscriber_code)
 
     async def open_numbers(self, subscriber_codes: Iterable[str]) -> dict[str, list[str]]:
-        codes = list(subscriber_codes)
-        return {
-            code: [
-                n
-                for n, d in self.applications.items()
-                if d["subscriber_code"] == code and "open_key" in d
-            ]
-            for code in codes
-        }
+        found: dict[str, list[str]] = {code: [] for code in subscriber_codes}
+        for number in sorted(self.open_keys.values(), reverse=True):
+            code = self.applications[number].subscriber_code
+            if code in found:
+                found[code].append(number)
+        return found
 
     async def open_application(self, key: str) -> str | None:
-        return next((n for n, d in self.applications.items() if d.get("open_key") == key), None)
+        return self.open_keys.get(key)
 
     async def next_number(self, year: int) -> int:
-        self.counter += 1
-        return self.counter
+        self.counters[year] = self.counters.get(year, 0) + 1
+        return self.counters[year]
 
-    async def insert_application(self, document: dict[str, Any]) -> None:
-        if await self.registration_for(document["submission_id"]) is not None:
-            raise DuplicateSubmission(document["submission_id"])
-        if await self.open_application(document["open_key"]) is not None:
-            raise OpenApplicationExists(document["open_key"])
-        self.applications[document["_id"]] = document
+    async def save_and_publish(
+        self, application: Application, event: ApplicationRegistered, correlation_id: str | None
+    ) -> None:
+        if await self.registration_for(application.submission_id) is not None:
+            raise DuplicateSubmission(application.submission_id)
+        if application.open_key in self.open_keys:
+            raise OpenApplicationExists(application.open_key)
+        self.applications[application.number] = application
+        self.open_keys[application.open_key] = application.number
+        self.published.append(event)
 
     async def close_application(self, number: str, status: str, at: str) -> bool:
-        document = self.applications.get(number)
-        if document is None or "open_key" not in document:
-            return False
-        del document["open_key"]
-        document["status"] = status
-        return True
+        for key, holder in list(self.open_keys.items()):
+            if holder == number:
+                del self.open_keys[key]
+                return True
+        return False
 
-    async def upsert_subscribers(self, rows: list[dict[str, Any]]) -> int:
-        self.subscribers.update({row["_id"]: row for row in rows})
-        return len(rows)
-
-
-class RecordingOutbox:
-    def __init__(self) -> None:
-        self.flushed: list[dict[str, Any]] = []
-
-    async def flush(self, collection: Any, document: dict[str, Any]) -> int:
-        self.flushed.extend(document.get("outbox", []))
-        return len(document.get("outbox", []))
+    async def upsert_subscribers(self, accounts: list[Account]) -> int:
+        self.subscribers.update({account.subscriber_code: account for account in accounts})
+        return len(accounts)

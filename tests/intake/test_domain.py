@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from services.intake import domain
+from shared.contracts.commands import SubmitApplication, normalize_phone
+from shared.contracts.reading import Refusal, read_command
 
 
 @pytest.mark.parametrize(
@@ -21,12 +23,12 @@ from services.intake import domain
     ],
 )
 def test_azerbaijani_mobile_numbers_are_stored_as_e164(raw: str, e164: str) -> None:
-    assert domain.normalize_phone(raw) == e164
+    assert normalize_phone(raw) == e164
 
 
 @pytest.mark.parametrize("raw", ["+994124981234", "+79161234567", "12345", "", "phone"])
 def test_landlines_foreign_and_junk_numbers_are_not_mobile(raw: str) -> None:
-    assert domain.normalize_phone(raw) is None
+    assert normalize_phone(raw) is None
 
 
 def test_numbers_are_sq_year_and_six_digits() -> None:
@@ -50,14 +52,14 @@ def test_lengths_count_code_points() -> None:
         "data_confirmed": True,
         "notes": "ğ" * 1000,
     }
-    assert isinstance(domain.read_submission(body), domain.Submission)
-    result = domain.read_submission({**body, "notes": "ğ" * 1001})
-    assert isinstance(result, list)
-    assert result[0].code == "notes_too_long"
+    assert isinstance(read_command(SubmitApplication, body), SubmitApplication)
+    result = read_command(SubmitApplication, {**body, "notes": "ğ" * 1001})
+    assert isinstance(result, Refusal)
+    assert result.errors[0].code == "notes_too_long"
 
 
 def test_someone_elses_code_reads_as_not_found_even_with_an_open_application() -> None:
-    account = {"_id": "1", "applicant_fin": "OTHER12", "district_code": "D", "active_meters": []}
+    account = domain.Account("1", "OTHER12", "A", "D")
     body = {
         "submission_id": "s",
         "applicant_fin": "5ABCD12",
@@ -67,6 +69,6 @@ def test_someone_elses_code_reads_as_not_found_even_with_an_open_application() -
         "email": "a@example.az",
         "data_confirmed": True,
     }
-    decision = domain.decide(body, account, "SQ-2026-000001")
+    decision = domain.decide(read_command(SubmitApplication, body), account, "SQ-2026-000001")
     assert isinstance(decision, domain.Refuse)
     assert [e.code for e in decision.errors] == ["subscriber_not_found"]

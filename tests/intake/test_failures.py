@@ -10,11 +10,21 @@ import pytest
 from meterctl import dlq
 from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
-from services.intake.store import MongoIntakeStore
+from services.intake.mongo import MongoIntakeStore
 from tests.intake.test_registration import submission
 from tests.support.amqp import Portal, drain, publish_event
 
 pytestmark = pytest.mark.broker
+
+ACT = {
+    "act_number": "AKT-1",
+    "meter_serial": "WM-1",
+    "meter_model": "",
+    "initial_reading_m3": "0.000",
+    "seal_numbers": ["PL-1"],
+    "installed_at": "2026-11-27T10:00:00+04:00",
+    "installer_name": "Rəşad",
+}
 
 
 async def test_a_message_that_keeps_failing_is_retried_then_parked_and_can_be_replayed(
@@ -24,7 +34,7 @@ async def test_a_message_that_keeps_failing_is_retried_then_parked_and_can_be_re
     run_app: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = IntakeSettings(**{**intake_settings.__dict__, "retry_base_delay": 0.05})
+    settings = intake_settings.model_copy(update={"retry_base_delay": 0.05})
     attempts: list[str] = []
     real_close = MongoIntakeStore.close_application
 
@@ -45,7 +55,7 @@ async def test_a_message_that_keeps_failing_is_retried_then_parked_and_can_be_re
                 "occurred_at": "2026-11-27T10:00:00+04:00",
                 "sequence": 4,
                 "outcome": "installed",
-                "act": {},
+                "act": ACT,
             },
         )
         for _ in range(100):
@@ -77,7 +87,7 @@ async def test_a_submission_parked_during_an_outage_registers_when_replayed(
     run_app: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = IntakeSettings(**{**intake_settings.__dict__, "retry_base_delay": 0.01})
+    settings = intake_settings.model_copy(update={"retry_base_delay": 0.01})
     real_account = MongoIntakeStore.account
 
     async def unreachable(self: MongoIntakeStore, code: str) -> dict[str, Any] | None:

@@ -1,4 +1,7 @@
-"""Property-based: whatever a portal sends, intake answers a registration or coded errors."""
+"""Property-based: whatever a portal sends, intake answers a registration or coded errors.
+
+Use-case level with the in-memory store: no broker, milliseconds per example.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +13,18 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.intake.handlers import IntakeHandlers
+from services.intake.domain import Account
+from services.intake.usecases import Intake
+from shared.contracts.commands import SubmitApplication
 from shared.contracts.errors import ErrorCode
-from shared.messaging import Incoming, MalformedMessage
-from tests.intake.fakes import MemoryIntakeStore, RecordingOutbox
+from shared.contracts.reading import MalformedMessage, decode_body, read_command
+from shared.contracts.replies import ActiveMeter
+from shared.delivery import Outcome
+from tests.intake.fakes import MemoryIntakeStore
 
 SUBSCRIBERS = [
-    {
-        "_id": "1000001",
-        "applicant_fin": "5ABCD12",
-        "address": "Bakı",
-        "district_code": "BAK-NAS",
-        "active_meters": [],
-    },
-    {
-        "_id": "1000002",
-        "applicant_fin": "5ABCD12",
-        "address": "Bakı",
-        "district_code": "BAK-NAS",
-        "active_meters": [{"serial": "WM-1", "installed_on": None}],
-    },
+    Account("1000001", "5ABCD12", "Bakı", "BAK-NAS"),
+    Account("1000002", "5ABCD12", "Bakı", "BAK-NAS", (ActiveMeter(serial="WM-1"),)),
 ]
 CODES = {code.value for code in ErrorCode}
 FIELDS = [
@@ -71,19 +66,15 @@ bodies = st.fixed_dictionaries(
 ) | st.dictionaries(st.sampled_from([*FIELDS, "extra", "channel"]), json_values, max_size=12)
 
 
-def handlers() -> tuple[IntakeHandlers, RecordingOutbox]:
-    outbox = RecordingOutbox()
+def intake() -> tuple[Intake, MemoryIntakeStore]:
     store = MemoryIntakeStore(SUBSCRIBERS)
-    return IntakeHandlers(store, outbox, None, {"guest": "e-gov"}), outbox  # type: ignore[arg-type]
+    return Intake(store, {"guest": "e-gov"}), store
 
 
-def incoming(body: bytes) -> Incoming:
-    return Incoming(
-        body=body,
-        routing_key="intake.submit_application",
-        user_id="guest",
-        message_id=str(uuid.uuid4()),
-    )
+def submit(use_cases: Intake, raw: bytes) -> Outcome:
+    """What the runtime does with a submission's body: decode, read, hand to the use case."""
+    parsed = read_command(SubmitApplication, decode_body(raw))
+    return asyncio.run(use_cases.submit(parsed, "guest", str(uuid.uuid4())))
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -91,8 +82,8 @@ def incoming(body: bytes) -> Incoming:
 def test_any_object_yields_a_registration_a_confirmation_or_coded_errors(
     body: dict[str, Any],
 ) -> None:
-    intake, outbox = handlers()
-    outcome = asyncio.run(intake.submit_application(incoming(json.dumps(body).encode())))
+    use_cases, store = intake()
+    outcome = submit(use_cases, json.dumps(body).encode())
     reply = outcome.reply
     data = reply if isinstance(reply, dict) else reply.model_dump(mode="json")  # type: ignore[union-attr]
     assert data["outcome"] in {"registered", "refused", "confirmation_required"}
@@ -102,21 +93,21 @@ def test_any_object_yields_a_registration_a_confirmation_or_coded_errors(
             assert error["code"] in CODES
             assert error["message"]
             assert error["field"]
-        assert outbox.flushed == []
+        assert store.published == []
     elif data["outcome"] == "registered":
         assert data["application_number"].startswith("SQ-")
-        [event] = outbox.flushed
-        assert event["body"]["contact"]["phone"].startswith("+994")
+        [event] = store.published
+        assert event.contact.phone.startswith("+994")
     else:
-        assert outbox.flushed == []
+        assert store.published == []
 
 
 @settings(max_examples=200, deadline=None)
 @given(raw=st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode()))
 def test_any_bytes_are_either_read_or_called_malformed(raw: bytes) -> None:
-    intake, _ = handlers()
+    use_cases, _ = intake()
     try:
-        outcome = asyncio.run(intake.submit_application(incoming(raw)))
+        outcome = submit(use_cases, raw)
     except MalformedMessage as exc:
         assert str(exc)
     else:

@@ -9,7 +9,7 @@ import pytest
 
 from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
-from services.intake.store import MongoIntakeStore
+from services.intake.mongo import MongoIntakeStore
 from tests.intake.test_registration import submission
 from tests.support.amqp import Portal, drain
 
@@ -54,7 +54,7 @@ async def test_a_message_outliving_the_graceful_timeout_is_returned_not_rejected
     rabbitmq_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = IntakeSettings(**{**intake_settings.__dict__, "graceful_timeout": 0.5})
+    settings = intake_settings.model_copy(update={"graceful_timeout": 0.5})
     started = slowed(monkeypatch, 30.0)
     app = create_app(settings, configure_logging=False)
     await app.start()

@@ -1,15 +1,41 @@
-"""Each rule of DESIGN.md section 4 answers with its own code, over the real broker."""
+"""Each rule of a submission answers with its own code (in-process: no broker needed).
+
+The portal here calls intake's routes directly with the in-memory store, so the reading
+of bodies, the rules and the replies are the service's own; delivery over the broker is
+proven in ``test_registration``.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from meterctl.csvfile import read_rows
+from services.intake.handlers import IntakeHandlers
+from services.intake.reference import SUBSCRIBER_COLUMNS, subscriber_row
+from services.intake.usecases import Intake
+from shared.routes import Routes
+from tests.intake.fakes import MemoryIntakeStore
 from tests.intake.test_registration import submission
-from tests.support.amqp import Portal
+from tests.support.inprocess import LocalPortal
 
-pytestmark = pytest.mark.broker
+DEMO = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "subscribers.csv"
+
+
+@pytest.fixture
+def portal() -> LocalPortal:
+    accounts, errors = read_rows(
+        DEMO, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda row: row.subscriber_code
+    )
+    assert not errors
+    routes = Routes()
+    IntakeHandlers(Intake(MemoryIntakeStore(accounts), {"guest": "e-gov"})).serve(routes)
+    return LocalPortal(routes)
+
+
+Portal = LocalPortal
 
 RULES: list[tuple[str, dict[str, Any], list[tuple[str, str]]]] = [
     ("missing phone", {"phone": ...}, [("phone", "required")]),

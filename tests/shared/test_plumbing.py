@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from meterctl.csvfile import read_rows
-from services.intake.directory import SUBSCRIBER_COLUMNS, subscriber_row
+from services.intake.reference import SUBSCRIBER_COLUMNS, subscriber_row
 from shared.consuming import retry_delay
 from shared.definitions import definitions
 from shared.logging import mask
@@ -55,12 +55,12 @@ def test_a_csv_with_bad_rows_reports_each_with_its_line_and_imports_nothing(tmp_
         '1000001,5ABCD12,"again",BAK-NAS,WM-1;WM-2@2020-01-02\n',
         encoding="utf-8",
     )
-    rows, errors = read_rows(path, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda r: r["_id"])
+    rows, errors = read_rows(path, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda r: r.subscriber_code)
     assert [error.line for error in errors] == [3, 4]
     assert "applicant_fin" in errors[0].message
     assert "address is empty" in errors[0].message
     assert "duplicate" in errors[1].message
-    assert rows[0]["address"] == "Bakı, Azadlıq pr. 12"
+    assert rows[0].address == "Bakı, Azadlıq pr. 12"
 
 
 def test_serials_are_split_and_may_carry_an_installation_date(tmp_path: Path) -> None:
@@ -70,10 +70,10 @@ def test_serials_are_split_and_may_carry_an_installation_date(tmp_path: Path) ->
         "1,5abcd12,A,D, WM-1 ; WM-2@2020-01-02 \n",
         encoding="utf-8",
     )
-    rows, errors = read_rows(path, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda r: r["_id"])
+    rows, errors = read_rows(path, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda r: r.subscriber_code)
     assert errors == []
-    assert rows[0]["applicant_fin"] == "5ABCD12"
-    assert rows[0]["active_meters"] == [
+    assert rows[0].applicant_fin == "5ABCD12"
+    assert [meter.model_dump() for meter in rows[0].active_meters] == [
         {"serial": "WM-1", "installed_on": None},
         {"serial": "WM-2", "installed_on": "2020-01-02"},
     ]
@@ -82,6 +82,6 @@ def test_serials_are_split_and_may_carry_an_installation_date(tmp_path: Path) ->
 def test_a_missing_column_is_reported_on_the_header_line(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
     path.write_text("subscriber_code,address\n1,A\n", encoding="utf-8")
-    _, errors = read_rows(path, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda r: r["_id"])
+    _, errors = read_rows(path, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda r: r.subscriber_code)
     assert errors[0].line == 1
     assert "applicant_fin" in errors[0].message

@@ -1,8 +1,10 @@
-"""Where the tests' RabbitMQ and MongoDB come from (DEVELOPERS.md, "The machine").
+"""Where the tests' RabbitMQ and MongoDB come from.
 
-RabbitMQ: ``RABBITMQ_URL`` when set, else testcontainers when a Docker engine answers.
-MongoDB: ``MONGO_URL`` when set, else testcontainers, else the embedded ``nx-27017``.
-Under ``CI=true`` a missing broker fails the run; elsewhere broker tests are skipped.
+RabbitMQ: ``RABBITMQ_URL`` when set, else testcontainers when a Docker engine answers,
+else the local broker found (and started, if installed) by ``scripts/ensure-broker``,
+exactly as ``make test`` finds it. MongoDB: ``MONGO_URL`` when set, else testcontainers,
+else the embedded ``nx-27017``. Under ``CI=true`` a missing broker fails the run;
+elsewhere the tests that need it are skipped with the reason in the summary.
 """
 
 from __future__ import annotations
@@ -79,7 +81,26 @@ def rabbitmq_base_url() -> Iterator[str]:
             )
             yield f"amqp://guest:guest@{host}:{port}/"
         return
-    unavailable("no RabbitMQ: set RABBITMQ_URL or run a Docker engine (make test sets it)")
+    found = local_broker()
+    if found is None:
+        unavailable(
+            "no RabbitMQ: none answers on 127.0.0.1:5672 and none could be started; "
+            "set RABBITMQ_URL (see scripts/ensure-broker)"
+        )
+    yield str(found)
+
+
+def local_broker() -> str | None:
+    """The local broker's URL from ``scripts/ensure-broker`` (which may start it), or None."""
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "ensure-broker")
+    try:
+        result = subprocess.run(
+            ["bash", script], capture_output=True, text=True, timeout=180, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    url = result.stdout.strip()
+    return url if result.returncode == 0 and url else None
 
 
 @contextmanager

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+
+from services.intake.domain import Account
+from shared.contracts.replies import ActiveMeter
 
 SUBSCRIBER_COLUMNS = (
     "subscriber_code",
@@ -21,7 +23,7 @@ class BadRow(ValueError):
     """What is wrong with one row."""
 
 
-def subscriber_row(values: dict[str, str]) -> dict[str, Any]:
+def subscriber_row(values: dict[str, str]) -> Account:
     """One directory document from a CSV row; serials may carry ``@YYYY-MM-DD``."""
     problems: list[str] = []
     code = values["subscriber_code"]
@@ -34,7 +36,7 @@ def subscriber_row(values: dict[str, str]) -> dict[str, Any]:
         problems.append("address is empty")
     if not values["district_code"]:
         problems.append("district_code is empty")
-    meters: list[dict[str, Any]] = []
+    meters: list[ActiveMeter] = []
     for item in filter(None, (part.strip() for part in values["active_meter_serials"].split(";"))):
         serial, _, installed_on = item.partition("@")
         if installed_on:
@@ -42,13 +44,13 @@ def subscriber_row(values: dict[str, str]) -> dict[str, Any]:
                 installed_on = date.fromisoformat(installed_on).isoformat()
             except ValueError:
                 problems.append(f"meter {item!r}: installation date must be YYYY-MM-DD")
-        meters.append({"serial": serial.strip(), "installed_on": installed_on or None})
+        meters.append(ActiveMeter(serial=serial.strip(), installed_on=installed_on or None))
     if problems:
         raise BadRow("; ".join(problems))
-    return {
-        "_id": code,
-        "applicant_fin": fin,
-        "address": values["address"],
-        "district_code": values["district_code"],
-        "active_meters": meters,
-    }
+    return Account(
+        subscriber_code=code,
+        applicant_fin=fin,
+        address=values["address"],
+        district_code=values["district_code"],
+        active_meters=tuple(meters),
+    )

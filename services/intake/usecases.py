@@ -1,0 +1,208 @@
+"""Intake's use cases: answer the portal's queries, register submissions, close applications.
+
+Each takes a typed command or event and returns the ``Outcome`` (reply and log fields);
+storage is the ``IntakeStore`` port, time comes from ``clock``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import assert_never
+
+import structlog
+
+from services.intake import domain
+from services.intake.store import DuplicateSubmission, IntakeStore, OpenApplicationExists
+from shared.clock import iso, stamp, utc_now
+from shared.contracts.catalogue import registration_text
+from shared.contracts.commands import (
+    CheckSubscriber,
+    ListReasons,
+    ListSubscriberAccounts,
+    SubmitApplication,
+)
+from shared.contracts.errors import ErrorCode, FieldError, field_error
+from shared.contracts.events import (
+    ApplicationAssigned,
+    ApplicationCompleted,
+    ApplicationForwarded,
+    ApplicationRegistered,
+    ApplicationRejected,
+    Contact,
+    Event,
+    NotificationDelivered,
+    NotificationFailed,
+)
+from shared.contracts.reading import Refusal
+from shared.contracts.replies import (
+    AccountsReply,
+    ActiveMeterWarning,
+    ConfirmationRequired,
+    ReasonsReply,
+    Refused,
+    Registered,
+)
+from shared.delivery import Outcome
+
+
+def refused(*errors: FieldError) -> Outcome:
+    codes = [error.code.value for error in errors]
+    return Outcome(Refused(errors=list(errors)), {"outcome": "refused", "codes": codes})
+
+
+@dataclass
+class Intake:
+    store: IntakeStore
+    channel_users: Mapping[str, str]
+    clock: Callable[[], datetime] = utc_now
+
+    async def list_reasons(self, query: ListReasons) -> Outcome:
+        reply = ReasonsReply(reasons=domain.reason_labels(query.language))
+        return Outcome(reply, {"outcome": "answered"})
+
+    async def list_accounts(self, query: ListSubscriberAccounts) -> Outcome:
+        accounts = await self.store.accounts_of(query.applicant_fin)
+        numbers = await self.store.open_numbers(account.subscriber_code for account in accounts)
+        reply = AccountsReply(
+            accounts=[account.view(numbers[account.subscriber_code]) for account in accounts]
+        )
+        return Outcome(reply, {"outcome": "answered", "accounts": len(accounts)})
+
+    async def check_subscriber(self, query: CheckSubscriber) -> Outcome:
+        account = await self.store.account(query.subscriber_code)
+        if account is None or not domain.owns(account, query.applicant_fin):
+            return refused(field_error("subscriber_code", ErrorCode.SUBSCRIBER_NOT_FOUND, "az"))
+        numbers = await self.store.open_numbers([account.subscriber_code])
+        return Outcome(account.view(numbers[account.subscriber_code]), {"outcome": "answered"})
+
+    async def submit(
+        self, parsed: SubmitApplication | Refusal, sender: str | None, correlation_id: str | None
+    ) -> Outcome:
+        """Register a submission once, or say exactly what is wrong with it."""
+        channel = self.channel_users.get(sender or "")
+        if channel is None:
+            return refused(field_error("user_id", ErrorCode.UNAUTHENTICATED, parsed.language))
+        if (stored := await self._registered_before(parsed)) is not None:
+            return stored
+        decision = await self._decide(parsed)
+        match decision:
+            case domain.Refuse(errors=errors):
+                codes = [error.code for error in errors]
+                # A concurrent copy of this submission may have just taken the open slot.
+                if ErrorCode.OPEN_APPLICATION_EXISTS in codes and (
+                    stored := await self._registered_before(parsed)
+                ):
+                    return stored
+                return refused(*errors)
+            case domain.NeedsConfirmation(active_meters=meters, language=language):
+                warning = ActiveMeterWarning(
+                    message=domain.active_meter_warning_text(language), active_meters=meters
+                )
+                return Outcome(ConfirmationRequired(warning=warning), {"outcome": "confirmation"})
+            case domain.Accept():
+                return await self._register(decision, channel, correlation_id)
+            case _:
+                assert_never(decision)
+
+    async def _registered_before(self, parsed: SubmitApplication | Refusal) -> Outcome | None:
+        """The stored reply when this ``submission_id`` was registered already."""
+        if isinstance(parsed, SubmitApplication):
+            submission_id: str | None = parsed.submission_id
+        else:
+            submission_id = (parsed.text("submission_id") or "").strip() or None
+        if submission_id is None:
+            return None
+        stored = await self.store.registration_for(submission_id)
+        if stored is None:
+            return None
+        structlog.contextvars.bind_contextvars(application_number=stored.application_number)
+        return Outcome(stored, {"outcome": "registered", "duplicate": True})
+
+    async def _decide(self, parsed: SubmitApplication | Refusal) -> domain.Decision:
+        names = domain.subscriber_names(parsed)
+        account = None if names is None else await self.store.account(names[1])
+        reason = (
+            parsed.reason_code if isinstance(parsed, SubmitApplication) else parsed.text("reason_code")
+        )
+        open_number = None
+        if account is not None and reason is not None:
+            key = domain.open_key(account.subscriber_code, reason)
+            open_number = await self.store.open_application(key)
+        return domain.decide(parsed, account, open_number)
+
+    async def _register(
+        self, decision: domain.Accept, channel: str, correlation_id: str | None
+    ) -> Outcome:
+        submission = decision.submission
+        now = self.clock()
+        year = domain.registration_year(now)
+        number = domain.application_number(year, await self.store.next_number(year))
+        structlog.contextvars.bind_contextvars(application_number=number)
+        reply = Registered(
+            application_number=number, message=registration_text(number, submission.language)
+        )
+        application = domain.Application(
+            number=number,
+            submission_id=submission.submission_id,
+            open_key=domain.open_key(submission.subscriber_code, submission.reason_code),
+            applicant_fin=submission.applicant_fin,
+            subscriber_code=submission.subscriber_code,
+            reason_code=submission.reason_code,
+            channel=channel,
+            registered_at=now,
+            reply=reply,
+        )
+        event = ApplicationRegistered(
+            application_number=number,
+            occurred_at=iso(now),
+            sequence=1,
+            subscriber_code=submission.subscriber_code,
+            applicant_fin=submission.applicant_fin,
+            channel=channel,
+            reason_code=submission.reason_code,
+            language=submission.language,
+            district_code=decision.district_code,
+            additional_meter=decision.additional_meter,
+            contact=Contact(phone=submission.phone, email=submission.email),
+            notes=submission.notes,
+        )
+        try:
+            await self.store.save_and_publish(application, event, correlation_id)
+        except DuplicateSubmission:
+            stored = await self.store.registration_for(submission.submission_id)
+            return Outcome(stored, {"outcome": "registered", "duplicate": True})
+        except OpenApplicationExists:
+            holder = await self.store.open_application(application.open_key) or "?"
+            return refused(
+                field_error(
+                    "subscriber_code",
+                    ErrorCode.OPEN_APPLICATION_EXISTS,
+                    submission.language,
+                    number=holder,
+                )
+            )
+        return Outcome(reply, {"outcome": "registered", "channel": channel})
+
+    async def follow(self, event: Event) -> Outcome:
+        """Close an application when the dispatcher closes it; other events change nothing."""
+        match event:
+            case ApplicationCompleted():
+                return await self._close(event.application_number, "completed")
+            case ApplicationRejected():
+                return await self._close(event.application_number, "rejected")
+            case (
+                ApplicationRegistered()
+                | ApplicationForwarded()
+                | ApplicationAssigned()
+                | NotificationDelivered()
+                | NotificationFailed()
+            ):
+                return Outcome(None, {"outcome": "ignored", "event_type": event.routing_key})
+            case _:
+                assert_never(event)
+
+    async def _close(self, number: str, status: str) -> Outcome:
+        closed = await self.store.close_application(number, status, stamp(self.clock()))
+        return Outcome(None, {"outcome": "closed" if closed else "already_closed"})

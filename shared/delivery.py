@@ -1,0 +1,45 @@
+"""What a handler knows of a delivery besides its body, and what it gives back (pure).
+
+Handlers receive the typed command or event plus a ``Delivery``; they return an
+``Outcome``: the reply (when the sender asked for one) and the fields of the one log line
+written for the message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An AMQP delivery's properties, independent of the client library."""
+
+    routing_key: str
+    message_id: str | None = None
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    user_id: str | None = None  # validated by RabbitMQ against the connection's user
+    message_type: str | None = None
+    app_id: str | None = None
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    delivery_count: int = 0
+
+
+Reply = BaseModel | dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    """A handler's result: the reply (if the sender asked for one) and log fields."""
+
+    reply: Reply | None = None
+    log: dict[str, Any] = field(default_factory=dict)
+
+
+def new_message_id() -> str:
+    return str(uuid.uuid4())
