@@ -5,6 +5,8 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 export UV_PYTHON ?= python3
 export UV_LINK_MODE ?= copy
+# Where `make run` runs (written by it): `make meterctl`, `portal`, `field-app` use the same.
+RUN_ENV := set -a; [ -f var/run.env ] && . var/run.env; set +a;
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -14,32 +16,46 @@ $(UV):
 	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
 
 install: $(UV)  ## install the locked dependencies into .venv
-	$(UV) sync --frozen
+	@$(UV) sync --frozen --quiet
 
 run: install  ## run all services locally with demo data, dev mail/SMS sinks (Ctrl-C stops)
-	RABBITMQ_URL="$$(scripts/ensure-broker)" $(UV) run --frozen python -m devtools.run
+	@scripts/ensure-broker >/dev/null
+	@.venv/bin/python -m devtools.run
 
 test: install  ## run the whole test suite against the real broker and a MongoDB-speaking server
-	RABBITMQ_URL="$$(scripts/ensure-broker)" $(UV) run --frozen pytest $(PYTEST_ARGS)
+	@url="$$(scripts/ensure-broker)" && RABBITMQ_URL="$$url" .venv/bin/pytest $(PYTEST_ARGS)
+
+test-unit: install  ## only the unit layer: pure rules and use cases, no broker or database
+	@.venv/bin/pytest -m "not store and not broker and not e2e" $(PYTEST_ARGS)
 
 lint: install  ## ruff, formatting, mypy --strict and the import contracts
-	$(UV) run --frozen ruff check .
-	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy
-	$(UV) run --frozen lint-imports
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 format: install  ## apply ruff's fixes and formatting
-	$(UV) run --frozen ruff check --fix .
-	$(UV) run --frozen ruff format .
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+meterctl: install  ## the operations command line against `make run`'s system: make meterctl ARGS="stock show"
+	@$(RUN_ENV) .venv/bin/meterctl $(ARGS)
+
+portal: install  ## the example portal: make portal ARGS="accounts 5ABCD12"
+	@$(RUN_ENV) .venv/bin/python examples/portal.py $(ARGS)
+
+field-app: install  ## the example field-team app: make field-app ARGS="follow T-01"
+	@$(RUN_ENV) .venv/bin/python examples/field_app.py $(ARGS)
 
 bench: install  ## benchmarks: figures printed, compared with the raw broker
-	RABBITMQ_URL="$$(scripts/ensure-broker)" $(UV) run --frozen python -m bench
+	@url="$$(scripts/ensure-broker)" && RABBITMQ_URL="$$url" .venv/bin/python -m bench
 
 definitions: install  ## RabbitMQ definitions and the AsyncAPI contract, generated from the code
-	$(UV) run --frozen meterctl topology definitions > deploy/rabbitmq/definitions.json
-	$(UV) run --frozen meterctl asyncapi > deploy/asyncapi.json
+	.venv/bin/meterctl topology definitions > deploy/rabbitmq/definitions.json
+	.venv/bin/meterctl asyncapi > deploy/asyncapi.json
 
-clean:  ## remove local state (var/) and environments
+clean:  ## forget everything local: var/, environments, and `make run`'s broker vhost
+	@[ -n "$$RABBITMQ_URL" ] || python3 scripts/local-vhost delete meter-local || true
 	rm -rf var .venv .tools
 
-.PHONY: help install run test lint format bench definitions clean
+.PHONY: help install run test test-unit lint format meterctl portal field-app bench definitions clean

@@ -32,7 +32,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from services.notifier import smsparts
+from services.notifier.domain import smsparts
 
 HOST = "127.0.0.1"
 

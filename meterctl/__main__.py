@@ -1,8 +1,10 @@
-"""``meterctl``: the operations command line (DESIGN.md section 8).
+"""``meterctl``: the operations command line.
 
 Configured by the same environment variables as the services. Each module of this
 package that defines ``add_commands(subparsers)`` contributes its commands; a command
 sets ``func`` (taking the parsed arguments and ``CommonSettings``, returning an exit code).
+A broker or database that does not answer, bad settings and wrong arguments end with one
+clear line on stderr and a non-zero exit code, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+import aio_pika
+import pymongo.errors
+
 import meterctl
-from shared.settings import CommonSettings
+from shared.settings import CommonSettings, SettingsError, without_password
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,9 +35,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def fail(message: str, code: int = 1) -> int:
+    print(f"meterctl: {message}", file=sys.stderr)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args, CommonSettings.from_env()))
+    try:
+        settings = CommonSettings.from_env()
+    except SettingsError as exc:
+        return fail(str(exc), 2)
+    try:
+        return int(args.func(args, settings))
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    except (aio_pika.exceptions.AMQPConnectionError, ConnectionError) as exc:
+        return fail(
+            f"the broker at {without_password(settings.rabbitmq_url)} does not answer "
+            f"({type(exc).__name__}: {exc}); is it running? (RABBITMQ_URL)"
+        )
+    except pymongo.errors.ServerSelectionTimeoutError as exc:
+        return fail(
+            f"MongoDB at {without_password(settings.mongo_url)} does not answer "
+            f"({str(exc).split(',')[0]}); is it running? (MONGO_URL)"
+        )
+    except TimeoutError:
+        return fail("timed out waiting for an answer")
 
 
 if __name__ == "__main__":

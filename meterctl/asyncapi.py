@@ -1,7 +1,9 @@
-"""``meterctl topology asyncapi``: the external contract as an AsyncAPI 3.0 document.
+"""``meterctl asyncapi``: the external contract as an AsyncAPI 3.0 document.
 
-Built from the contract models (``shared.contracts.messages``, the status views) and the
-routing keys, so integrators read the same shapes the services speak.
+Built from the contract registry (``shared.contracts.registry``): every command with its
+replies, every event, their JSON Schemas from the pydantic models, the exchanges as AMQP
+channel bindings and the message properties as AMQP message bindings. Integrators read
+the same shapes the services speak; a test fails when ``deploy/asyncapi.json`` is stale.
 """
 
 from __future__ import annotations
@@ -12,37 +14,35 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.status.views import ApplicationList, ApplicationView
-from shared.contracts import messages as m
-from shared.contracts import routing
+from shared.contracts.registry import (
+    COMMANDS,
+    COMMANDS_EXCHANGE,
+    EVENTS,
+    EVENTS_EXCHANGE,
+    REPLIES,
+    reply_type,
+)
 from shared.settings import CommonSettings
+from shared.topology import EXCHANGES
 
-COMMANDS: dict[str, tuple[type[BaseModel], tuple[type[BaseModel], ...]]] = {
-    "intake.list_reasons": (m.ListReasons, (m.ReasonsReply, m.Refused)),
-    "intake.list_subscriber_accounts": (m.ListSubscriberAccounts, (m.AccountsReply, m.Refused)),
-    "intake.check_subscriber": (m.CheckSubscriber, (m.SubscriberAccount, m.Refused)),
-    "intake.submit_application": (
-        m.SubmitApplication,
-        (m.Registered, m.ConfirmationRequired, m.Refused),
-    ),
-    "status.get_application": (m.GetApplication, (ApplicationView, m.NotFound, m.Refused)),
-    "status.list_applications": (m.ListApplications, (ApplicationList, m.Refused)),
-    "dispatcher.report_outcome": (m.ReportOutcome, (m.Accepted, m.Refused)),
-    "dispatcher.receive_stock": (m.ReceiveStock, (m.StockAccepted, m.Refused)),
-}
-EVENTS: dict[str, type[BaseModel]] = {
-    routing.APPLICATION_REGISTERED: m.ApplicationRegistered,
-    routing.APPLICATION_FORWARDED: m.ApplicationForwarded,
-    routing.APPLICATION_ASSIGNED: m.ApplicationAssigned,
-    routing.APPLICATION_COMPLETED: m.ApplicationCompleted,
-    routing.APPLICATION_REJECTED: m.ApplicationRejected,
-    routing.NOTIFICATION_DELIVERED: m.NotificationEvent,
-    routing.NOTIFICATION_FAILED: m.NotificationEvent,
+BINDING_VERSION = "0.3.0"
+SERVERS = {
+    "local": {
+        "host": "localhost:5672",
+        "protocol": "amqp",
+        "protocolVersion": "0.9.1",
+        "description": "make run: the local RabbitMQ, virtual host meter-local",
+    },
+    "production": {
+        "host": "rabbitmq.example.az:5671",
+        "protocol": "amqps",
+        "protocolVersion": "0.9.1",
+        "description": "AMQP over TLS; each portal and field app connects as its own broker user",
+    },
 }
 
 
 def add_commands(areas: Any) -> None:
-    # `topology` belongs to meterctl/topology.py; this adds a sibling area.
     area = areas.add_parser("asyncapi", help="print the external contract as AsyncAPI 3.0")
     area.set_defaults(func=print_document)
 
@@ -52,52 +52,104 @@ def print_document(args: argparse.Namespace, settings: CommonSettings) -> int:
     return 0
 
 
+def _exchange(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": EXCHANGES[name],
+        "durable": True,
+        "autoDelete": False,
+        "vhost": "/",
+    }
+
+
+def _channel_binding(exchange: str) -> dict[str, Any]:
+    return {
+        "amqp": {
+            "is": "routingKey",
+            "exchange": _exchange(exchange),
+            "bindingVersion": BINDING_VERSION,
+        }
+    }
+
+
 def document() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
 
-    def message(name: str, model: type[BaseModel]) -> dict[str, str]:
-        schemas[model.__name__] = model.model_json_schema(
-            ref_template="#/components/schemas/{model}"
-        )
-        for nested, schema in schemas[model.__name__].pop("$defs", {}).items():
-            schemas.setdefault(nested, schema)
+    def message(name: str, model: type[BaseModel], message_type: str) -> dict[str, str]:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for nested, nested_schema in schema.pop("$defs", {}).items():
+            schemas.setdefault(nested, nested_schema)
+        schemas[model.__name__] = schema
         messages[name] = {
             "name": name,
+            "title": model.__name__,
             "contentType": "application/json",
             "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
+            "bindings": {
+                "amqp": {
+                    "contentEncoding": "utf-8",
+                    "messageType": message_type,
+                    "bindingVersion": BINDING_VERSION,
+                }
+            },
         }
+        if model.__doc__:
+            messages[name]["summary"] = model.__doc__.strip().splitlines()[0]
         return {"$ref": f"#/components/messages/{name}"}
 
-    for key, (request, replies) in COMMANDS.items():
-        name = routing.COMMANDS[key]
+    for key, command in COMMANDS.items():
+        name = command.__name__
         channels[key] = {
             "address": key,
-            "description": f"`{routing.COMMANDS_EXCHANGE}` (direct), routing key `{key}`",
-            "messages": {name: message(name, request)},
+            "description": (
+                f"`{COMMANDS_EXCHANGE}` ({EXCHANGES[COMMANDS_EXCHANGE]}), routing key `{key}`; "
+                f"served by {command.owner.value}; sent by the {command.sender.value} role"
+            ),
+            "messages": {name: message(name, command, name)},
+            "bindings": _channel_binding(COMMANDS_EXCHANGE),
         }
         reply_refs = {
-            f"{name}Reply{model.__name__}": message(f"{name}Reply{model.__name__}", model)
-            for model in replies
+            f"{name}Reply{model.__name__}": message(
+                f"{name}Reply{model.__name__}", model, reply_type(key)
+            )
+            for model in REPLIES[command]
         }
-        channels[f"{key}.reply"] = {"address": None, "messages": reply_refs}
+        channels[f"{key}.reply"] = {
+            "address": None,
+            "description": "the request's reply_to: Direct Reply-to or the sender's own queue",
+            "messages": reply_refs,
+        }
         operations[name] = {
             "action": "receive",
             "channel": {"$ref": f"#/channels/{key}"},
+            "summary": f"{command.sender.value} → {command.owner.value}",
+            "bindings": {
+                "amqp": {"deliveryMode": 2, "ack": True, "bindingVersion": BINDING_VERSION}
+            },
             "reply": {
                 "address": {"location": "$message.header#/reply_to"},
                 "channel": {"$ref": f"#/channels/{key}.reply"},
             },
         }
-    for key, model in EVENTS.items():
+    for key, event in EVENTS.items():
         channels[key] = {
             "address": key,
-            "description": f"`{routing.EVENTS_EXCHANGE}` (topic), routing key `{key}`",
-            "messages": {key: message(key, model)},
+            "description": (
+                f"`{EVENTS_EXCHANGE}` ({EXCHANGES[EVENTS_EXCHANGE]}), routing key `{key}`; "
+                f"published by {event.producer.value}"
+            ),
+            "messages": {event.__name__: message(event.__name__, event, key)},
+            "bindings": _channel_binding(EVENTS_EXCHANGE),
         }
-        operations[f"publish {key}"] = {"action": "send", "channel": {"$ref": f"#/channels/{key}"}}
+        operations[event.__name__] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{key}"},
+            "summary": f"published by {event.producer.value}",
+            "bindings": {"amqp": {"deliveryMode": 2, "bindingVersion": BINDING_VERSION}},
+        }
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -107,9 +159,12 @@ def document() -> dict[str, Any]:
                 "Every message: content_type application/json, persistent, a unique "
                 "message_id, timestamp, app_id, and type = the message name (a reply: the "
                 "request's name plus Reply; an event: its routing key). Requests carry "
-                "reply_to and correlation_id; portals set user_id."
+                "reply_to and correlation_id; portals set user_id. See docs/ in the "
+                "repository for the rules, error codes and texts."
             ),
         },
+        "servers": SERVERS,
+        "defaultContentType": "application/json",
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},

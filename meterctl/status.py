@@ -7,7 +7,7 @@ import asyncio
 import json
 from typing import Any
 
-from services.status.rebuild import rebuild
+from services.status.main import rebuild
 from shared.mongo import make_client
 from shared.settings import CommonSettings
 

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from meterctl.teams import with_dispatcher_store
-from services.dispatcher.store import MongoDispatcherStore
+from services.dispatcher.store import DispatcherStore
 from shared.messaging import new_message_id
 from shared.settings import CommonSettings
 
@@ -41,7 +41,7 @@ def run_receive(args: argparse.Namespace, settings: CommonSettings) -> int:
         )
         return 2
 
-    async def receive(store: MongoDispatcherStore) -> int:
+    async def receive(store: DispatcherStore) -> int:
         receipt = args.receipt or f"meterctl-{new_message_id()}"
         return await store.receive(district, int(quantity), receipt)
 

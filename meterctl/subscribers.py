@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from meterctl.csvfile import read_rows
-from services.intake.reference import SUBSCRIBER_COLUMNS, subscriber_row
+from services.intake.domain import Account
 from services.intake.mongo import MongoIntakeStore
+from services.intake.reference import SUBSCRIBER_COLUMNS, subscriber_row
 from shared.mongo import make_client
 from shared.settings import CommonSettings
 
@@ -28,7 +29,9 @@ def run_import(args: argparse.Namespace, settings: CommonSettings) -> int:
     if not path.is_file():
         print(f"meterctl: {path}: no such file", file=sys.stderr)
         return 2
-    rows, errors = read_rows(path, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda row: row["_id"])
+    rows, errors = read_rows(
+        path, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda row: row.subscriber_code
+    )
     if errors:
         for error in errors:
             print(f"{path}: {error}", file=sys.stderr)
@@ -39,7 +42,7 @@ def run_import(args: argparse.Namespace, settings: CommonSettings) -> int:
     return 0
 
 
-async def _upsert(settings: CommonSettings, rows: list[dict[str, Any]]) -> int:
+async def _upsert(settings: CommonSettings, rows: list[Account]) -> int:
     client = make_client(settings.mongo_url, "meterctl")
     try:
         store = MongoIntakeStore(client[settings.database_name("intake")])

@@ -14,8 +14,9 @@ from typing import Any
 
 from meterctl.csvfile import read_rows
 from services.dispatcher import domain
+from services.dispatcher.mongo import MongoDispatcherStore
 from services.dispatcher.reference import TEAM_COLUMNS, team_row
-from services.dispatcher.store import MongoDispatcherStore
+from services.dispatcher.store import DispatcherStore
 from shared.clock import utc_now
 from shared.mongo import make_client
 from shared.settings import CommonSettings
@@ -40,7 +41,7 @@ def run_import(args: argparse.Namespace, settings: CommonSettings) -> int:
     if not path.is_file():
         print(f"meterctl: {path}: no such file", file=sys.stderr)
         return 2
-    rows, errors = read_rows(path, TEAM_COLUMNS, team_row, key=lambda row: row["_id"])
+    rows, errors = read_rows(path, TEAM_COLUMNS, team_row, key=lambda team: team.team_id)
     if errors:
         for error in errors:
             print(f"{path}: {error}", file=sys.stderr)
@@ -54,7 +55,7 @@ def run_import(args: argparse.Namespace, settings: CommonSettings) -> int:
 def run_list(args: argparse.Namespace, settings: CommonSettings) -> int:
     day = domain.capacity_day(utc_now())
 
-    async def rows(store: MongoDispatcherStore) -> list[str]:
+    async def rows(store: DispatcherStore) -> list[str]:
         teams = await store.teams()
         loads = await store.team_loads(day, [team.team_id for team in teams])
         return [
@@ -71,8 +72,8 @@ def run_list(args: argparse.Namespace, settings: CommonSettings) -> int:
 
 
 def run_waiting(args: argparse.Namespace, settings: CommonSettings) -> int:
-    async def rows(store: MongoDispatcherStore) -> list[dict[str, Any]]:
-        return await store.work_orders_where({"status": "waiting"}, limit=1000)
+    async def rows(store: DispatcherStore) -> list[dict[str, Any]]:
+        return await store.work_orders(status="waiting", limit=1000)
 
     waiting = asyncio.run(with_dispatcher_store(settings, rows))
     for row in waiting:

@@ -6,10 +6,9 @@ permissions are part of the deployed definitions (DESIGN.md section 3).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from collections.abc import Sequence
 
 from shared.contracts.registry import DEAD_LETTER_EXCHANGE
 from shared.topology import ALL_QUEUES, EXCHANGES, StreamQueue

@@ -27,7 +27,6 @@ from shared.mongo import make_client
 from shared.routes import Route, Routes
 from shared.settings import CommonSettings, SettingsError
 
-
 log = structlog.get_logger("meter.runtime")
 
 

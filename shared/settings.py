@@ -13,6 +13,7 @@ from contextvars import ContextVar
 from typing import Any, Literal, Self
 
 from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -51,7 +52,24 @@ def parse_list(raw: str) -> frozenset[str]:
     return frozenset(item.strip() for item in raw.split(",") if item.strip())
 
 
-class _MappingEnvSource(EnvSettingsSource):
+class _VariablesEnvSource(EnvSettingsSource):
+    """The environment, read for a renamed setting only from its own variable.
+
+    pydantic-settings would also read a field given a variable name (an alias) from the
+    field's name (``http_port`` from ``HTTP_PORT``): a variable meant for something else
+    must change nothing here.
+    """
+
+    def _extract_field_info(
+        self, field: FieldInfo, field_name: str, model_config: Mapping[str, Any] | None = None
+    ) -> list[tuple[str, str, bool]]:
+        found = super()._extract_field_info(field, field_name, model_config)
+        if field.validation_alias is None:
+            return found
+        return [entry for entry in found if entry[0] != field_name]
+
+
+class _MappingEnvSource(_VariablesEnvSource):
     """The environment source, reading a given mapping instead of ``os.environ``."""
 
     def __init__(self, settings_cls: type[BaseSettings], environment: Mapping[str, str]) -> None:
@@ -111,7 +129,11 @@ class CommonSettings(BaseSettings):
         if not isinstance(value, str):
             return value
         lowered = value.strip().lower()
-        return lowered.upper() if lowered in {"debug", "info", "warning", "error", "critical"} else lowered
+        return (
+            lowered.upper()
+            if lowered in {"debug", "info", "warning", "error", "critical"}
+            else lowered
+        )
 
     @classmethod
     def settings_customise_sources(
@@ -124,8 +146,8 @@ class CommonSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         environment = _ENVIRONMENT.get()
         if environment is not None:
-            env_settings = _MappingEnvSource(settings_cls, environment)
-        return init_settings, env_settings
+            return init_settings, _MappingEnvSource(settings_cls, environment)
+        return init_settings, _VariablesEnvSource(settings_cls)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
@@ -151,18 +173,20 @@ def variable_name(settings_cls: type[BaseSettings], field: str) -> str:
 def explain(settings_cls: type[BaseSettings], exc: ValidationError) -> str:
     """One line per bad variable: its name, the value given, what is expected."""
     lines = []
+    aliases = {info.validation_alias: name for name, info in settings_cls.model_fields.items()}
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else ""
+        field = str(aliases.get(field, field))
         info = settings_cls.model_fields.get(field)
         name = variable_name(settings_cls, field)
         expected = (info.description if info is not None else None) or "a valid value"
         problem = str(error["msg"]).removeprefix("Value error, ")
-        given = _without_password(error.get("input"))
+        given = without_password(error.get("input"))
         lines.append(f"{name}={given!r} is not valid: {problem}; expected {expected}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
-def _without_password(value: Any) -> Any:
+def without_password(value: Any) -> Any:
     """A URL as given, its password hidden (``amqp://user:***@host/``)."""
     if not isinstance(value, str) or "://" not in value or "@" not in value:
         return value

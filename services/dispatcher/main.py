@@ -1,4 +1,4 @@
-"""Dispatcher's composition root: ``create_app(settings)`` wires adapters to handlers."""
+"""Dispatcher's composition root: ``create_app`` wires the adapters it is given to the handlers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from datetime import datetime
 
 from faststream import FastStream
 
-from services.dispatcher.dispatch import Dispatcher
-from services.dispatcher.handlers import DispatcherHandlers, malformed_reply
+from services.dispatcher.background import Housekeeping
+from services.dispatcher.handlers import DispatcherHandlers
+from services.dispatcher.mongo import MongoDispatcherStore
 from services.dispatcher.settings import DispatcherSettings
-from services.dispatcher.store import MongoDispatcherStore
+from services.dispatcher.store import DispatcherStore
+from services.dispatcher.usecases import Dispatcher
 from shared.clock import utc_now
+from shared.contracts.registry import Service
 from shared.logging import configure
 from shared.outbox import Outbox
 from shared.runtime import ServiceRuntime
@@ -20,21 +23,21 @@ from shared.runtime import ServiceRuntime
 def create_app(
     settings: DispatcherSettings,
     *,
-    configure_logging: bool = True,
+    store: DispatcherStore | None = None,
     clock: Callable[[], datetime] = utc_now,
+    configure_logging: bool = True,
 ) -> FastStream:
-    """The dispatcher app; ``clock`` tells the time (tests move it to another Baku day)."""
+    """The dispatcher app; ``store`` defaults to MongoDB at ``settings.mongo_url``, ``clock``
+    tells the time (tests move it to another Baku day)."""
     if configure_logging:
         configure(settings.log_level, settings.log_format, service="dispatcher")
-    runtime = ServiceRuntime(settings, "dispatcher")
-    store = MongoDispatcherStore(runtime.db)
-    outbox = Outbox(runtime.messenger, [store.work_orders])
-    dispatcher = Dispatcher(store, outbox, clock, settings.housekeeping_interval)
-    handlers = DispatcherHandlers(store, dispatcher, clock)
-    for queue, handler in (
-        ("dispatcher.application_registered", handlers.application_registered),
-        ("dispatcher.report_outcome", handlers.report_outcome),
-        ("dispatcher.receive_stock", handlers.receive_stock),
-    ):
-        runtime.subscribe(queue, handler, malformed_reply)
-    return runtime.build_app(on_start=store.ensure_indexes, background=[outbox.run, dispatcher.run])
+    runtime = ServiceRuntime(settings, Service.DISPATCHER)
+    outbox = Outbox(runtime.messenger)
+    if store is None:
+        store = MongoDispatcherStore(runtime.db, outbox)
+    dispatcher = Dispatcher(store, clock)
+    DispatcherHandlers(dispatcher).serve(runtime.routes)
+    housekeeping = Housekeeping(dispatcher, settings.housekeeping_interval)
+    return runtime.build_app(
+        on_start=store.ensure_indexes, background=[outbox.run, housekeeping.run]
+    )

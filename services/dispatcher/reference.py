@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+
+from services.dispatcher.domain.teams import Team
 
 TEAM_COLUMNS = ("team_id", "name", "district_codes", "daily_capacity")
 _CODE = re.compile(r"^[0-9A-Za-z-]{1,32}$")
@@ -13,8 +14,8 @@ class BadRow(ValueError):
     """What is wrong with one row."""
 
 
-def team_row(values: dict[str, str]) -> dict[str, Any]:
-    """One team document; ``district_codes`` are separated by ``;``."""
+def team_row(values: dict[str, str]) -> Team:
+    """One team; ``district_codes`` are separated by ``;``."""
     problems: list[str] = []
     team_id = values["team_id"]
     if not _CODE.match(team_id):
@@ -32,9 +33,9 @@ def team_row(values: dict[str, str]) -> dict[str, Any]:
         problems.append(f"daily_capacity {capacity!r} must be a whole number, 0 or more")
     if problems:
         raise BadRow("; ".join(problems))
-    return {
-        "_id": team_id,
-        "name": values["name"],
-        "district_codes": list(dict.fromkeys(districts)),
-        "daily_capacity": int(capacity),
-    }
+    return Team(
+        team_id=team_id,
+        name=values["name"],
+        district_codes=tuple(dict.fromkeys(districts)),
+        daily_capacity=int(capacity),
+    )

@@ -69,7 +69,9 @@ def open_key(subscriber_code: str, reason_code: str) -> str:
 
 def reason_labels(language: str) -> list[ReasonItem]:
     language = language if language in LANGUAGES else DEFAULT_LANGUAGE
-    return [ReasonItem(code=reason.value, label=REASON_LABELS[reason][language]) for reason in Reason]
+    return [
+        ReasonItem(code=reason.value, label=REASON_LABELS[reason][language]) for reason in Reason
+    ]
 
 
 def active_meter_warning_text(language: str) -> str:

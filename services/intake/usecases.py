@@ -124,7 +124,9 @@ class Intake:
         names = domain.subscriber_names(parsed)
         account = None if names is None else await self.store.account(names[1])
         reason = (
-            parsed.reason_code if isinstance(parsed, SubmitApplication) else parsed.text("reason_code")
+            parsed.reason_code
+            if isinstance(parsed, SubmitApplication)
+            else parsed.text("reason_code")
         )
         open_number = None
         if account is not None and reason is not None:

@@ -1,14 +1,8 @@
 """``python -m services.notifier``: run the notifier service until SIGINT/SIGTERM."""
 
-import asyncio
-
 from services.notifier.main import create_app
 from services.notifier.settings import NotifierSettings
-
-
-def main() -> None:
-    asyncio.run(create_app(NotifierSettings.from_env()).run())
-
+from shared.runtime import run_service
 
 if __name__ == "__main__":
-    main()
+    run_service("notifier", NotifierSettings, create_app)

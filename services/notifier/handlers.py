@@ -1,47 +1,52 @@
-"""The notifier's subscriber: record each step's e-mail and SMS jobs, then acknowledge.
+"""The notifier's subscriber: wire to use case, nothing more (the runtime reads the events).
 
-Sending happens in the background sender (sender.py), outside the consumer's path. Steps
-that arrive before their registration are recorded as ``waiting`` and sent once the
-registration brings the applicant's contact; nothing is parked for mere ordering.
+Each step's e-mail and SMS jobs are recorded, then the message is acknowledged and the
+background sender woken; sending happens outside the consumer's path (``background.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import assert_never
 
-import structlog
-
-from services.notifier import domain, jobs
-from services.notifier.store import NotifierStore
-from shared.clock import stamp, utc_now
-from shared.messaging import Incoming, MalformedMessage, Outcome
+from services.notifier.usecases import Notifier
+from shared.contracts.events import (
+    ApplicationAssigned,
+    ApplicationCompleted,
+    ApplicationForwarded,
+    ApplicationRegistered,
+    ApplicationRejected,
+    Event,
+    NotificationDelivered,
+    NotificationFailed,
+)
+from shared.delivery import Delivery, Outcome
+from shared.routes import Routes
 
 
 @dataclass
 class NotifierHandlers:
-    store: NotifierStore
+    notifier: Notifier
     wake_sender: Callable[[], None]
 
-    async def application_event(self, incoming: Incoming) -> Outcome:
-        key = incoming.routing_key
-        body = incoming.json_object()
-        if key not in domain.STEPS:
-            return Outcome(None, {"outcome": "ignored", "step": key})
-        try:
-            step = domain.read_event(key, body)
-        except domain.UnreadableEvent as exc:
-            raise MalformedMessage(f"{key}: {exc}") from exc
-        structlog.contextvars.bind_contextvars(application_number=step.number)
-        if step.contact is not None:
-            await self.store.remember_contact(step.number, step.contact, stamp())
-        known = await self.store.contact(step.number) is not None
-        recorded = await self.store.record(
-            jobs.new_jobs(step, utc_now(), known, incoming.correlation_id)
-        )
-        # Read again after recording: either we see the contact, or its writer sees our jobs.
-        if step.contact is not None or (not known and await self.store.contact(step.number)):
-            await self.store.wake_waiting(step.number, stamp())
-        self.wake_sender()
-        outcome = "recorded" if recorded else "duplicate"
-        return Outcome(None, {"outcome": outcome, "step": key, "waiting_for_contact": not known})
+    async def application_event(self, event: Event, delivery: Delivery) -> Outcome:
+        match event:
+            case (
+                ApplicationRegistered()
+                | ApplicationForwarded()
+                | ApplicationAssigned()
+                | ApplicationCompleted()
+                | ApplicationRejected()
+            ):
+                # The use case tells the steps the citizen hears of from the others.
+                outcome = await self.notifier.record(event, delivery.correlation_id)
+                self.wake_sender()
+                return outcome
+            case NotificationDelivered() | NotificationFailed():
+                return Outcome(None, {"outcome": "ignored", "step": event.routing_key})
+            case _:
+                assert_never(event)
+
+    def serve(self, routes: Routes) -> None:
+        routes.events("notifier.application_events", self.application_event)

@@ -1,19 +1,26 @@
-"""The notifier's composition root: ``create_app(settings)`` wires adapters to handlers."""
+"""The notifier's composition root: ``create_app`` wires the adapters it is given to the
+use cases, the handlers and the background sender."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 import structlog
 from faststream import FastStream
 
-from services.notifier.channels import Mailer, SmsGateway
-from services.notifier.email import SmtpMailer
+from services.notifier.adapters.email import SmtpMailer
+from services.notifier.adapters.sms import HttpSmsGateway
+from services.notifier.background import Sender
+from services.notifier.domain.providers import Mailer, SmsGateway
 from services.notifier.handlers import NotifierHandlers
-from services.notifier.sender import Sender
+from services.notifier.mongo import MongoNotifierStore
 from services.notifier.settings import NotifierSettings
-from services.notifier.sms import HttpSmsGateway
-from services.notifier.store import MongoNotifierStore
+from services.notifier.store import NotifierStore
+from services.notifier.usecases import Notifier
+from shared.clock import utc_now
+from shared.contracts.registry import Service
 from shared.logging import configure
 from shared.outbox import Outbox
 from shared.runtime import ServiceRuntime
@@ -24,24 +31,26 @@ log = structlog.get_logger("meter.notifier")
 def create_app(
     settings: NotifierSettings,
     *,
-    configure_logging: bool = True,
+    store: NotifierStore | None = None,
     mailer: Mailer | None = None,
     sms: SmsGateway | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    configure_logging: bool = True,
 ) -> FastStream:
+    """The notifier app; by default MongoDB at ``settings.mongo_url``, the SMTP server and
+    the SMS gateway of ``settings``."""
     if configure_logging:
         configure(settings.log_level, settings.log_format, service="notifier")
         # httpx logs every request at INFO: our own line per notification is enough.
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     if sms is None and not settings.sms_gateway_url:
         log.warning("SMS_GATEWAY_URL is not set: SMS wait (and are retried) until it is")
-    runtime = ServiceRuntime(settings, "notifier")
-    store = MongoNotifierStore(runtime.db)
-    outbox = Outbox(runtime.messenger, [store.notifications])
-    sender = Sender(
-        store,
-        outbox,
-        mailer
-        or SmtpMailer(
+    runtime = ServiceRuntime(settings, Service.NOTIFIER)
+    outbox = Outbox(runtime.messenger)
+    if store is None:
+        store = MongoNotifierStore(runtime.db, outbox)
+    if mailer is None:
+        mailer = SmtpMailer(
             host=settings.smtp_host,
             port=settings.smtp_port,
             sender=settings.smtp_from,
@@ -49,18 +58,19 @@ def create_app(
             password=settings.smtp_password,
             starttls=settings.smtp_starttls,
             timeout=settings.smtp_timeout,
-        ),
-        sms
-        or HttpSmsGateway(
+        )
+    if sms is None:
+        sms = HttpSmsGateway(
             url=settings.sms_gateway_url,
             token=settings.sms_gateway_token,
             timeout=settings.sms_timeout,
-        ),
-        settings.retry_policy(),
+        )
+    notifier = Notifier(store, mailer, sms, settings.retry_policy(), clock)
+    sender = Sender(
+        notifier,
         interval=settings.notify_poll_interval,
         concurrency=settings.notify_concurrency,
         graceful=settings.graceful_timeout,
     )
-    handlers = NotifierHandlers(store, sender.wake)
-    runtime.subscribe("notifier.application_events", handlers.application_event)
+    NotifierHandlers(notifier, sender.wake).serve(runtime.routes)
     return runtime.build_app(on_start=store.ensure_indexes, background=[outbox.run, sender.run])

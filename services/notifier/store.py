@@ -1,116 +1,53 @@
-"""The notifier's MongoDB adapter: applicants' contacts and the delivery log.
+"""What the notifier's use cases need from storage (a port; ``mongo.py`` is the adapter).
 
-``contacts``: one document per application, from its registration (phone, e-mail,
-language). ``notifications``: one job per (application, event, channel), its ``_id`` being
-that triple, so a redelivered event records nothing twice. Jobs are written whole and
-guarded by ``version`` (see jobs.py); the outbox of each job's outcome lives inside it.
+Contacts: one per application, from its registration; the first one is kept. Jobs: one per
+(application, event, channel), keyed by that triple, so a redelivered event records nothing
+twice. A job is replaced whole, and only if nobody changed it since it was read (its
+``version``). ``save_and_publish`` finishes a job together with its outcome event in one
+write, then publishes the event (or leaves it to the outbox relay).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Collection
-from typing import Any, Protocol
+from collections.abc import Collection, Sequence
+from typing import Protocol
 
-from pymongo import ASCENDING
-from pymongo.errors import DuplicateKeyError
-
-from services.notifier.domain import Contact
-
-OPEN_STATES = ["waiting", "pending", "sending"]
+from services.notifier.domain.jobs import Job, NotificationOutcome
+from services.notifier.domain.steps import Contact
 
 
 class NotifierStore(Protocol):
-    notifications: Any  # the collection the outbox flushes
-
     async def ensure_indexes(self) -> None: ...
-    async def remember_contact(self, number: str, contact: Contact, at: str) -> None: ...
-    async def contact(self, number: str) -> Contact | None: ...
-    async def record(self, jobs: list[dict[str, Any]]) -> int: ...
-    async def wake_waiting(self, number: str, at: str) -> None: ...
-    async def due(self, at: str, limit: int, busy: Collection[str]) -> list[dict[str, Any]]: ...
-    async def earlier_open(self, job: dict[str, Any]) -> dict[str, Any] | None: ...
-    async def replace(self, current: dict[str, Any], new: dict[str, Any]) -> bool: ...
-    async def job(self, job_id: str) -> dict[str, Any] | None: ...
-
-
-class MongoNotifierStore:
-    def __init__(self, db: Any) -> None:
-        self.contacts = db["contacts"]
-        self.notifications = db["notifications"]
-
-    async def ensure_indexes(self) -> None:
-        await self.notifications.create_index([("next_attempt_at", ASCENDING)], sparse=True)
-        await self.notifications.create_index([("application_number", ASCENDING)])
-        await self.notifications.create_index([("outbox_since", ASCENDING)], sparse=True)
 
     async def remember_contact(self, number: str, contact: Contact, at: str) -> None:
         """Keep the first registration's contact; a redelivered one changes nothing."""
-        document = {
-            "_id": number,
-            "phone": contact.phone,
-            "email": contact.email,
-            "language": contact.language,
-            "registered_at": at,
-        }
-        with contextlib.suppress(DuplicateKeyError):
-            await self.contacts.insert_one(document)
+        ...
 
-    async def contact(self, number: str) -> Contact | None:
-        document = await self.contacts.find_one({"_id": number})
-        if document is None:
-            return None
-        return Contact(document["phone"], document["email"], document["language"])
+    async def contact(self, number: str) -> Contact | None: ...
 
-    async def record(self, jobs: list[dict[str, Any]]) -> int:
-        """Insert the jobs not recorded yet; how many were new."""
-        recorded = 0
-        for job in jobs:
-            try:
-                await self.notifications.insert_one(job)
-            except DuplicateKeyError:
-                continue
-            recorded += 1
-        return recorded
+    async def record(self, jobs: Sequence[Job]) -> int:
+        """Store the jobs not recorded yet (by id); how many were new."""
+        ...
 
     async def wake_waiting(self, number: str, at: str) -> None:
-        """The contact is known now: the application's waiting jobs are due at once."""
-        await self.notifications.update_many(
-            {"application_number": number, "state": "waiting"},
-            {"$set": {"next_attempt_at": at}, "$inc": {"version": 1}},
-        )
+        """The contact is known now: the application's waiting jobs are due at ``at``."""
+        ...
 
-    async def due(self, at: str, limit: int, busy: Collection[str]) -> list[dict[str, Any]]:
-        cursor = (
-            self.notifications.find(
-                {"state": {"$in": OPEN_STATES}, "next_attempt_at": {"$lte": at}}
-            )
-            .sort("next_attempt_at", ASCENDING)
-            .limit(limit + len(busy))
-        )
-        jobs = [job for job in await cursor.to_list() if job["_id"] not in busy]
-        return jobs[:limit]
+    async def due(self, at: str, limit: int, busy: Collection[str]) -> list[Job]:
+        """Up to ``limit`` unfinished jobs due by ``at``, soonest first, except ``busy`` ids."""
+        ...
 
-    async def earlier_open(self, job: dict[str, Any]) -> dict[str, Any] | None:
+    async def earlier_open(self, job: Job) -> Job | None:
         """An unfinished job of an earlier step of the same application and channel."""
-        document: dict[str, Any] | None = await self.notifications.find_one(
-            {
-                "application_number": job["application_number"],
-                "channel": job["channel"],
-                "state": {"$in": OPEN_STATES},
-                "sequence": {"$lt": job["sequence"]},
-            },
-            sort=[("sequence", ASCENDING)],
-        )
-        return document
+        ...
 
-    async def replace(self, current: dict[str, Any], new: dict[str, Any]) -> bool:
+    async def replace(self, current: Job, new: Job) -> bool:
         """Write ``new`` if nobody changed the job since ``current`` was read."""
-        result = await self.notifications.replace_one(
-            {"_id": current["_id"], "version": current["version"]}, new
-        )
-        return bool(result.matched_count)
+        ...
 
-    async def job(self, job_id: str) -> dict[str, Any] | None:
-        document: dict[str, Any] | None = await self.notifications.find_one({"_id": job_id})
-        return document
+    async def save_and_publish(self, current: Job, final: Job, event: NotificationOutcome) -> bool:
+        """Like ``replace``, with ``event`` (under the job's correlation id) in the same write;
+        then publish it. False, and nothing written, when the job changed meanwhile."""
+        ...
+
+    async def job(self, job_id: str) -> Job | None: ...

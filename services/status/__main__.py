@@ -1,14 +1,8 @@
 """``python -m services.status``: run the status service (AMQP and HTTP) until SIGINT/SIGTERM."""
 
-import asyncio
-
 from services.status.main import create_app
 from services.status.settings import StatusSettings
-
-
-def main() -> None:
-    asyncio.run(create_app(StatusSettings.from_env()).run())
-
+from shared.runtime import run_service
 
 if __name__ == "__main__":
-    main()
+    run_service("status", StatusSettings, create_app)

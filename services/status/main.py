@@ -1,39 +1,54 @@
-"""The status service's composition root: ``create_app(settings)`` wires adapters to handlers."""
+"""Status's composition root: ``create_app`` wires the adapters it is given to the handlers.
+
+``rebuild`` is the composition of ``meterctl status rebuild``: the archive replayed into
+the MongoDB read model.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from faststream import FastStream
 
-from services.status.handlers import StatusHandlers, malformed_reply
-from services.status.http import HttpServer, create_http_app
-from services.status.rebuild import LIVE_COLLECTION, declare_archive
+from services.status.adapters import archive
+from services.status.adapters.http import HttpServer, create_http_app
+from services.status.handlers import StatusHandlers
+from services.status.mongo import LIVE_COLLECTION, MongoRebuild, MongoStatusStore
 from services.status.settings import StatusSettings
-from services.status.store import MongoStatusStore
+from services.status.store import StatusStore
+from services.status.usecases import ReadModel
+from shared.contracts.registry import Service
 from shared.logging import configure
 from shared.runtime import ServiceRuntime
 
 
-def create_app(settings: StatusSettings, *, configure_logging: bool = True) -> FastStream:
+def create_app(
+    settings: StatusSettings,
+    *,
+    store: StatusStore | None = None,
+    configure_logging: bool = True,
+) -> FastStream:
+    """The status app (AMQP and HTTP); ``store`` defaults to MongoDB at ``settings.mongo_url``."""
     if configure_logging:
         configure(settings.log_level, settings.log_format, service="status")
-    runtime = ServiceRuntime(settings, "status")
-    store = MongoStatusStore(runtime.db[LIVE_COLLECTION])
-    handlers = StatusHandlers(store)
-    for queue, handler in (
-        ("status.application_events", handlers.application_event),
-        ("status.get_application", handlers.get_application),
-        ("status.list_applications", handlers.list_applications),
-    ):
-        runtime.subscribe(queue, handler, malformed_reply)
+    runtime = ServiceRuntime(settings, Service.STATUS)
+    live = store if store is not None else MongoStatusStore(runtime.db[LIVE_COLLECTION])
+    StatusHandlers(ReadModel(live)).serve(runtime.routes)
     http = HttpServer(
-        create_http_app(store, settings.api_keys),
+        create_http_app(live, settings.api_keys),
         settings.http_host,
         settings.http_port,
         settings.graceful_timeout,
     )
 
     async def prepare() -> None:
-        await declare_archive(settings.rabbitmq_url)  # before consuming: keep every event
-        await store.ensure_indexes()
+        # The archive before consuming: it must hold every event the read model ever sees.
+        await archive.declare_archive(settings.rabbitmq_url)
+        await live.ensure_indexes()
 
     return runtime.build_app(on_start=prepare, background=[http.run])
+
+
+async def rebuild(url: str, db: Any, idle_timeout: float = 30.0) -> dict[str, int]:
+    """Rebuild ``db``'s read model from the archive; what it did, in numbers."""
+    return await archive.rebuild(url, MongoRebuild(db), idle_timeout)

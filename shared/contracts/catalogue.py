@@ -47,16 +47,6 @@ REASON_LABELS: dict[Reason, dict[str, str]] = {
     },
 }
 
-# Reasons whose work needs a meter from the district's stock (DESIGN.md 4a).
-REASONS_NEEDING_A_METER = frozenset(
-    {
-        Reason.NEW_INSTALLATION,
-        Reason.ADDITIONAL_METER,
-        Reason.REPLACE_FAULTY,
-        Reason.REPLACE_VERIFICATION_EXPIRED,
-    }
-)
-
 
 class Status(StrEnum):
     REGISTERED = "registered"

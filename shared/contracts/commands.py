@@ -181,7 +181,9 @@ class SubmitApplication(Command):
         "data_confirmed",
     )
 
-    submission_id: Annotated[Trimmed, Field(description="portal-generated UUID, the idempotency key")]
+    submission_id: Annotated[
+        Trimmed, Field(description="portal-generated UUID, the idempotency key")
+    ]
     applicant_fin: Fin
     subscriber_code: Trimmed
     reason_code: Annotated[
@@ -198,9 +200,9 @@ class SubmitApplication(Command):
         Field(description="an Azerbaijani mobile number: +994501234567, 050 123 45 67, …"),
     ]
     email: Annotated[RequiredText, AfterValidator(_email)]
-    notes: Annotated[
-        Text, AfterValidator(_notes), Field(description="at most 1000 characters")
-    ] = ""
+    notes: Annotated[Text, AfterValidator(_notes), Field(description="at most 1000 characters")] = (
+        ""
+    )
     additional_meter_confirmed: Flag = False
     data_confirmed: Annotated[Flag, AfterValidator(_confirmed), Field(description="must be true")]
     language: Language = "az"

@@ -1,4 +1,5 @@
-"""Dispatcher running in-process against the test's own vhost and databases."""
+"""Dispatcher running in-process: over the test's own vhost and databases (broker tests),
+or with its routes called directly over the in-memory store (unit tests, ``local``)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,20 @@ from typing import Any
 import aio_pika
 import pytest
 
+from services.dispatcher.domain.teams import Team
+from services.dispatcher.handlers import DispatcherHandlers
 from services.dispatcher.main import create_app
+from services.dispatcher.mongo import MongoDispatcherStore
 from services.dispatcher.settings import DispatcherSettings
-from services.dispatcher.store import MongoDispatcherStore
+from services.dispatcher.store import DispatcherStore
+from services.dispatcher.usecases import Dispatcher
+from shared.delivery import Delivery, Outcome
 from shared.mongo import make_client
+from shared.routes import Routes
+from shared.settings import CommonSettings
+from tests.dispatcher.fakes import MemoryDispatcherStore, PublishedEvents
 from tests.support.amqp import EventLog, Portal
+from tests.support.inprocess import LocalPortal
 
 
 class MovableClock:
@@ -37,14 +47,25 @@ def clock() -> MovableClock:
 
 
 @pytest.fixture
-def dispatcher_settings(settings_values: dict[str, Any]) -> DispatcherSettings:
-    return DispatcherSettings(**settings_values, housekeeping_interval=0.2)
+def database_prefix() -> str:
+    """This test's own databases (the dispatcher's and meterctl's are the same one)."""
+    return f"t{uuid.uuid4().hex[:10]}_"
 
 
 @pytest.fixture
-async def dispatcher_db(dispatcher_settings: DispatcherSettings) -> AsyncIterator[Any]:
-    client = make_client(dispatcher_settings.mongo_url, "tests")
-    db = client[dispatcher_settings.database_name("dispatcher")]
+def dispatcher_settings(
+    settings_values: dict[str, Any], database_prefix: str
+) -> DispatcherSettings:
+    values = {**settings_values, "database_prefix": database_prefix}
+    return DispatcherSettings(**values, housekeeping_interval=0.2)
+
+
+@pytest.fixture
+async def dispatcher_db(mongo_url: str, database_prefix: str) -> AsyncIterator[Any]:
+    """The dispatcher's database (MongoDB only: tests of the store need no broker)."""
+    settings = CommonSettings(mongo_url=mongo_url, database_prefix=database_prefix)
+    client = make_client(mongo_url, "tests")
+    db = client[settings.database_name("dispatcher")]
     await MongoDispatcherStore(db).ensure_indexes()
     yield db
     await client.drop_database(db.name)
@@ -155,18 +176,18 @@ def report(
     return {key: value for key, value in body.items() if value is not ...}
 
 
-def team(team_id: str, districts: str, capacity: int = 5, name: str = "") -> dict[str, Any]:
-    return {
-        "_id": team_id,
-        "name": name or f"Briqada {team_id}",
-        "district_codes": districts.split(";"),
-        "daily_capacity": capacity,
-    }
+def team(team_id: str, districts: str, capacity: int = 5, name: str = "") -> Team:
+    return Team(
+        team_id=team_id,
+        name=name or f"Briqada {team_id}",
+        district_codes=tuple(districts.split(";")),
+        daily_capacity=capacity,
+    )
 
 
 async def given(
-    store: MongoDispatcherStore,
-    teams: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    store: DispatcherStore,
+    teams: list[Team] = (),  # type: ignore[assignment]
     stock: dict[str, int] | None = None,
 ) -> None:
     """Reference data as an operator loads it with meterctl."""
@@ -175,8 +196,43 @@ async def given(
         await store.receive(district, quantity, str(uuid.uuid4()))
 
 
-async def level(store: MongoDispatcherStore, district: str) -> Any:
+async def level(store: DispatcherStore, district: str) -> Any:
     for found in await store.stock_levels():
         if found.district_code == district:
             return found
     raise AssertionError(f"no stock document for {district}")
+
+
+class LocalDispatcher:
+    """The dispatcher's routes called in-process over the in-memory store: the same reading,
+    rules, replies and events as over the broker, with no server (unit layer)."""
+
+    def __init__(self, clock: MovableClock) -> None:
+        self.store = MemoryDispatcherStore()
+        self.dispatcher = Dispatcher(self.store, clock)
+        self.routes = Routes()
+        DispatcherHandlers(self.dispatcher).serve(self.routes)
+        self.field_app = LocalPortal(self.routes)
+        self.events = PublishedEvents(self.store)
+
+    async def publish_registered(self, *bodies: dict[str, Any], message_id: str = "") -> None:
+        """``application.registered`` events, each delivered to the dispatcher's queue."""
+        for body in bodies:
+            await self.deliver_event("application.registered", body, message_id=message_id)
+
+    async def deliver_event(
+        self, routing_key: str, body: dict[str, Any], message_id: str = ""
+    ) -> Outcome:
+        delivery = Delivery(
+            routing_key=routing_key,
+            message_id=message_id or str(uuid.uuid4()),
+            message_type=routing_key,
+            app_id="intake",
+        )
+        payload = json.dumps(body).encode()
+        return await self.routes.deliver("dispatcher.application_registered", payload, delivery)
+
+
+@pytest.fixture
+def local(clock: MovableClock) -> LocalDispatcher:
+    return LocalDispatcher(clock)

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from services.dispatcher import domain
 from services.dispatcher.domain import reports, stock
 from services.dispatcher.reference import BadRow, team_row
+from shared.contracts.commands import ReceiveStock, ReportOutcome
+from shared.contracts.reading import Refusal, read_command
 from tests.dispatcher.conftest import act
 
 T01 = domain.Team("T-01", "A", ("BAK-NAS", "BAK-YAS"), 3)
@@ -136,23 +138,35 @@ def body(outcome: str = "installed", **changes: Any) -> dict[str, Any]:
 
 
 def codes(read: Any) -> list[str]:
-    assert isinstance(read, list)
-    return [error.code.value for error in read]
+    errors = read.errors if isinstance(read, Refusal) else read
+    assert isinstance(errors, list)
+    return [error.code.value for error in errors]
+
+
+def read_report(values: dict[str, Any]) -> ReportOutcome | Refusal:
+    return read_command(ReportOutcome, values)
+
+
+def names(values: dict[str, Any]) -> reports.ReportNames:
+    found = reports.names_of(read_report(values))
+    assert found is not None
+    return found
 
 
 def test_a_complete_installed_report_is_read() -> None:
-    read = reports.read_report(body(act=act(), comment="ok"))
-    assert isinstance(read, reports.Report)
-    assert read.act == act()
+    read = read_report(body(act=act(), comment="ok"))
+    assert isinstance(read, ReportOutcome)
+    assert read.act is not None
+    assert read.act.model_dump() == act()
     assert read.reason_code is None
 
 
 def test_a_not_executed_report_needs_its_reason_and_no_act() -> None:
-    assert codes(reports.read_report(body("not_executed"))) == ["invalid_reason_code"]
-    both = reports.read_report(body("not_executed", act=act(), reason_code="x"))
+    assert codes(read_report(body("not_executed"))) == ["invalid_reason_code"]
+    both = read_report(body("not_executed", act=act(), reason_code="x"))
     assert codes(both) == ["invalid_act", "invalid_reason_code"]
-    read = reports.read_report(body("not_executed", reason_code="no_meter_stock"))
-    assert isinstance(read, reports.Report)
+    read = read_report(body("not_executed", reason_code="no_meter_stock"))
+    assert isinstance(read, ReportOutcome)
 
 
 @pytest.mark.parametrize(
@@ -170,30 +184,53 @@ def test_a_not_executed_report_needs_its_reason_and_no_act() -> None:
     ],
 )
 def test_each_act_field_has_its_rule(change: dict[str, Any], field: str) -> None:
-    read = reports.read_report(body(act=act(**change)))
+    read = read_report(body(act=act(**change)))
     assert codes(read) == ["invalid_act"]
-    assert isinstance(read, list)
-    assert read[0].field == field
-    assert read[0].message.startswith("Akt düzgün deyil:")
+    assert isinstance(read, Refusal)
+    assert read.errors[0].field == field
+    assert read.errors[0].message.startswith("Akt düzgün deyil:")
 
 
 def test_the_meter_model_may_be_empty() -> None:
-    assert isinstance(reports.read_report(body(act=act(meter_model=""))), reports.Report)
+    assert isinstance(read_report(body(act=act(meter_model=""))), ReportOutcome)
 
 
 def test_state_rules_name_one_reason() -> None:
     order = {"_id": "SQ-2026-000001", "team_id": "T-01", "status": "assigned"}
-    assert reports.state_errors(order, body()) == []
-    assert codes(reports.state_errors(None, body())) == ["unknown_work_order"]
-    assert codes(reports.state_errors(order, body(team_id="T-09"))) == ["wrong_team"]
+    assert reports.state_errors(order, names(body())) == []
+    assert codes(reports.state_errors(None, names(body()))) == ["unknown_work_order"]
+    assert codes(reports.state_errors(order, names(body(team_id="T-09")))) == ["wrong_team"]
     closed = {**order, "status": "completed"}
-    assert codes(reports.state_errors(closed, body())) == ["work_order_closed"]
-    assert codes(reports.state_errors(closed, body(team_id="T-09"))) == ["wrong_team"]
+    assert codes(reports.state_errors(closed, names(body()))) == ["work_order_closed"]
+    assert codes(reports.state_errors(closed, names(body(team_id="T-09")))) == ["wrong_team"]
+
+
+def test_a_work_order_closed_before_any_team_got_it_is_closed_for_every_team() -> None:
+    closed = {"_id": "SQ-2026-000001", "status": "rejected"}
+    assert codes(reports.state_errors(closed, names(body(team_id="T-09")))) == ["work_order_closed"]
+    other = {"_id": "SQ-2026-000002", "team_id": "T-01", "status": "assigned"}
+    assert codes(reports.state_errors(other, names(body()))) == ["unknown_work_order"]
+
+
+def test_a_refused_report_still_names_its_work_order_when_the_names_arrived_as_text() -> None:
+    refused = read_report(body(" not_executed ", application_number=" SQ-2026-000001 "))
+    assert isinstance(refused, Refusal)
+    assert reports.names_of(refused) == reports.ReportNames(
+        "SQ-2026-000001", "WO-2026-000001", "T-01"
+    )
+    assert reports.names_of(read_report(body(team_id=" "))) is None
+    assert reports.names_of(read_report(body(team_id=7))) is None
+    order = {"_id": "SQ-2026-000001", "team_id": "T-02", "status": "assigned"}
+    assert codes(reports.report_errors(refused, order)) == ["invalid_type", "wrong_team"]
 
 
 def test_a_receipt_is_a_district_and_a_positive_quantity() -> None:
-    assert stock.read_receipt({"district_code": " GNC-01 ", "quantity": 3}) == ("GNC-01", 3)
-    assert codes(stock.read_receipt({"district_code": "GNC-01", "quantity": 0})) == ["invalid_type"]
+    read = read_command(ReceiveStock, {"district_code": " GNC-01 ", "quantity": 3})
+    assert isinstance(read, ReceiveStock)
+    assert (read.district_code, read.quantity) == ("GNC-01", 3)
+    assert codes(read_command(ReceiveStock, {"district_code": "GNC-01", "quantity": 0})) == [
+        "invalid_type"
+    ]
 
 
 def test_a_team_row_is_read_with_its_districts() -> None:
@@ -205,12 +242,12 @@ def test_a_team_row_is_read_with_its_districts() -> None:
             "daily_capacity": "4",
         }
     )
-    assert row == {
-        "_id": "T-01",
-        "name": "Nəsimi",
-        "district_codes": ["BAK-NAS", "BAK-YAS"],
-        "daily_capacity": 4,
-    }
+    assert row == domain.Team(
+        team_id="T-01",
+        name="Nəsimi",
+        district_codes=("BAK-NAS", "BAK-YAS"),
+        daily_capacity=4,
+    )
 
 
 def test_a_bad_team_row_says_everything_wrong_with_it() -> None:

@@ -9,17 +9,17 @@ from typing import Any
 import pytest
 
 from meterctl.__main__ import main
-from services.dispatcher.settings import DispatcherSettings
-from services.dispatcher.store import MongoDispatcherStore
+from services.dispatcher.mongo import MongoDispatcherStore
 from tests.dispatcher.conftest import level
 
 DEMO = Path(__file__).resolve().parents[2] / "deploy" / "demo"
 
 
 @pytest.fixture
-def operator_env(dispatcher_settings: DispatcherSettings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MONGO_URL", dispatcher_settings.mongo_url)
-    monkeypatch.setenv("DATABASE_PREFIX", dispatcher_settings.database_prefix)
+def operator_env(mongo_url: str, database_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """meterctl's environment: the dispatcher's database of this test (no broker needed)."""
+    monkeypatch.setenv("MONGO_URL", mongo_url)
+    monkeypatch.setenv("DATABASE_PREFIX", database_prefix)
 
 
 async def run(*argv: str) -> int:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from services.dispatcher.mongo import MongoDispatcherStore
 from services.dispatcher.settings import DispatcherSettings
-from services.dispatcher.store import MongoDispatcherStore
 from tests.dispatcher.conftest import given, publish_registered, registered, report, team
 from tests.support.amqp import EventLog, Portal, wait_until_consumed
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.dispatcher.store import MongoDispatcherStore
+from services.dispatcher.mongo import MongoDispatcherStore
 from tests.dispatcher.conftest import given, level
 
 pytestmark = pytest.mark.broker

@@ -1,4 +1,8 @@
-"""A registered application is forwarded, then routed to a team, over the real broker."""
+"""A registered application is forwarded, then routed to a team, over the real broker.
+
+The choice of team and the stock rules are in ``test_dispatch_rules`` (in-process); here
+are delivery, the housekeeping loop, redelivery, recovery and parking.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,16 @@ from typing import Any
 
 import pytest
 
-from services.dispatcher.store import MongoDispatcherStore
+from services.dispatcher.mongo import MongoDispatcherStore
 from tests.dispatcher.conftest import (
     MovableClock,
     given,
     level,
     publish_registered,
     registered,
-    report,
     team,
 )
-from tests.support.amqp import EventLog, Portal, drain
+from tests.support.amqp import EventLog, drain
 
 pytestmark = pytest.mark.broker
 
@@ -62,32 +65,6 @@ async def test_an_application_is_forwarded_then_assigned_to_a_team_of_its_distri
     assert stored is not None
     assert (stored["status"], stored["team_id"], stored["sequence"]) == ("assigned", "T-01", 3)
     assert stored.get("outbox", []) == []
-
-
-async def test_prefers_the_least_loaded_team_and_breaks_ties_by_team_id(
-    store: MongoDispatcherStore, events: EventLog, rabbitmq_url: str
-) -> None:
-    await given(
-        store,
-        [team("T-02", "BAK-NAS"), team("T-01", "BAK-NAS;BAK-YAS"), team("T-09", "SUM-01")],
-        {"BAK-NAS": 10},
-    )
-    chosen = [
-        (await assign_one(rabbitmq_url, events, registered("BAK-NAS")))["team_id"] for _ in range(4)
-    ]
-    assert chosen == ["T-01", "T-02", "T-01", "T-02"]
-
-
-async def test_a_team_at_its_daily_capacity_is_passed_over(
-    store: MongoDispatcherStore, events: EventLog, rabbitmq_url: str
-) -> None:
-    await given(
-        store, [team("T-01", "BAK-NAS", capacity=1), team("T-02", "BAK-NAS")], {"BAK-NAS": 10}
-    )
-    chosen = [
-        (await assign_one(rabbitmq_url, events, registered("BAK-NAS")))["team_id"] for _ in range(3)
-    ]
-    assert chosen == ["T-01", "T-02", "T-02"]
 
 
 async def test_with_no_capacity_left_the_work_order_waits_until_the_next_baku_day(
@@ -156,40 +133,6 @@ async def test_waiting_work_orders_are_assigned_oldest_first_as_capacity_grows(
     assert len(assigned) == 2
 
 
-async def test_no_free_meter_rejects_the_application_at_once_with_no_meter_stock(
-    store: MongoDispatcherStore, events: EventLog, rabbitmq_url: str
-) -> None:
-    await given(store, [team("T-01", "BAK-XAT")], {"BAK-XAT": 1})
-    await assign_one(rabbitmq_url, events, registered("BAK-XAT"))  # takes the only meter
-    az, en = registered("BAK-XAT"), registered("BAK-XAT", language="en")
-
-    await publish_registered(rabbitmq_url, az, en)
-
-    rejected = await events.wait_for("application.rejected", 2)
-    by_number = {event["application_number"]: event for event in rejected}
-    assert by_number[az["application_number"]]["reason_code"] == "no_meter_stock"
-    assert by_number[az["application_number"]]["sequence"] == 3
-    assert "sayğac" in by_number[az["application_number"]]["comment"]
-    assert "no water meter in stock" in by_number[en["application_number"]]["comment"]
-    assert len(events.bodies("application.forwarded")) == 3, "forwarded first, as always"
-    assert len(events.bodies("application.assigned")) == 1
-    stock = await level(store, "BAK-XAT")
-    assert (stock.received, stock.reserved, stock.available) == (1, 1, 0)
-    loads = await store.team_loads("2026-11-26", ["T-01"])
-    assert len(loads["T-01"]) == 1, "a rejected application takes no team capacity"
-
-
-async def test_reasons_that_need_no_meter_are_assigned_without_stock(
-    store: MongoDispatcherStore, events: EventLog, rabbitmq_url: str
-) -> None:
-    await given(store, [team("T-04", "SUM-01")])
-    relocate = await assign_one(rabbitmq_url, events, registered("SUM-01", "relocate_meter"))
-    existing = await assign_one(rabbitmq_url, events, registered("SUM-01", "register_existing"))
-    assert relocate["team_id"] == existing["team_id"] == "T-04"
-    assert await store.stock_levels() == []
-    assert events.bodies("application.rejected") == []
-
-
 async def test_a_registered_event_delivered_twice_creates_one_work_order(
     store: MongoDispatcherStore, events: EventLog, rabbitmq_url: str
 ) -> None:
@@ -202,8 +145,8 @@ async def test_a_registered_event_delivered_twice_creates_one_work_order(
 
     assert len(events.bodies("application.forwarded")) == 1
     assert len(events.bodies("application.assigned")) == 1
-    assert await store.work_orders_where({}) != []
-    assert len(await store.work_orders_where({})) == 1
+    assert await store.work_orders() != []
+    assert len(await store.work_orders()) == 1
     assert (await level(store, "BAK-NAS")).reserved == 1
     loads = await store.team_loads("2026-11-26", ["T-01", "T-02"])
     assert sum(len(orders) for orders in loads.values()) == 1
@@ -239,21 +182,4 @@ async def test_an_event_without_an_application_number_is_parked_with_the_reason(
             break
     [message] = parked
     assert "application_number" in str(message.headers["x-error"])
-    assert await store.work_orders_where({}) == []
-
-
-async def test_a_report_on_an_application_rejected_for_want_of_stock_is_work_order_closed(
-    store: MongoDispatcherStore, events: EventLog, field_app: Portal, rabbitmq_url: str
-) -> None:
-    await given(store, [team("T-01", "BAK-XAT")], {})
-    application = registered("BAK-XAT")
-    await publish_registered(rabbitmq_url, application)
-    await events.wait_for("application.rejected")
-    work_order = await store.work_order(application["application_number"])
-    assert work_order is not None
-
-    reply = await field_app.request(
-        "dispatcher.report_outcome",
-        report({**application, "work_order_id": work_order["work_order_id"], "team_id": "T-01"}),
-    )
-    assert reply.codes() == ["work_order_closed"]
+    assert await store.work_orders() == []

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from meterctl.asyncapi import COMMANDS, EVENTS
+from shared.contracts.registry import COMMANDS, EVENTS, REPLIES
 from tests.support.amqp import EventLog, Portal, Reply, wait_until_consumed
 from tests.support.infra import free_port
 
@@ -33,7 +33,7 @@ CONSUMED = (
 def conforms(routing_key: str, reply: Reply) -> None:
     """The reply matches one of its documented shapes (deploy/asyncapi.json)."""
     errors = []
-    for model in COMMANDS[routing_key][1]:
+    for model in REPLIES[COMMANDS[routing_key]]:
         try:
             model.model_validate(reply.body)
             return

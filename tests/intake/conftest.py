@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from meterctl.csvfile import read_rows
-from services.intake.reference import SUBSCRIBER_COLUMNS, subscriber_row
 from services.intake.main import create_app
-from services.intake.settings import IntakeSettings
 from services.intake.mongo import MongoIntakeStore
+from services.intake.reference import SUBSCRIBER_COLUMNS, subscriber_row
+from services.intake.settings import IntakeSettings
 from shared.mongo import make_client
 from tests.support.amqp import EventLog, Portal
 
@@ -28,7 +28,9 @@ def intake_settings(settings_values: dict[str, Any]) -> IntakeSettings:
 async def intake_db(intake_settings: IntakeSettings) -> AsyncIterator[Any]:
     client = make_client(intake_settings.mongo_url, "tests")
     db = client[intake_settings.database_name("intake")]
-    rows, errors = read_rows(DEMO, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda r: r.subscriber_code)
+    rows, errors = read_rows(
+        DEMO, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda r: r.subscriber_code
+    )
     assert not errors
     await MongoIntakeStore(db).upsert_subscribers(rows)
     yield db

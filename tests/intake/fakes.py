@@ -1,4 +1,4 @@
-"""An in-memory ``IntakeStore``: fast use-case tests, checked against MongoDB by the contract suite."""
+"""An in-memory ``IntakeStore``, held to the MongoDB store by the contract suite."""
 
 from __future__ import annotations
 

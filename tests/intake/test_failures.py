@@ -9,8 +9,8 @@ import pytest
 
 from meterctl import dlq
 from services.intake.main import create_app
-from services.intake.settings import IntakeSettings
 from services.intake.mongo import MongoIntakeStore
+from services.intake.settings import IntakeSettings
 from tests.intake.test_registration import submission
 from tests.support.amqp import Portal, drain, publish_event
 

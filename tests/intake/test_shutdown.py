@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from services.intake.main import create_app
-from services.intake.settings import IntakeSettings
 from services.intake.mongo import MongoIntakeStore
+from services.intake.settings import IntakeSettings
 from tests.intake.test_registration import submission
 from tests.support.amqp import Portal, drain
 

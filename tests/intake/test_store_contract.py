@@ -102,7 +102,8 @@ async def test_a_saved_application_is_found_by_its_submission_and_its_event_publ
 ) -> None:
     await save(subject, "SQ-2026-000001", "s-1")
     reply = await subject.store.registration_for("s-1")
-    assert reply is not None and reply.application_number == "SQ-2026-000001"
+    assert reply is not None
+    assert reply.application_number == "SQ-2026-000001"
     assert await subject.store.registration_for("s-2") is None
     assert subject.published() == [("application.registered", "SQ-2026-000001")]
 

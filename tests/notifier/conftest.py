@@ -4,7 +4,6 @@ and SMS gateway; events published on ``meter.events`` as the other services woul
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -70,7 +69,7 @@ def start_notifier(
 
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[NotifierSettings]:
-        settings = dataclasses.replace(notifier_settings, **overrides)
+        settings = notifier_settings.model_copy(update=overrides)
         async with run_app(create_app(settings, configure_logging=False)):
             yield settings
 

@@ -1,16 +1,13 @@
-"""Each step reaches the citizen by e-mail and SMS, over a real SMTP server and gateway."""
+"""Each step reaches the citizen by e-mail and SMS through the broker, over a real SMTP
+server and gateway: once per event however often it is delivered, in order, and with the
+step's correlation id on the outcome events. What the e-mail and SMS look like on the wire
+is tested without a broker (``test_providers``)."""
 
 from __future__ import annotations
 
-import json
-from email.utils import parsedate_to_datetime
-
 import pytest
 
-from services.notifier import smsparts
 from tests.notifier.conftest import (
-    SENDER,
-    TOKEN,
     Jobs,
     Publisher,
     StartNotifier,
@@ -70,99 +67,6 @@ async def test_every_step_sends_one_email_and_one_sms_with_its_text(
         f"{B} nömrəli müraciətiniz icra edilmədi. Səbəb: sayğac ehtiyatı yoxdur.",
     ]
     assert outcomes.bodies("notification.failed") == []
-
-
-async def test_the_email_is_utf8_mime_with_text_and_html_and_the_headers_it_needs(
-    notifier: object, events: Publisher, outcomes: EventLog, smtp: SmtpServer
-) -> None:
-    await events.publish("application.registered", registered(A))
-    await outcomes.wait_for("notification.delivered", 2)
-
-    [mail] = smtp.received
-    message = mail.message
-    assert mail.recipients == ["citizen@example.az"]
-    assert mail.sender == "bildiris@su.example.az"
-    # The subject crossed the wire as ASCII (RFC 2047) and decodes to the same letters.
-    raw_headers = mail.raw.split(b"\r\n\r\n", 1)[0]
-    raw_headers.decode("ascii")
-    assert b"=?utf-8?" in raw_headers
-    assert message["Subject"] == f"Müraciət {A}: Qeydiyyata alındı"
-    assert message["From"] == SENDER
-    assert message["To"] == "citizen@example.az"
-    assert message["Message-ID"].startswith(f"<{A}.application.registered.email.")
-    assert message["Message-ID"].endswith("@su.example.az>")
-    assert parsedate_to_datetime(message["Date"]).tzinfo is not None
-    assert message.get_content_type() == "multipart/alternative"
-    plain = message.get_body(preferencelist=("plain",))
-    html = message.get_body(preferencelist=("html",))
-    assert plain is not None
-    assert html is not None
-    assert plain.get_content_charset() == "utf-8"
-    assert html.get_content_charset() == "utf-8"
-    assert plain.get_content().startswith(REGISTERED_AZ.format(A))
-    assert REGISTERED_AZ.format(A) in html.get_content()
-    assert '<html lang="az">' in html.get_content()
-
-
-async def test_an_address_with_azerbaijani_letters_is_delivered_over_smtputf8(
-    notifier: object, events: Publisher, outcomes: EventLog, smtp: SmtpServer
-) -> None:
-    await events.publish("application.registered", registered(A, email="vətəndaş@example.az"))
-    await outcomes.wait_for("notification.delivered", 2)
-
-    [mail] = smtp.received
-    assert mail.recipients == ["vətəndaş@example.az"]
-    assert mail.message["To"] == "vətəndaş@example.az"
-    assert mail.subject == f"Müraciət {A}: Qeydiyyata alındı"
-
-
-async def test_texts_follow_the_applicants_language(
-    notifier: object, events: Publisher, outcomes: EventLog, smtp: SmtpServer, gateway: Gateway
-) -> None:
-    await events.publish("application.registered", registered(A, language="en"))
-    await events.publish("application.completed", completed(A, "existing_meter_registered"))
-    ru = "+994702223344"
-    await events.publish("application.registered", registered(B, language="ru", phone=ru))
-    await events.publish("application.rejected", rejected(B, "unsuitable_water_line"))
-    await outcomes.wait_for("notification.delivered", 8)
-
-    subjects = sorted(mail.subject for mail in smtp.received)
-    assert subjects == sorted(
-        [
-            f"Application {A}: Registered",
-            f"Application {A}: Completed",
-            f"Заявка {B}: Зарегистрирована",
-            f"Заявка {B}: Не исполнена",
-        ]
-    )
-    assert [body["text"] for body in gateway.to("+994501234567")][1] == (
-        f"Your application {A} has been completed. Your existing meter (WM-77001) "
-        "has been registered, act: AKT-2026-0042."
-    )
-    assert [body["text"] for body in gateway.to(ru)][1] == (
-        f"Ваша заявка {B} не исполнена. Причина: водопроводная линия не подходит."
-    )
-
-
-async def test_the_sms_follows_the_gateway_contract(
-    notifier: object, events: Publisher, outcomes: EventLog, gateway: Gateway
-) -> None:
-    await events.publish("application.registered", registered(A))
-    await outcomes.wait_for("notification.delivered", 2)
-
-    [request] = gateway.requests
-    assert request.method == "POST"
-    assert request.path == "/messages"
-    assert request.headers["authorization"] == f"Bearer {TOKEN}"
-    assert request.headers["content-type"].startswith("application/json")
-    body = json.loads(request.body.decode("utf-8"))
-    assert body == {
-        "to": "+994501234567",
-        "text": REGISTERED_AZ.format(A),
-        "reference": f"{A}:application.registered:sms",
-    }
-    assert smsparts.encoding(body["text"]) == "ucs2"
-    assert smsparts.parts(body["text"]) == 2
 
 
 async def test_every_event_delivered_twice_sends_exactly_one_email_and_one_sms(

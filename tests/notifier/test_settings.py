@@ -51,3 +51,59 @@ def test_without_variables_the_defaults_retry_for_about_a_day() -> None:
 def test_a_bad_starttls_value_is_refused_by_name() -> None:
     with pytest.raises(SettingsError, match="SMTP_STARTTLS"):
         NotifierSettings.from_env({"SMTP_STARTTLS": "maybe"})
+
+
+def test_every_notifier_variable_is_read_with_its_default_when_unset_or_empty() -> None:
+    defaults = NotifierSettings.from_env({"SMTP_HOST": "", "NOTIFY_CONCURRENCY": ""})
+    assert (defaults.smtp_from, defaults.smtp_timeout, defaults.sms_timeout) == (
+        "no-reply@localhost",
+        15.0,
+        10.0,
+    )
+    assert (defaults.smtp_host, defaults.smtp_username, defaults.sms_gateway_token) == (
+        "localhost",
+        "",
+        "",
+    )
+    assert (defaults.notify_retry_base, defaults.notify_retry_cap) == (10.0, 1800.0)
+    assert (defaults.notify_contact_wait, defaults.notify_poll_interval) == (7 * 86400.0, 1.0)
+    assert defaults.notify_concurrency == 16
+    settings = NotifierSettings.from_env(
+        {
+            "SMTP_TIMEOUT": "3.5",
+            "SMS_TIMEOUT": "2",
+            "NOTIFY_RETRY_BASE": "0.5",
+            "NOTIFY_RETRY_CAP": "60",
+            "NOTIFY_CONTACT_WAIT": "3600",
+            "NOTIFY_POLL_INTERVAL": "0.25",
+            "NOTIFY_CONCURRENCY": "4",
+            "SMTP_STARTTLS": " Yes ",
+        }
+    )
+    assert (settings.smtp_timeout, settings.sms_timeout) == (3.5, 2.0)
+    assert (settings.notify_poll_interval, settings.notify_concurrency) == (0.25, 4)
+    assert settings.smtp_starttls is True
+    policy = settings.retry_policy()
+    assert (policy.base, policy.cap, policy.contact_wait) == (0.5, 60.0, 3600.0)
+    assert (policy.contact_recheck, policy.order_recheck) == (0.5, 0.25)
+    assert policy.lease == 60.0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SMTP_PORT", "smtp"),
+        ("SMTP_PORT", "70000"),
+        ("SMTP_TIMEOUT", "0"),
+        ("SMS_TIMEOUT", "soon"),
+        ("NOTIFY_RETRY_BASE", "-1"),
+        ("NOTIFY_RETRY_CAP", "x"),
+        ("NOTIFY_MAX_ATTEMPTS", "0"),
+        ("NOTIFY_CONTACT_WAIT", "a week"),
+        ("NOTIFY_POLL_INTERVAL", "0"),
+        ("NOTIFY_CONCURRENCY", "1.5"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        NotifierSettings.from_env({variable: value})

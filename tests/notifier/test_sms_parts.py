@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.notifier import smsparts
-from services.notifier.domain import step_text
+from services.notifier.domain import smsparts
+from services.notifier.domain.texts import step_text
 
 N = "SQ-2026-000042"
 

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 
-from services.notifier import domain
-from services.notifier.domain import UnreadableEvent, read_event, render, step_text
+from services.notifier.domain import steps
+from services.notifier.domain.steps import StepEvent, step_of
+from services.notifier.domain.texts import render, step_text
+from shared.contracts.events import Event
+from shared.contracts.reading import MalformedMessage
+from shared.contracts.reading import read_event as read_wire_event
 from tests.notifier.conftest import completed, forwarded, registered, rejected
 
 N = "SQ-2026-000042"
+
+
+def read_event(key: str, body: dict[str, Any]) -> StepEvent:
+    """The step a wire event tells of: read as its registry model, then as a step."""
+    step = step_of(cast(Event, read_wire_event(key, body)))
+    assert step is not None
+    return step
+
+
 ACT = {"outcome": "installed", "meter_serial": "WM-77001", "act_number": "AKT-7"}
 EXISTING = {**ACT, "outcome": "existing_meter_registered"}
 
@@ -109,7 +124,7 @@ def test_the_html_part_escapes_what_came_from_outside() -> None:
 
 def test_events_are_read_into_steps() -> None:
     step = read_event("application.registered", registered(N, language="en"))
-    assert step.contact == domain.Contact("+994501234567", "citizen@example.az", "en")
+    assert step.contact == steps.Contact("+994501234567", "citizen@example.az", "en")
     assert read_event("application.forwarded", forwarded(N)).contact is None
     assert read_event("application.completed", completed(N)).details == {
         "outcome": "installed",
@@ -122,11 +137,11 @@ def test_events_are_read_into_steps() -> None:
 
 
 def test_an_event_without_what_its_text_needs_is_unreadable() -> None:
-    with pytest.raises(UnreadableEvent, match="contact"):
+    with pytest.raises(MalformedMessage, match="contact"):
         read_event("application.registered", {**registered(N), "contact": None})
     body = completed(N)
     del body["act"]["meter_serial"]
-    with pytest.raises(UnreadableEvent, match="meter_serial"):
+    with pytest.raises(MalformedMessage, match="meter_serial"):
         read_event("application.completed", body)
-    with pytest.raises(UnreadableEvent, match="application_number"):
+    with pytest.raises(MalformedMessage, match="application_number"):
         read_event("application.forwarded", {"occurred_at": "x", "sequence": 2})

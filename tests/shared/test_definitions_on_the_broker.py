@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from meterctl.topology import deployment_definitions
 from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
 from shared.definitions import definitions, vhost_definitions
@@ -31,7 +32,7 @@ async def test_a_service_starts_on_a_broker_loaded_from_the_definitions(
 
 def test_the_committed_definitions_file_is_generated_from_the_code() -> None:
     committed = json.loads((ROOT / "deploy/rabbitmq/definitions.json").read_text())
-    assert committed == definitions("/"), "run `make definitions` and commit the result"
+    assert committed == deployment_definitions("/"), "run `make definitions` and commit the result"
 
 
 def test_portals_may_only_publish_commands() -> None:

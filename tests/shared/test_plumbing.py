@@ -55,7 +55,9 @@ def test_a_csv_with_bad_rows_reports_each_with_its_line_and_imports_nothing(tmp_
         '1000001,5ABCD12,"again",BAK-NAS,WM-1;WM-2@2020-01-02\n',
         encoding="utf-8",
     )
-    rows, errors = read_rows(path, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda r: r.subscriber_code)
+    rows, errors = read_rows(
+        path, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda r: r.subscriber_code
+    )
     assert [error.line for error in errors] == [3, 4]
     assert "applicant_fin" in errors[0].message
     assert "address is empty" in errors[0].message
@@ -70,7 +72,9 @@ def test_serials_are_split_and_may_carry_an_installation_date(tmp_path: Path) ->
         "1,5abcd12,A,D, WM-1 ; WM-2@2020-01-02 \n",
         encoding="utf-8",
     )
-    rows, errors = read_rows(path, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda r: r.subscriber_code)
+    rows, errors = read_rows(
+        path, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda r: r.subscriber_code
+    )
     assert errors == []
     assert rows[0].applicant_fin == "5ABCD12"
     assert [meter.model_dump() for meter in rows[0].active_meters] == [

@@ -10,7 +10,6 @@ import pytest
 
 from services.status.main import create_app
 from services.status.settings import StatusSettings
-from services.status.store import MongoStatusStore
 from shared.mongo import make_client
 from tests.status.events import EventPublisher
 from tests.support.amqp import Portal
@@ -36,11 +35,6 @@ async def status_db(status_settings: StatusSettings) -> AsyncIterator[Any]:
 def applications(status_db: Any) -> Any:
     """The live read-model collection, for looking at the stored documents."""
     return status_db["applications"]
-
-
-@pytest.fixture
-def store(applications: Any) -> MongoStatusStore:
-    return MongoStatusStore(applications)
 
 
 @pytest.fixture

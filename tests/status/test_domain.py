@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.status import domain
-from services.status.facts import UnreadableEvent, fact_from
+from shared.contracts.catalogue import Status
+from shared.contracts.events import EVENT_MODELS, Event
+from shared.contracts.reading import MalformedMessage, read_event
 from tests.status.events import (
     assigned,
     completed,
@@ -20,6 +22,12 @@ from tests.status.events import (
 )
 
 NUMBER = "SQ-2026-000001"
+
+
+def fact_from(key: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    """What the projection keeps of a wire event: the registry's reader, then the domain."""
+    event = read_event(key, body)
+    return None if event is None else domain.fact_of(cast(Event, event))
 
 
 def all_facts() -> list[dict[str, Any]]:
@@ -132,16 +140,72 @@ def test_the_fin_is_normalized_and_times_shown_in_baku_time() -> None:
         ("application.forwarded", {**forwarded(NUMBER), "sequence": 0}, "sequence"),
         ("application.forwarded", {**forwarded("SQ-1"), "sequence": 2}, "SQ-<year>"),
         ("application.forwarded", {**forwarded(NUMBER), "occurred_at": "soon"}, "occurred_at"),
-        ("application.completed", {**completed(NUMBER), "act": {"act_number": "A"}}, "Act"),
+        (
+            "application.completed",
+            {**completed(NUMBER), "act": {"act_number": "A"}},
+            r"act\.meter_serial",
+        ),
         ("notification.failed", {**notified(NUMBER, "x", "fax")}, "channel"),
     ],
 )
 def test_an_event_that_breaks_its_contract_is_unreadable(
     key: str, body: dict[str, Any], complaint: str
 ) -> None:
-    with pytest.raises(UnreadableEvent, match=complaint):
+    with pytest.raises(MalformedMessage, match=complaint):
         fact_from(key, body)
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        ({**forwarded("SQ-1"), "sequence": 2}, "SQ-<year>"),
+        ({**forwarded(NUMBER), "occurred_at": "soon"}, "occurred_at"),
+    ],
+)
+def test_what_the_model_accepts_but_the_projection_cannot_use_is_unreadable(
+    body: dict[str, Any], complaint: str
+) -> None:
+    event = read_event("application.forwarded", body)
+    assert event is not None
+
+    with pytest.raises(domain.UnreadableEvent, match=complaint):
+        domain.fact_of(cast(Event, event))
 
 
 def test_events_the_projection_does_not_use_give_no_fact() -> None:
     assert fact_from("application.archived", {"application_number": NUMBER}) is None
+
+
+BODIES = {
+    "application.registered": registered(NUMBER),
+    "application.forwarded": forwarded(NUMBER),
+    "application.assigned": assigned(NUMBER),
+    "application.completed": completed(NUMBER),
+    "application.rejected": rejected(NUMBER),
+    "notification.delivered": notified(NUMBER, "application.registered", "email"),
+    "notification.failed": notified(NUMBER, "application.registered", "sms"),
+}
+
+
+@pytest.mark.parametrize("model", EVENT_MODELS, ids=lambda model: model.routing_key)
+def test_each_event_of_the_registry_is_a_step_with_its_status_or_a_notification_outcome(
+    model: Any,
+) -> None:
+    fact = fact_from(model.routing_key, BODIES[model.routing_key])
+
+    assert fact is not None
+    if model.status is not None:
+        assert (fact["kind"], fact["status"]) == ("step", model.status)
+    else:
+        assert fact["kind"] == "notification"
+        assert fact["state"] == model.routing_key.removeprefix("notification.")
+
+
+def test_steps_rank_in_the_registrys_order() -> None:
+    assert [model.status for model in domain.STEP_EVENTS] == [
+        Status.REGISTERED,
+        Status.FORWARDED,
+        Status.ASSIGNED,
+        Status.COMPLETED,
+        Status.REJECTED,
+    ]

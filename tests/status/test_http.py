@@ -1,4 +1,5 @@
-"""The HTTP reads, in process: keys, the citizen header, number checks, ownership."""
+"""The HTTP reads: keys, the citizen header, number checks, ownership, in process over the
+in-memory store; and the API as the running service serves it."""
 
 from __future__ import annotations
 
@@ -9,23 +10,25 @@ from typing import Any
 import httpx
 import pytest
 
-from services.status.facts import fact_from
-from services.status.http import create_http_app
-from services.status.store import MongoStatusStore
-from tests.status.conftest import API_KEY
-from tests.status.events import FIN, journey, registered
+from services.status.adapters.http import create_http_app
+from services.status.main import create_app
+from services.status.settings import StatusSettings
+from tests.status.conftest import API_KEY, steps
+from tests.status.events import FIN, EventPublisher, journey, registered
+from tests.status.fakes import MemoryStatusStore
+from tests.status.inprocess import LocalStatus
+from tests.support.infra import free_port
 
 MINE, THEIRS = "SQ-2026-000401", "SQ-2026-000402"
 AUTH = {"Authorization": f"Bearer {API_KEY}", "X-Applicant-Fin": FIN}
 
 
 @pytest.fixture
-async def client(store: MongoStatusStore) -> AsyncIterator[httpx.AsyncClient]:
-    await store.ensure_indexes()
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    store = MemoryStatusStore()
+    producer = LocalStatus(store)
     for key, body in [*journey(MINE), ("application.registered", registered(THEIRS, "7XYZW99"))]:
-        fact = fact_from(key, body)
-        assert fact is not None
-        await store.record(fact["application_number"], [fact])
+        await producer.publish(key, body)
     app = create_http_app(store, frozenset({API_KEY, "another-portal"}))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://status") as http:
@@ -159,14 +162,9 @@ async def get_when_listening(http: httpx.AsyncClient, path: str) -> httpx.Respon
 
 
 async def test_the_service_serves_the_api_on_its_port(
-    status_settings: Any, status_db: Any, run_app: Any
+    status_settings: StatusSettings, status_db: Any, run_app: Any
 ) -> None:
-    from dataclasses import replace
-
-    from services.status.main import create_app
-    from tests.support.infra import free_port
-
-    settings = replace(status_settings, http_port=free_port())
+    settings = status_settings.model_copy(update={"http_port": free_port()})
     async with run_app(create_app(settings, configure_logging=False)):
         url = f"http://127.0.0.1:{settings.http_port}"
         async with httpx.AsyncClient(base_url=url) as http:
@@ -174,3 +172,21 @@ async def test_the_service_serves_the_api_on_its_port(
 
     assert response.status_code == 200
     assert response.json() == {"applications": []}
+
+
+async def test_the_running_service_serves_what_it_projected_from_the_broker(
+    status_settings: StatusSettings, projected: Any, run_app: Any, rabbitmq_url: str
+) -> None:
+    number = "SQ-2026-000403"
+    settings = status_settings.model_copy(update={"http_port": free_port()})
+    async with run_app(create_app(settings, configure_logging=False)):
+        async with EventPublisher(rabbitmq_url) as producer:
+            await producer.publish("application.registered", registered(number))
+        await projected(number, steps(1))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.http_port}") as http:
+            one = await get_when_listening(http, f"/v1/applications/{number}")
+            listed = await http.get("/v1/applications", headers=AUTH)
+
+    assert one.status_code == 200
+    assert one.json()["status_label"] == "Qeydiyyata alındı"
+    assert [view["application_number"] for view in listed.json()["applications"]] == [number]

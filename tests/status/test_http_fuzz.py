@@ -3,40 +3,36 @@ every answer is one the document declares, in the declared shape."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from services.status import domain
-from services.status.facts import fact_from
-from services.status.http import create_http_app
+from services.status.adapters.http import create_http_app
 from tests.status.conftest import API_KEY
-from tests.status.events import FIN, journey
+from tests.status.events import journey
+from tests.status.fakes import MemoryStatusStore
+from tests.status.inprocess import LocalStatus
 
 NUMBER = "SQ-2026-000001"
 
 
-class ProjectedViews:
+def projected_views() -> MemoryStatusStore:
     """A reader over views folded by the real projection (the API's own loop is not ours)."""
+    local = LocalStatus()
 
-    def __init__(self) -> None:
-        facts = [fact_from(key, body) for key, body in journey(NUMBER)]
-        received = domain.merged({}, [fact for fact in facts if fact is not None])
-        assert received is not None
-        self.document = domain.document(NUMBER, received)
+    async def publish() -> None:
+        for key, body in journey(NUMBER):
+            await local.publish(key, body)
 
-    async def own_application(self, applicant_fin: str, number: str) -> dict[str, Any] | None:
-        mine = applicant_fin == FIN and number == NUMBER
-        return dict(self.document["view"]) if mine else None
-
-    async def own_applications(self, applicant_fin: str) -> list[dict[str, Any]]:
-        mine = applicant_fin == FIN
-        return [domain.summary(self.document["view"])] if mine else []
+    asyncio.run(publish())
+    assert local.store.documents[NUMBER]["view"] is not None
+    return local.store
 
 
 schema = schemathesis.openapi.from_asgi(
-    "/openapi.json", create_http_app(ProjectedViews(), frozenset({API_KEY}))
+    "/openapi.json", create_http_app(projected_views(), frozenset({API_KEY}))
 )
 
 

@@ -1,4 +1,7 @@
-"""Badly shaped queries are refused with codes; unreadable messages are answered and parked."""
+"""Unreadable messages are answered and parked; events of no known kind are acknowledged.
+
+The refusals of badly shaped queries are tested in-process (``test_query_rules``).
+"""
 
 from __future__ import annotations
 
@@ -11,27 +14,6 @@ from tests.status.events import EventPublisher, registered
 from tests.support.amqp import Portal
 
 pytestmark = pytest.mark.broker
-
-
-async def test_a_query_with_missing_wrong_and_unknown_fields_is_refused_with_each_code(
-    portal: Portal,
-) -> None:
-    reply = await portal.request("status.get_application", {"applicant_fin": 7, "page": 2})
-
-    assert reply.outcome == "refused"
-    assert sorted((e["field"], e["code"]) for e in reply.body["errors"]) == [
-        ("applicant_fin", "invalid_type"),
-        ("application_number", "required"),
-        ("page", "unknown_field"),
-    ]
-    assert all(error["message"] for error in reply.body["errors"])
-
-
-async def test_a_list_without_an_applicant_is_refused(portal: Portal) -> None:
-    reply = await portal.request("status.list_applications", {"applicant_fin": "  "})
-
-    assert reply.outcome == "refused"
-    assert reply.codes() == ["required"]
 
 
 async def test_an_unreadable_query_is_answered_and_parked_with_its_error(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from meterctl.__main__ import main as meterctl
-from services.status.rebuild import rebuild
+from services.status.main import rebuild
 from services.status.settings import StatusSettings
 from tests.status.conftest import outcomes, steps
 from tests.status.events import (

@@ -28,3 +28,22 @@ def test_keys_are_comma_separated_and_blanks_ignored() -> None:
 def test_a_port_that_is_not_one_is_refused_by_name(port: str) -> None:
     with pytest.raises(SettingsError, match="STATUS_HTTP_PORT"):
         StatusSettings.from_env({"STATUS_HTTP_PORT": port})
+
+
+def test_only_the_status_variables_are_read_not_variables_named_like_the_fields() -> None:
+    settings = StatusSettings.from_env(
+        {"HTTP_PORT": "9090", "HTTP_HOST": "0.0.0.0", "API_KEYS": "someone-elses-key"}
+    )
+
+    assert (settings.http_host, settings.http_port) == ("127.0.0.1", 8080)
+    assert settings.api_keys == frozenset()
+
+
+def test_tests_may_give_the_settings_by_field_name() -> None:
+    settings = StatusSettings(http_port=0, api_keys=frozenset({"k"}), http_host=" ::1 ")
+
+    assert (settings.http_host, settings.http_port, settings.api_keys) == (
+        "::1",
+        0,
+        frozenset({"k"}),
+    )

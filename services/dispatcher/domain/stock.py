@@ -10,9 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from services.dispatcher.domain import Change
-from services.dispatcher.domain.reports import shape_errors
-from shared.contracts.errors import ErrorCode, FieldError, field_error
+from services.dispatcher.domain.changes import Change, Document
 
 RECEIPTS_KEPT = 200  # stock receipts remembered for idempotent redelivery
 
@@ -39,12 +37,12 @@ def stock_level(district: str, document: Mapping[str, Any] | None) -> StockLevel
     )
 
 
-def _stock(district: str, document: Mapping[str, Any] | None) -> dict[str, Any]:
+def _stock(district: str, document: Mapping[str, Any] | None) -> Document:
     base = {"_id": district, "received": 0, "consumed": 0, "reservations": [], "receipts": []}
     return {**base, **(document or {})}
 
 
-def reserve(district: str, document: dict[str, Any] | None, number: str) -> Change:
+def reserve(district: str, document: Document | None, number: str) -> Change:
     """Hold one free meter for ``number``; True if it holds one (now or already)."""
     stock = _stock(district, document)
     if number in stock["reservations"]:
@@ -54,7 +52,7 @@ def reserve(district: str, document: dict[str, Any] | None, number: str) -> Chan
     return {**stock, "reservations": [*stock["reservations"], number]}, True
 
 
-def release(district: str, document: dict[str, Any] | None, number: str) -> Change:
+def release(district: str, document: Document | None, number: str) -> Change:
     """Give ``number``'s meter back to the free stock; True if it held one."""
     stock = _stock(district, document)
     if number not in stock["reservations"]:
@@ -63,7 +61,7 @@ def release(district: str, document: dict[str, Any] | None, number: str) -> Chan
     return {**stock, "reservations": held}, True
 
 
-def consume(district: str, document: dict[str, Any] | None, number: str) -> Change:
+def consume(district: str, document: Document | None, number: str) -> Change:
     """Turn ``number``'s reservation into an installed meter; True if it held one."""
     stock = _stock(district, document)
     if number not in stock["reservations"]:
@@ -72,7 +70,7 @@ def consume(district: str, document: dict[str, Any] | None, number: str) -> Chan
     return {**stock, "reservations": held, "consumed": stock["consumed"] + 1}, True
 
 
-def receive(district: str, document: dict[str, Any] | None, quantity: int, receipt: str) -> Change:
+def receive(district: str, document: Document | None, quantity: int, receipt: str) -> Change:
     """Add ``quantity`` meters once per ``receipt`` id; the result is the free count."""
     stock = _stock(district, document)
     for seen in stock["receipts"]:
@@ -82,22 +80,3 @@ def receive(district: str, document: dict[str, Any] | None, quantity: int, recei
     available = stock_level(district, received).available
     receipts = [*stock["receipts"], {"message_id": receipt, "in_stock": available}]
     return {**received, "receipts": receipts[-RECEIPTS_KEPT:]}, available
-
-
-_RECEIPT_FIELDS: dict[str, tuple[str, type, bool]] = {
-    "district_code": ("string", str, True),
-    "quantity": ("integer", int, True),
-}
-
-
-def read_receipt(body: dict[str, Any]) -> tuple[str, int] | list[FieldError]:
-    """A stock receipt: a district and a positive whole number of meters."""
-    errors = shape_errors(body, _RECEIPT_FIELDS)
-    quantity = body.get("quantity")
-    if not errors and isinstance(quantity, int) and quantity < 1:
-        errors.append(
-            field_error("quantity", ErrorCode.INVALID_TYPE, "az", expected="müsbət tam ədəd")
-        )
-    if errors:
-        return errors
-    return body["district_code"].strip(), int(body["quantity"])

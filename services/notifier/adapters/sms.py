@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from services.notifier.channels import DeliveryFailed, Sms
+from services.notifier.domain.providers import DeliveryFailed, Sms
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _RETRYABLE_4XX = {408, 425, 429}

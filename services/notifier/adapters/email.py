@@ -9,7 +9,7 @@ from email.utils import format_datetime, parseaddr
 import aiosmtplib
 from email_validator import EmailNotValidError, validate_email
 
-from services.notifier.channels import DeliveryFailed, Mail
+from services.notifier.domain.providers import DeliveryFailed, Mail
 from shared.clock import utc_now
 
 _NOT_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]")

@@ -18,12 +18,23 @@ from fastapi import Depends, FastAPI, Header, Path, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict
 
-from services.status.facts import normalize_fin
 from services.status.store import StatusReader
-from services.status.views import NUMBER_PATTERN, ApplicationList, ApplicationView, Problem
+from shared.contracts.commands import NUMBER_PATTERN
+from shared.contracts.fields import normalize_fin
+from shared.contracts.replies import ApplicationList, ApplicationView
 
 NUMBER_HINT = "the application number must look like SQ-2026-000001 (SQ-<4 digits>-<6 digits>)"
+
+
+class Problem(BaseModel):
+    """Why an HTTP request was not answered with a view."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    message: str
 
 
 class ApiError(Exception):
@@ -120,7 +131,7 @@ def create_http_app(reader: StatusReader, api_keys: frozenset[str]) -> FastAPI:
         summary="The citizen's applications, newest first, without timelines",
     )
     async def list_applications(applicant_fin: ApplicantFin) -> Any:
-        return {"applications": await reader.own_applications(applicant_fin)}
+        return ApplicationList(applications=await reader.own_applications(applicant_fin))
 
     return app
 

@@ -14,15 +14,23 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from services.status import texts
-from services.status.facts import STEP_EVENTS, Fact
-from services.status.views import ApplicationView, NotificationOutcome, Rejection, TimelineStep
+from services.status.domain import texts
+from services.status.domain.facts import STEP_EVENTS, Fact, step_status
 from shared.clock import stamp
 from shared.contracts.catalogue import Status
+from shared.contracts.events import ApplicationRegistered
+from shared.contracts.replies import (
+    ApplicationSummary,
+    ApplicationView,
+    NotificationOutcome,
+    Rejection,
+    TimelineStep,
+)
 
 Received = dict[str, list[Fact]]
 _STATE_RANK = {"failed": 0, "delivered": 1}
-_EVENT_RANK = {key: rank for rank, key in enumerate(STEP_EVENTS)}
+_EVENT_RANK = {model.routing_key: rank for rank, model in enumerate(STEP_EVENTS)}
+_REGISTERED = step_status(ApplicationRegistered)
 
 
 def merged(received: Received, facts: Iterable[Fact]) -> Received | None:
@@ -59,7 +67,7 @@ def _outcome_order(key: tuple[str, str]) -> tuple[int, str, str]:
 def document(number: str, received: Received) -> dict[str, Any]:
     """The whole stored document; ``applicant_fin`` and ``submitted_key`` serve the queries."""
     doc: dict[str, Any] = {"_id": number, "received": received, "view": None}
-    registered = next((s for s in received["steps"] if s["status"] == Status.REGISTERED), None)
+    registered = next((s for s in received["steps"] if s["status"] == _REGISTERED), None)
     if registered is not None:
         doc["view"] = view_of(number, registered, received).model_dump(mode="json")
         doc["applicant_fin"] = registered["applicant_fin"]
@@ -109,6 +117,16 @@ def _timeline_step(step: Fact, language: str) -> TimelineStep:
 def summary(view: dict[str, Any]) -> dict[str, Any]:
     """A view as listed: without its timeline."""
     return {key: value for key, value in view.items() if key != "timeline"}
+
+
+def shown(view: dict[str, Any]) -> ApplicationView:
+    """A stored view as the citizen gets it."""
+    return ApplicationView.model_validate(view)
+
+
+def listed(view: dict[str, Any]) -> ApplicationSummary:
+    """A stored view as the citizen's list shows it."""
+    return ApplicationSummary.model_validate(summary(view))
 
 
 def _latest(facts: list[Fact]) -> str:

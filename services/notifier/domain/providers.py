@@ -1,7 +1,8 @@
 """The two ways the citizen is told: what a provider gets, and how it says it failed.
 
-An e-mail or SMS provider is anything with ``async send(message) -> receipt``; another SMS
-gateway is added by writing one more class with that method (see ``sms.py``).
+These are ports (pure data and Protocols). An e-mail or SMS provider is anything with
+``async send(message) -> receipt``; another SMS gateway is added by writing one more class
+with that method in ``services.notifier.adapters`` (see ``adapters/sms.py``).
 """
 
 from __future__ import annotations

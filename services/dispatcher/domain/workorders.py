@@ -1,0 +1,231 @@
+"""Work orders: one per application, and the events each change of one causes (pure).
+
+A work order is the stored document of its application (``_id`` is the application
+number). It holds the work order's state and the application's event ``sequence``; each
+change returns the new document and the events it causes, which the store saves with it
+in one write (``store.DispatcherStore.save_and_publish``).
+
+    waiting ──assigned──▶ assigned ──reported──▶ completed | rejected
+       └──── no meter in stock ──▶ rejected
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from services.dispatcher.domain.comments import rejection_comment
+from services.dispatcher.domain.teams import Team
+from shared.clock import iso, stamp
+from shared.contracts.catalogue import Reason, RejectionReason
+from shared.contracts.commands import Outcome, ReportOutcome
+from shared.contracts.events import (
+    ApplicationAssigned,
+    ApplicationCompleted,
+    ApplicationEvent,
+    ApplicationForwarded,
+    ApplicationRegistered,
+    ApplicationRejected,
+)
+from shared.contracts.reading import MalformedMessage
+from shared.contracts.replies import Accepted
+
+WorkOrder = dict[str, Any]
+"""A work order as stored: ``_id`` (the application number), ``work_order_id``,
+``district_code``, ``reason_code``, ``language``, ``subscriber_code``, ``status``,
+``meter_reserved``, ``sequence``, ``created_at``, ``updated_at``, ``correlation_id``;
+``team_id``, ``assigned_day``, ``assigned_at`` once assigned; ``closed_at`` and
+``rejection`` or ``outcome``/``act``/``comment`` once closed; ``stock_pending`` while a
+closing's stock change is unfinished; ``report_message_id`` and ``report_reply`` of the
+report that closed it. The store adds ``version`` (and the outbox)."""
+
+Transition = tuple[WorkOrder, list[ApplicationEvent]]
+
+WAITING = "waiting"
+ASSIGNED = "assigned"
+COMPLETED = "completed"
+REJECTED = "rejected"
+CLOSED = frozenset({COMPLETED, REJECTED})
+
+# Reasons whose work needs a meter from the district's stock (DESIGN.md 4a).
+REASONS_NEEDING_A_METER = frozenset(
+    {
+        Reason.NEW_INSTALLATION,
+        Reason.ADDITIONAL_METER,
+        Reason.REPLACE_FAULTY,
+        Reason.REPLACE_VERIFICATION_EXPIRED,
+    }
+)
+
+
+def needs_meter(reason_code: str) -> bool:
+    return reason_code in REASONS_NEEDING_A_METER
+
+
+def work_order_id(application_number: str) -> str:
+    """One work order per application, named after it: SQ-2026-000001 -> WO-2026-000001."""
+    return "WO-" + application_number.removeprefix("SQ-")
+
+
+@dataclass(frozen=True)
+class Application:
+    """What the dispatcher keeps of ``application.registered``."""
+
+    number: str
+    district_code: str
+    reason_code: str
+    language: str
+    subscriber_code: str
+    sequence: int
+
+    @classmethod
+    def from_event(cls, event: ApplicationRegistered) -> Application:
+        """The application to dispatch; ``MalformedMessage`` when it names no place to go."""
+        for name in ("application_number", "district_code", "reason_code"):
+            if not str(getattr(event, name)).strip():
+                raise MalformedMessage(f"{name} is missing or not a string")
+        return cls(
+            number=event.application_number,
+            district_code=event.district_code,
+            reason_code=event.reason_code,
+            language=event.language or "az",
+            subscriber_code=event.subscriber_code or "",
+            sequence=event.sequence,
+        )
+
+
+def opened(
+    app: Application, now: datetime, reserved: bool | None, correlation_id: str | None
+) -> Transition:
+    """The new work order, forwarded; rejected at once when a needed meter is missing.
+
+    ``reserved`` is None when the reason needs no meter, else whether one is held.
+    """
+    work_order: WorkOrder = {
+        "_id": app.number,
+        "work_order_id": work_order_id(app.number),
+        "district_code": app.district_code,
+        "reason_code": app.reason_code,
+        "language": app.language,
+        "subscriber_code": app.subscriber_code,
+        "status": WAITING,
+        "meter_reserved": bool(reserved),
+        "sequence": app.sequence + 1,
+        "created_at": stamp(now),
+        "updated_at": stamp(now),
+        "correlation_id": correlation_id,
+    }
+    forwarded = ApplicationForwarded(
+        application_number=app.number,
+        occurred_at=iso(now),
+        sequence=app.sequence + 1,
+        district_code=app.district_code,
+    )
+    if reserved is False:
+        reason = RejectionReason.NO_METER_STOCK.value
+        comment = rejection_comment(reason, app.language)
+        work_order, events = rejected(work_order, now, reason, comment, stock_pending=None)
+        return work_order, [forwarded, *events]
+    return work_order, [forwarded]
+
+
+def assigned(work_order: WorkOrder, team: Team, day: str, now: datetime) -> Transition:
+    """The waiting work order given to ``team``, counted on Baku ``day``."""
+    sequence = work_order["sequence"] + 1
+    event = ApplicationAssigned(
+        application_number=work_order["_id"],
+        occurred_at=iso(now),
+        sequence=sequence,
+        work_order_id=work_order["work_order_id"],
+        team_id=team.team_id,
+        district_code=work_order.get("district_code"),
+        subscriber_code=work_order.get("subscriber_code"),
+        reason_code=work_order.get("reason_code"),
+    )
+    changed = {
+        **work_order,
+        "status": ASSIGNED,
+        "team_id": team.team_id,
+        "assigned_day": day,
+        "assigned_at": stamp(now),
+        "updated_at": stamp(now),
+        "sequence": sequence,
+    }
+    return changed, [event]
+
+
+def rejected(
+    work_order: WorkOrder, now: datetime, reason: str, comment: str, stock_pending: str | None
+) -> Transition:
+    sequence = work_order["sequence"] + 1
+    event = ApplicationRejected(
+        application_number=work_order["_id"],
+        occurred_at=iso(now),
+        sequence=sequence,
+        reason_code=reason,
+        comment=comment,
+        work_order_id=work_order["work_order_id"],
+    )
+    changed = _closed(work_order, now, REJECTED, sequence, stock_pending)
+    changed["rejection"] = {"reason_code": reason, "comment": comment}
+    return changed, [event]
+
+
+def reported(
+    work_order: WorkOrder,
+    report: ReportOutcome,
+    now: datetime,
+    message_id: str | None,
+    reply: Accepted,
+) -> Transition:
+    """The work order closed by a field team's report, with the reply the report got.
+
+    A held meter is consumed by ``installed`` and released otherwise; the change is
+    marked ``stock_pending`` until the stock document has it.
+    """
+    held = work_order.get("meter_reserved") is True
+    if report.outcome == Outcome.NOT_EXECUTED:
+        reason = report.reason_code or RejectionReason.UNSUITABLE_WATER_LINE.value
+        language = work_order.get("language") or "az"
+        comment = report.comment or rejection_comment(reason, language)
+        changed, events = rejected(work_order, now, reason, comment, "release" if held else None)
+    else:
+        outcome: Literal["installed", "existing_meter_registered"] = (
+            "installed" if report.outcome == Outcome.INSTALLED else "existing_meter_registered"
+        )
+        assert report.act is not None  # the contract requires it unless not_executed
+        sequence = work_order["sequence"] + 1
+        event = ApplicationCompleted(
+            application_number=work_order["_id"],
+            occurred_at=iso(now),
+            sequence=sequence,
+            outcome=outcome,
+            act=report.act,
+            work_order_id=work_order["work_order_id"],
+            team_id=report.team_id,
+        )
+        pending = ("consume" if outcome == "installed" else "release") if held else None
+        changed = _closed(work_order, now, COMPLETED, sequence, pending)
+        changed.update(
+            outcome=outcome, act=report.act.model_dump(mode="json"), comment=report.comment
+        )
+        events = [event]
+    if message_id:
+        changed.update(report_message_id=message_id, report_reply=reply.model_dump(mode="json"))
+    return changed, events
+
+
+def _closed(
+    work_order: WorkOrder, now: datetime, status: str, sequence: int, stock_pending: str | None
+) -> WorkOrder:
+    changed = {
+        **work_order,
+        "status": status,
+        "closed_at": stamp(now),
+        "updated_at": stamp(now),
+        "sequence": sequence,
+    }
+    if stock_pending:
+        changed["stock_pending"] = stock_pending
+    return changed

@@ -1,0 +1,210 @@
+"""Dispatcher's MongoDB adapter: teams, stock, daily capacity, work orders, refused reports.
+
+Every state document is written whole (insert or replace) and guarded by its ``version``:
+a write that lost a race is retried against the fresh document. The embedded server used
+where no real MongoDB exists keeps types only that way (DESIGN.md section 10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
+
+from services.dispatcher.domain import stock as meters
+from services.dispatcher.domain import teams as capacity
+from services.dispatcher.domain.changes import Change, Document
+from services.dispatcher.domain.teams import Team
+from services.dispatcher.domain.workorders import WorkOrder
+from shared.contracts.events import ApplicationEvent
+from shared.contracts.replies import Refused
+from shared.outbox import MongoOutboxDocuments, Outbox, event_entry, with_outbox
+
+
+class MongoDispatcherStore:
+    def __init__(self, db: Any, outbox: Outbox | None = None) -> None:
+        self.teams_collection = db["teams"]
+        self.stock = db["stock"]
+        self.team_days = db["team_days"]
+        self.work_orders_collection = db["work_orders"]
+        self.replies = db["replies"]
+        self.outbox = outbox
+        self.documents = MongoOutboxDocuments(self.work_orders_collection)
+        if outbox is not None:
+            outbox.watch(self.documents)
+
+    async def ensure_indexes(self) -> None:
+        work_orders = self.work_orders_collection
+        await work_orders.create_index("work_order_id", unique=True)
+        await work_orders.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
+        await work_orders.create_index("report_message_id", unique=True, sparse=True)
+        await work_orders.create_index("stock_pending", sparse=True)
+        await self.documents.ensure_index()
+        await self.team_days.create_index([("day", ASCENDING), ("team_id", ASCENDING)])
+
+    # --- teams and their capacity ------------------------------------------------------
+
+    async def teams(self) -> list[Team]:
+        cursor = self.teams_collection.find().sort("_id", ASCENDING)
+        return [_team(row) for row in await cursor.to_list()]
+
+    async def upsert_teams(self, teams: Sequence[Team]) -> int:
+        for team in teams:
+            await self.teams_collection.replace_one(
+                {"_id": team.team_id}, _team_document(team), upsert=True
+            )
+        return len(teams)
+
+    async def team_loads(self, day: str, team_ids: Sequence[str]) -> dict[str, list[str]]:
+        cursor = self.team_days.find({"day": day, "team_id": {"$in": list(team_ids)}})
+        return {row["team_id"]: list(row.get("orders") or []) for row in await cursor.to_list()}
+
+    async def claim(self, team: Team, day: str, number: str) -> bool:
+        key = capacity.team_day_id(team.team_id, day)
+        return bool(
+            await self._change(self.team_days, key, lambda d: capacity.claim(team, day, d, number))
+        )
+
+    async def unclaim(self, team_id: str, day: str, number: str) -> bool:
+        key = capacity.team_day_id(team_id, day)
+        return bool(await self._change(self.team_days, key, lambda d: capacity.unclaim(d, number)))
+
+    # --- meter stock per district ------------------------------------------------------
+
+    async def reserve(self, district: str, number: str) -> bool:
+        return bool(
+            await self._change(self.stock, district, lambda d: meters.reserve(district, d, number))
+        )
+
+    async def release(self, district: str, number: str) -> bool:
+        return bool(
+            await self._change(self.stock, district, lambda d: meters.release(district, d, number))
+        )
+
+    async def consume(self, district: str, number: str) -> bool:
+        return bool(
+            await self._change(self.stock, district, lambda d: meters.consume(district, d, number))
+        )
+
+    async def receive(self, district: str, quantity: int, receipt: str) -> int:
+        change = lambda d: meters.receive(district, d, quantity, receipt)  # noqa: E731
+        return int(await self._change(self.stock, district, change))
+
+    async def stock_levels(self) -> list[meters.StockLevel]:
+        cursor = self.stock.find().sort("_id", ASCENDING)
+        return [meters.stock_level(row["_id"], row) for row in await cursor.to_list()]
+
+    # --- work orders -------------------------------------------------------------------
+
+    async def work_order(self, number: str) -> WorkOrder | None:
+        return await self._find_work_order({"_id": number})
+
+    async def work_order_by_id(self, work_order_id: str) -> WorkOrder | None:
+        return await self._find_work_order({"work_order_id": work_order_id})
+
+    async def work_order_by_message(self, message_id: str) -> WorkOrder | None:
+        return await self._find_work_order({"report_message_id": message_id})
+
+    async def work_orders(
+        self, *, status: str | None = None, stock_pending: bool = False, limit: int = 200
+    ) -> list[WorkOrder]:
+        query: Document = {}
+        if status is not None:
+            query["status"] = status
+        if stock_pending:
+            query["stock_pending"] = {"$exists": True}
+        order = [("created_at", ASCENDING), ("_id", ASCENDING)]
+        cursor = self.work_orders_collection.find(query).sort(order).limit(limit)
+        return list(await cursor.to_list())
+
+    async def save_and_publish(
+        self,
+        work_order: WorkOrder,
+        events: Sequence[ApplicationEvent],
+        *,
+        replacing: WorkOrder | None = None,
+    ) -> bool:
+        correlation_id = work_order.get("correlation_id")
+        entries = [event_entry(event, correlation_id) for event in events]
+        if replacing is None:
+            stored = with_outbox({**work_order, "version": 1}, entries)
+            try:
+                await self.work_orders_collection.insert_one(stored)
+            except DuplicateKeyError:  # a concurrent copy of the event got there first
+                return False
+        else:
+            version = replacing["version"]
+            stored = with_outbox({**work_order, "version": version + 1}, entries)
+            written = await self.work_orders_collection.replace_one(
+                {"_id": replacing["_id"], "version": version}, stored
+            )
+            if not written.matched_count:
+                return False
+        if self.outbox is not None:
+            await self.outbox.publish_or_leave(self.documents, stored)
+        return True
+
+    async def stock_settled(self, number: str) -> None:
+        await self.work_orders_collection.update_one(
+            {"_id": number}, {"$unset": {"stock_pending": ""}}
+        )
+
+    # --- refused reports ---------------------------------------------------------------
+
+    async def refusal_for(self, message_id: str) -> Refused | None:
+        stored = await self.replies.find_one({"_id": message_id})
+        return None if stored is None else Refused.model_validate(stored["reply"])
+
+    async def remember_refusal(self, message_id: str, reply: Refused) -> None:
+        # A concurrent copy of the same message may have stored it first.
+        with suppress(DuplicateKeyError):
+            await self.replies.insert_one(
+                {"_id": message_id, "reply": reply.model_dump(mode="json")}
+            )
+
+    async def _find_work_order(self, query: Document) -> WorkOrder | None:
+        found: WorkOrder | None = await self.work_orders_collection.find_one(query)
+        return found
+
+    async def _change(
+        self, collection: Any, key: str, change: Callable[[Document | None], Change]
+    ) -> Any:
+        """Apply a pure ``change`` to one document, retrying until its write wins."""
+        while True:
+            current = await collection.find_one({"_id": key})
+            new, result = change(current)
+            if new is None:
+                return result
+            try:
+                if current is None:
+                    await collection.insert_one({**new, "_id": key, "version": 1})
+                    return result
+                written = await collection.replace_one(
+                    {"_id": key, "version": current["version"]},
+                    {**new, "_id": key, "version": current["version"] + 1},
+                )
+            except DuplicateKeyError:
+                continue  # created concurrently: apply the change to that document
+            if written.matched_count:
+                return result
+
+
+def _team(document: Mapping[str, Any]) -> Team:
+    return Team(
+        team_id=str(document["_id"]),
+        name=str(document.get("name", "")),
+        district_codes=tuple(document.get("district_codes") or ()),
+        daily_capacity=int(document.get("daily_capacity") or 0),
+    )
+
+
+def _team_document(team: Team) -> Document:
+    return {
+        "_id": team.team_id,
+        "name": team.name,
+        "district_codes": list(team.district_codes),
+        "daily_capacity": team.daily_capacity,
+    }

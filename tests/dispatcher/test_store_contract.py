@@ -1,0 +1,334 @@
+"""One contract for the dispatcher's store, run against the in-memory fake and MongoDB alike."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.dispatcher.domain import workorders
+from services.dispatcher.domain.workorders import Application, WorkOrder
+from services.dispatcher.mongo import MongoDispatcherStore
+from services.dispatcher.store import DispatcherStore
+from shared.contracts.commands import ReportOutcome
+from shared.contracts.errors import ErrorCode, field_error
+from shared.contracts.events import ApplicationEvent
+from shared.contracts.replies import Accepted, Refused
+from shared.mongo import make_client
+from shared.outbox import Outbox
+from tests.dispatcher.conftest import given, level, team
+from tests.dispatcher.fakes import MemoryDispatcherStore
+from tests.support.recording import RecordingMessenger
+
+NOON = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+
+
+@dataclass
+class Subject:
+    store: DispatcherStore
+    # The events published so far: (routing key, application number, sequence).
+    published: Callable[[], list[tuple[str, str, int]]]
+
+
+@pytest.fixture
+async def memory_subject() -> Subject:
+    store = MemoryDispatcherStore()
+    return Subject(
+        store,
+        lambda: [(e.routing_key, e.application_number, e.sequence) for e in store.published],
+    )
+
+
+@pytest.fixture
+async def mongo_subject(mongo_url: str) -> AsyncIterator[Subject]:
+    client = make_client(mongo_url, "tests")
+    db = client[f"t{uuid.uuid4().hex[:10]}_dispatcher"]
+    messenger = RecordingMessenger()
+    store = MongoDispatcherStore(db, Outbox(messenger))  # type: ignore[arg-type]
+    await store.ensure_indexes()
+    yield Subject(
+        store,
+        lambda: [
+            (p.routing_key, p.body["application_number"], p.body["sequence"])
+            for p in messenger.published
+        ],
+    )
+    await client.drop_database(db.name)
+    await client.close()
+
+
+@pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.store)])
+def subject(request: pytest.FixtureRequest) -> Subject:
+    return request.getfixturevalue(f"{request.param}_subject")  # type: ignore[no-any-return]
+
+
+def application(number: str, district: str = "BAK-NAS") -> Application:
+    return Application(
+        number=number,
+        district_code=district,
+        reason_code="new_installation",
+        language="az",
+        subscriber_code="1000001",
+        sequence=1,
+    )
+
+
+def opened(
+    number: str, at: datetime = NOON, reserved: bool | None = True
+) -> tuple[WorkOrder, list[ApplicationEvent]]:
+    return workorders.opened(application(number), at, reserved, "corr-1")
+
+
+async def save_new(subject: Subject, number: str, at: datetime = NOON) -> WorkOrder:
+    work_order, events = opened(number, at)
+    assert await subject.store.save_and_publish(work_order, events)
+    stored = await subject.store.work_order(number)
+    assert stored is not None
+    return stored
+
+
+# --- teams and capacity -------------------------------------------------------------------
+
+
+async def test_teams_are_listed_by_id_and_an_import_replaces_a_team_whole(
+    subject: Subject,
+) -> None:
+    assert await subject.store.upsert_teams([team("T-02", "BAK-NAS"), team("T-01", "A;B")]) == 2
+    assert [t.team_id for t in await subject.store.teams()] == ["T-01", "T-02"]
+    changed = team("T-01", "GNC-01", capacity=9, name="Gəncə")
+    await subject.store.upsert_teams([changed])
+    assert (await subject.store.teams())[0] == changed
+
+
+async def test_a_team_day_counts_each_work_order_once_up_to_capacity(subject: Subject) -> None:
+    two = team("T-01", "BAK-NAS", capacity=2)
+    day = "2026-11-26"
+    assert await subject.store.claim(two, day, "A")
+    assert await subject.store.claim(two, day, "A"), "claiming again is idempotent"
+    assert await subject.store.claim(two, day, "B")
+    assert not await subject.store.claim(two, day, "C")
+    assert await subject.store.claim(two, "2026-11-27", "C"), "a new day, new capacity"
+    loads = await subject.store.team_loads(day, ["T-01", "T-09"])
+    assert loads == {"T-01": ["A", "B"]}
+    assert await subject.store.unclaim("T-01", day, "B")
+    assert not await subject.store.unclaim("T-01", day, "B")
+    assert await subject.store.team_loads(day, ["T-01"]) == {"T-01": ["A"]}
+
+
+# --- stock ------------------------------------------------------------------------------
+
+
+async def test_a_receipt_counts_once_and_answers_the_free_meters(subject: Subject) -> None:
+    assert await subject.store.receive("GNC-01", 3, "r-1") == 3
+    assert await subject.store.reserve("GNC-01", "SQ-1")
+    assert await subject.store.receive("GNC-01", 3, "r-1") == 3, "the first answer again"
+    assert await subject.store.receive("GNC-01", 2, "r-2") == 4
+    found = await level(subject.store, "GNC-01")
+    assert (found.received, found.reserved, found.consumed, found.available) == (5, 1, 0, 4)
+
+
+async def test_reserving_stops_at_zero_and_consuming_or_releasing_moves_held_meters_only(
+    subject: Subject,
+) -> None:
+    assert not await subject.store.reserve("BAK-NAS", "SQ-1"), "no stock document yet"
+    await subject.store.receive("BAK-NAS", 2, "r-1")
+    assert await subject.store.reserve("BAK-NAS", "SQ-1")
+    assert await subject.store.reserve("BAK-NAS", "SQ-2")
+    assert not await subject.store.reserve("BAK-NAS", "SQ-3")
+    assert await subject.store.consume("BAK-NAS", "SQ-1")
+    assert not await subject.store.consume("BAK-NAS", "SQ-1")
+    assert await subject.store.release("BAK-NAS", "SQ-2")
+    assert not await subject.store.release("BAK-NAS", "SQ-2")
+    found = await level(subject.store, "BAK-NAS")
+    assert (found.received, found.reserved, found.consumed, found.available) == (2, 0, 1, 1)
+
+
+async def test_stock_levels_are_listed_by_district(subject: Subject) -> None:
+    assert await subject.store.stock_levels() == []
+    await given(subject.store, stock={"SUM-01": 1, "BAK-NAS": 2})
+    assert [found.district_code for found in await subject.store.stock_levels()] == [
+        "BAK-NAS",
+        "SUM-01",
+    ]
+
+
+async def test_concurrent_reservations_never_take_more_meters_than_received(
+    subject: Subject,
+) -> None:
+    store = subject.store
+    await given(store, stock={"BAK-NAS": 20})
+    numbers = [f"SQ-2026-{index:06d}" for index in range(60)]
+
+    held = await asyncio.gather(*(store.reserve("BAK-NAS", number) for number in numbers))
+    again = await asyncio.gather(*(store.reserve("BAK-NAS", number) for number in numbers))
+
+    assert sum(held) == 20
+    assert again == held, "reserving is idempotent per application"
+    stock = await level(store, "BAK-NAS")
+    assert (stock.reserved, stock.available) == (20, 0)
+
+
+# --- work orders ------------------------------------------------------------------------
+
+
+async def test_a_new_work_order_is_found_by_number_and_id_and_its_events_published_in_order(
+    subject: Subject,
+) -> None:
+    stored = await save_new(subject, "SQ-2026-000001")
+    assert stored["work_order_id"] == "WO-2026-000001"
+    by_id = await subject.store.work_order_by_id("WO-2026-000001")
+    assert by_id is not None
+    assert by_id["_id"] == "SQ-2026-000001"
+    assert await subject.store.work_order("SQ-2026-000002") is None
+    assert await subject.store.work_order_by_id("WO-2026-000002") is None
+    assert subject.published() == [("application.forwarded", "SQ-2026-000001", 2)]
+
+
+async def test_a_second_work_order_for_the_same_application_is_not_stored(
+    subject: Subject,
+) -> None:
+    await save_new(subject, "SQ-2026-000001")
+    work_order, events = opened("SQ-2026-000001", reserved=False)
+    assert not await subject.store.save_and_publish(work_order, events)
+    stored = await subject.store.work_order("SQ-2026-000001")
+    assert stored is not None
+    assert stored["status"] == "waiting"
+    assert len(subject.published()) == 1
+
+
+async def test_a_change_replaces_the_version_it_was_made_from_and_no_other(
+    subject: Subject,
+) -> None:
+    first = await save_new(subject, "SQ-2026-000001")
+    changed, events = workorders.assigned(first, team("T-01", "BAK-NAS"), "2026-11-26", NOON)
+    assert await subject.store.save_and_publish(changed, events, replacing=first)
+    stored = await subject.store.work_order("SQ-2026-000001")
+    assert stored is not None
+    assert (stored["status"], stored["team_id"], stored["sequence"]) == ("assigned", "T-01", 3)
+    assert stored["version"] > first["version"]
+
+    again, events = workorders.assigned(first, team("T-02", "BAK-NAS"), "2026-11-26", NOON)
+    assert not await subject.store.save_and_publish(again, events, replacing=first)
+    kept = await subject.store.work_order("SQ-2026-000001")
+    assert kept is not None
+    assert kept["team_id"] == "T-01"
+    assert subject.published() == [
+        ("application.forwarded", "SQ-2026-000001", 2),
+        ("application.assigned", "SQ-2026-000001", 3),
+    ]
+
+
+async def test_work_orders_are_listed_oldest_first_by_status_or_pending_stock(
+    subject: Subject,
+) -> None:
+    later = NOON + timedelta(minutes=5)
+    await save_new(subject, "SQ-2026-000003", at=later)
+    await save_new(subject, "SQ-2026-000002")
+    waiting = await save_new(subject, "SQ-2026-000001")
+    changed, events = workorders.assigned(waiting, team("T-01", "BAK-NAS"), "d", NOON)
+    assert await subject.store.save_and_publish(changed, events, replacing=waiting)
+
+    def numbers(found: list[WorkOrder]) -> list[str]:
+        return [work_order["_id"] for work_order in found]
+
+    assert numbers(await subject.store.work_orders()) == [
+        "SQ-2026-000001",
+        "SQ-2026-000002",
+        "SQ-2026-000003",
+    ]
+    assert numbers(await subject.store.work_orders(status="waiting")) == [
+        "SQ-2026-000002",
+        "SQ-2026-000003",
+    ]
+    assert numbers(await subject.store.work_orders(status="waiting", limit=1)) == ["SQ-2026-000002"]
+    assert await subject.store.work_orders(stock_pending=True) == []
+
+
+async def test_a_closed_work_order_is_found_by_its_report_and_its_stock_change_settled(
+    subject: Subject,
+) -> None:
+    first = await save_new(subject, "SQ-2026-000001")
+    assigned, events = workorders.assigned(first, team("T-01", "BAK-NAS"), "d", NOON)
+    assert await subject.store.save_and_publish(assigned, events, replacing=first)
+    current = await subject.store.work_order("SQ-2026-000001")
+    assert current is not None
+    report = ReportOutcome(
+        application_number="SQ-2026-000001",
+        work_order_id="WO-2026-000001",
+        team_id="T-01",
+        outcome="not_executed",
+        reason_code="unsuitable_water_line",
+    )
+    closed, events = workorders.reported(current, report, NOON, "m-1", Accepted())
+    assert await subject.store.save_and_publish(closed, events, replacing=current)
+
+    found = await subject.store.work_order_by_message("m-1")
+    assert found is not None
+    assert (found["_id"], found["status"], found["stock_pending"]) == (
+        "SQ-2026-000001",
+        "rejected",
+        "release",
+    )
+    assert found["report_reply"] == {"outcome": "accepted"}
+    assert await subject.store.work_order_by_message("m-2") is None
+    assert [w["_id"] for w in await subject.store.work_orders(stock_pending=True)] == [
+        "SQ-2026-000001"
+    ]
+    await subject.store.stock_settled("SQ-2026-000001")
+    assert await subject.store.work_orders(stock_pending=True) == []
+    settled = await subject.store.work_order("SQ-2026-000001")
+    assert settled is not None
+    assert "stock_pending" not in settled
+    assert settled["status"] == "rejected"
+    assert subject.published()[-1] == ("application.rejected", "SQ-2026-000001", 4)
+
+
+# --- refused reports --------------------------------------------------------------------
+
+
+def refusal(code: ErrorCode) -> Refused:
+    return Refused(errors=[field_error("work_order_id", code, "az")])
+
+
+async def test_the_first_refusal_of_a_message_is_the_one_remembered(subject: Subject) -> None:
+    assert await subject.store.refusal_for("m-1") is None
+    await subject.store.remember_refusal("m-1", refusal(ErrorCode.UNKNOWN_WORK_ORDER))
+    await subject.store.remember_refusal("m-1", refusal(ErrorCode.WORK_ORDER_CLOSED))
+    assert await subject.store.refusal_for("m-1") == refusal(ErrorCode.UNKNOWN_WORK_ORDER)
+    assert await subject.store.refusal_for("m-2") is None
+
+
+# --- the MongoDB adapter's outbox -------------------------------------------------------
+
+
+@pytest.mark.store
+async def test_events_that_cannot_be_published_stay_in_the_outbox_for_the_relay(
+    mongo_url: str,
+) -> None:
+    client = make_client(mongo_url, "tests")
+    db = client[f"t{uuid.uuid4().hex[:10]}_dispatcher"]
+    messenger = RecordingMessenger(fail=True)
+    outbox = Outbox(messenger, min_age=timedelta(0))  # type: ignore[arg-type]
+    store = MongoDispatcherStore(db, outbox)
+    await store.ensure_indexes()
+    try:
+        work_order, events = opened("SQ-2026-000001")
+        assert await store.save_and_publish(work_order, events)
+        stored: Any = await store.work_order("SQ-2026-000001")
+        assert [entry["routing_key"] for entry in stored["outbox"]] == ["application.forwarded"]
+        assert stored["outbox"][0]["correlation_id"] == "corr-1"
+
+        messenger.fail = False
+        assert await outbox.relay_once() == 1
+        assert [p.routing_key for p in messenger.published] == ["application.forwarded"]
+        assert messenger.published[0].message_id == stored["outbox"][0]["message_id"]
+        relayed: Any = await store.work_order("SQ-2026-000001")
+        assert relayed["outbox"] == []
+    finally:
+        await client.drop_database(db.name)
+        await client.close()

@@ -1,0 +1,401 @@
+"""The dispatcher's use cases over the in-memory store: dispatching, closing work orders,
+receiving stock and housekeeping, including the races and crashes they must survive."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+
+from services.dispatcher.background import Housekeeping
+from services.dispatcher.domain import workorders
+from services.dispatcher.usecases import WRITE_ATTEMPTS, Dispatcher, WorkOrderBusy
+from shared.contracts.commands import ReceiveStock, ReportOutcome
+from shared.contracts.events import (
+    EVENT_MODELS,
+    ApplicationAssigned,
+    ApplicationCompleted,
+    ApplicationRegistered,
+    DomainEvent,
+)
+from shared.contracts.reading import MalformedMessage, Refusal, read_command
+from shared.contracts.replies import Accepted, Refused, StockAccepted
+from tests.dispatcher.conftest import MovableClock, act, given, level, registered, report, team
+from tests.dispatcher.fakes import MemoryDispatcherStore
+
+
+@pytest.fixture
+def store() -> MemoryDispatcherStore:
+    return MemoryDispatcherStore()
+
+
+@pytest.fixture
+def dispatcher(store: MemoryDispatcherStore, clock: MovableClock) -> Dispatcher:
+    return Dispatcher(store, clock)
+
+
+def event(**overrides: Any) -> ApplicationRegistered:
+    return ApplicationRegistered.model_validate(registered(**overrides))
+
+
+def command(body: dict[str, Any]) -> ReportOutcome | Refusal:
+    return read_command(ReportOutcome, body)
+
+
+def routing_keys(store: MemoryDispatcherStore) -> list[str]:
+    return [published.routing_key for published in store.published]
+
+
+async def assigned_one(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore, **overrides: Any
+) -> ApplicationAssigned:
+    await dispatcher.register(event(**overrides), "corr-1")
+    assignment = store.published[-1]
+    assert isinstance(assignment, ApplicationAssigned)
+    return assignment
+
+
+# --- application.registered -------------------------------------------------------------
+
+
+async def test_a_registered_application_is_forwarded_and_assigned_in_one_write(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    registration = event()
+
+    outcome = await dispatcher.register(registration, "corr-1")
+
+    assert outcome.reply is None
+    assert outcome.log == {"outcome": "assigned", "district": "BAK-NAS"}
+    assert routing_keys(store) == ["application.forwarded", "application.assigned"]
+    stored = await store.work_order(registration.application_number)
+    assert stored is not None
+    assert (stored["status"], stored["team_id"], stored["sequence"]) == ("assigned", "T-01", 3)
+    assert (stored["meter_reserved"], stored["correlation_id"]) == (True, "corr-1")
+    assert stored["version"] == 1, "forwarded and assigned are stored in one write"
+
+
+async def test_an_application_seen_before_is_a_duplicate_and_changes_nothing(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    registration = event()
+    await dispatcher.register(registration, None)
+
+    outcome = await dispatcher.register(registration, None)
+
+    assert outcome.log["outcome"] == "duplicate"
+    assert len(store.published) == 2
+    assert (await level(store, "BAK-NAS")).reserved == 1
+
+
+async def test_with_no_team_free_the_work_order_waits_and_keeps_its_meter(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS", capacity=0)], {"BAK-NAS": 2})
+
+    outcome = await dispatcher.register(event(), None)
+
+    assert outcome.log["outcome"] == "waiting"
+    assert routing_keys(store) == ["application.forwarded"]
+    assert (await level(store, "BAK-NAS")).reserved == 1
+
+
+async def test_a_copy_that_loses_the_race_gives_back_the_team_slot_it_took(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore, clock: MovableClock
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS"), team("T-02", "BAK-NAS")], {"BAK-NAS": 2})
+    registration = event()
+    number = registration.application_number
+
+    async def the_other_copy_wins() -> None:
+        store.before_save = None
+        winner, events = workorders.opened(
+            workorders.Application.from_event(registration), clock(), True, None
+        )
+        winner, more = workorders.assigned(winner, team("T-02", "BAK-NAS"), "2026-11-26", clock())
+        await store.claim(team("T-02", "BAK-NAS"), "2026-11-26", number)
+        assert await store.save_and_publish(winner, [*events, *more])
+
+    store.before_save = the_other_copy_wins
+    outcome = await dispatcher.register(registration, None)
+
+    assert outcome.log["outcome"] == "duplicate"
+    loads = await store.team_loads("2026-11-26", ["T-01", "T-02"])
+    assert loads == {"T-01": [], "T-02": [number]}
+    assert (await level(store, "BAK-NAS")).reserved == 1, "the winner keeps the meter"
+    assert routing_keys(store) == ["application.forwarded", "application.assigned"]
+
+
+@pytest.mark.parametrize("name", ["application_number", "district_code", "reason_code"])
+async def test_a_registration_naming_no_place_to_go_is_malformed(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore, name: str
+) -> None:
+    with pytest.raises(MalformedMessage, match=name):
+        await dispatcher.register(event(**{name: "  "}), None)
+    assert store.documents == {}
+
+
+@pytest.mark.parametrize(
+    "model",
+    [model for model in EVENT_MODELS if model is not ApplicationRegistered],
+    ids=lambda model: model.routing_key,
+)
+async def test_every_other_event_is_ignored(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore, model: type[DomainEvent]
+) -> None:
+    other: Any = model.model_construct(
+        application_number="SQ-2026-000001", occurred_at="2026-11-26T10:00:00.000+04:00"
+    )
+    outcome = await dispatcher.follow(other, None)
+    assert outcome.log == {"outcome": "ignored", "event_type": model.routing_key}
+    assert store.documents == {}
+
+
+# --- housekeeping -----------------------------------------------------------------------
+
+
+async def test_waiting_work_orders_are_assigned_oldest_first_when_a_new_day_brings_capacity(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore, clock: MovableClock
+) -> None:
+    await given(store, [team("T-01", "GNC-01", capacity=1)], {"GNC-01": 5})
+    first = await assigned_one(dispatcher, store, district_code="GNC-01")
+    late = [event(district_code="GNC-01") for _ in range(2)]
+    for registration in late:
+        await dispatcher.register(registration, None)
+    assert await dispatcher.assign_waiting() == 0
+
+    clock.next_day()
+
+    assert await dispatcher.assign_waiting() == 1
+    assignment = store.published[-1]
+    assert isinstance(assignment, ApplicationAssigned)
+    assert assignment.application_number == late[0].application_number
+    assert (assignment.team_id, assignment.sequence) == (first.team_id, 3)
+    stored = await store.work_order(late[0].application_number)
+    assert stored is not None
+    assert stored["assigned_day"] == "2026-11-27"
+
+
+async def test_capacity_that_appears_during_a_round_goes_to_the_oldest_in_the_next(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "GNC-01", capacity=0)], {"GNC-01": 5})
+    bodies = [event(district_code="GNC-01") for _ in range(3)]
+    for registration in bodies:
+        await dispatcher.register(registration, None)
+    loads = store.team_loads
+
+    async def imported_meanwhile(day: str, team_ids: Any) -> dict[str, list[str]]:
+        await store.upsert_teams([team("T-01", "GNC-01", capacity=2)])
+        return await loads(day, team_ids)
+
+    store.team_loads = imported_meanwhile  # type: ignore[method-assign]
+    assert await dispatcher.assign_waiting() == 0
+    store.team_loads = loads  # type: ignore[method-assign]
+    assert await dispatcher.assign_waiting() == 2
+
+    assigned = [e.application_number for e in store.published if isinstance(e, ApplicationAssigned)]
+    assert assigned == [bodies[0].application_number, bodies[1].application_number]
+
+
+async def test_a_waiting_work_order_changed_meanwhile_gives_its_slot_back(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "GNC-01", capacity=0)], {"GNC-01": 1})
+    registration = event(district_code="GNC-01")
+    await dispatcher.register(registration, None)
+    await store.upsert_teams([team("T-01", "GNC-01", capacity=1)])
+    number = registration.application_number
+
+    async def another_dispatcher_writes() -> None:
+        store.before_save = None
+        store.documents[number]["version"] += 1
+
+    store.before_save = another_dispatcher_writes
+    assert await dispatcher.assign_waiting() == 0
+    assert await store.team_loads("2026-11-26", ["T-01"]) == {"T-01": []}
+    assert await dispatcher.assign_waiting() == 1
+
+
+@pytest.mark.parametrize(
+    ("pending", "consumed", "available"), [("consume", 1, 2), ("release", 0, 3)]
+)
+async def test_a_stock_change_a_crash_interrupted_is_finished_once(
+    dispatcher: Dispatcher,
+    store: MemoryDispatcherStore,
+    pending: str,
+    consumed: int,
+    available: int,
+) -> None:
+    await given(store, stock={"BAK-NAS": 3})
+    assert await store.reserve("BAK-NAS", "SQ-2026-900001")
+    store.documents["SQ-2026-900001"] = {
+        "_id": "SQ-2026-900001",
+        "work_order_id": "WO-2026-900001",
+        "district_code": "BAK-NAS",
+        "status": "completed",
+        "stock_pending": pending,
+        "created_at": "2026-11-26T06:00:00.000Z",
+        "version": 3,
+    }
+
+    assert await dispatcher.settle_pending() == 1
+    assert await dispatcher.settle_pending() == 0
+
+    stock = await level(store, "BAK-NAS")
+    assert (stock.reserved, stock.consumed, stock.available) == (0, consumed, available)
+    assert "stock_pending" not in store.documents["SQ-2026-900001"]
+
+
+async def test_housekeeping_settles_stock_then_assigns_and_survives_a_failed_round(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "GNC-01", capacity=0)], {"GNC-01": 1})
+    registration = event(district_code="GNC-01")
+    await dispatcher.register(registration, None)
+    await store.upsert_teams([team("T-01", "GNC-01", capacity=1)])
+    real = store.work_orders
+    calls: list[str] = []
+
+    async def flaky(**kwargs: Any) -> list[dict[str, Any]]:
+        calls.append("pending" if kwargs.get("stock_pending") else "waiting")
+        if len(calls) == 1:
+            raise ConnectionError("database unreachable")
+        return await real(**kwargs)
+
+    store.work_orders = flaky  # type: ignore[method-assign]
+    task = asyncio.create_task(Housekeeping(dispatcher, interval=0.01).run())
+    for _ in range(200):
+        if "application.assigned" in routing_keys(store):
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert calls[:3] == ["pending", "pending", "waiting"]
+    assert "application.assigned" in routing_keys(store)
+
+
+# --- dispatcher.report_outcome ----------------------------------------------------------
+
+
+async def test_a_report_closes_the_work_order_consumes_its_meter_and_is_accepted(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    assignment = await assigned_one(dispatcher, store)
+
+    outcome = await dispatcher.report(command(report(assignment.model_dump())), "m-1")
+
+    assert outcome.reply == Accepted()
+    assert outcome.log == {"outcome": "accepted", "report": "installed"}
+    completed = store.published[-1]
+    assert isinstance(completed, ApplicationCompleted)
+    assert (completed.sequence, completed.team_id) == (4, "T-01")
+    assert completed.act.model_dump() == act()
+    stock = await level(store, "BAK-NAS")
+    assert (stock.reserved, stock.consumed) == (0, 1)
+    stored = await store.work_order(assignment.application_number)
+    assert stored is not None
+    assert (stored["status"], stored["report_message_id"]) == ("completed", "m-1")
+    assert "stock_pending" not in stored
+
+
+async def test_a_report_redelivered_after_a_crash_gets_its_first_reply_and_finishes_its_stock(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore, clock: MovableClock
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    assignment = await assigned_one(dispatcher, store)
+    body = report(assignment.model_dump())
+    parsed = command(body)
+    assert isinstance(parsed, ReportOutcome)
+    # The first delivery closed the work order, then the process died before the stock.
+    current = await store.work_order(assignment.application_number)
+    assert current is not None
+    closed, events = workorders.reported(current, parsed, clock(), "m-1", Accepted())
+    assert await store.save_and_publish(closed, events, replacing=current)
+
+    outcome = await dispatcher.report(command({**body, "outcome": "not_executed"}), "m-1")
+
+    assert outcome.reply == Accepted()
+    assert outcome.log == {"outcome": "accepted", "duplicate": True}
+    assert (await level(store, "BAK-NAS")).consumed == 1
+    assert routing_keys(store).count("application.completed") == 1
+
+
+async def test_a_report_that_lost_a_race_is_tried_again_on_the_fresh_work_order(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    assignment = await assigned_one(dispatcher, store)
+    number = assignment.application_number
+
+    async def the_relay_writes_first() -> None:  # e.g. it removed published outbox entries
+        store.before_save = None
+        store.documents[number]["version"] += 1
+
+    store.before_save = the_relay_writes_first
+    outcome = await dispatcher.report(command(report(assignment.model_dump())), None)
+
+    assert outcome.log["outcome"] == "accepted"
+    assert routing_keys(store).count("application.completed") == 1
+
+
+async def test_a_work_order_that_keeps_changing_leaves_the_report_to_be_retried(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    assignment = await assigned_one(dispatcher, store)
+    number = assignment.application_number
+    writes = 0
+
+    async def always_first() -> None:
+        nonlocal writes
+        writes += 1
+        store.documents[number]["version"] += 1
+
+    store.before_save = always_first
+    with pytest.raises(WorkOrderBusy, match=number):
+        await dispatcher.report(command(report(assignment.model_dump())), "m-1")
+
+    assert writes == WRITE_ATTEMPTS
+    assert "application.completed" not in routing_keys(store)
+    assert (await level(store, "BAK-NAS")).reserved == 1
+    assert await store.refusal_for("m-1") is None
+
+
+async def test_a_refusal_is_remembered_only_for_a_report_with_a_message_id(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    body = report({"application_number": "SQ-1", "work_order_id": "WO-1", "team_id": "T-1"})
+
+    refused = await dispatcher.report(command(body), None)
+    assert isinstance(refused.reply, Refused)
+    assert refused.log == {"outcome": "refused", "codes": ["unknown_work_order"]}
+    assert store.refusals == {}
+
+    await dispatcher.report(command(body), "m-1")
+    again = await dispatcher.report(command(report(body, "not_executed")), "m-1")
+    assert again.reply == refused.reply
+    assert again.log == {"outcome": "refused", "duplicate": True}
+
+
+# --- dispatcher.receive_stock -----------------------------------------------------------
+
+
+async def test_stock_without_a_message_id_counts_every_time(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    receipt = ReceiveStock(district_code="GNC-01", quantity=2)
+    first = await dispatcher.receive_stock(receipt, None)
+    second = await dispatcher.receive_stock(receipt, None)
+    assert (first.reply, second.reply) == (StockAccepted(in_stock=2), StockAccepted(in_stock=4))
+    assert second.log == {"outcome": "accepted", "district": "GNC-01", "in_stock": 4}
+    same = str(uuid.uuid4())
+    await dispatcher.receive_stock(receipt, same)
+    assert (await dispatcher.receive_stock(receipt, same)).reply == StockAccepted(in_stock=6)

@@ -1,0 +1,112 @@
+"""The sender loop with the in-memory store: woken by new jobs, bounded concurrency, a slow
+provider holding up nobody, and attempts under way finishing on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from services.notifier.background import Sender
+from services.notifier.domain.providers import Mail, Sms
+from tests.notifier.conftest import registered
+from tests.notifier.fakes import FakeProvider
+from tests.notifier.inprocess import LocalNotifier
+from tests.notifier.servers import wait_until
+
+
+@dataclass
+class GatedProvider(FakeProvider):
+    """Holds every message until ``gate`` opens; ``started`` counts the sends under way."""
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    started: int = 0
+
+    async def send(self, message: Mail | Sms) -> str | None:
+        self.started += 1
+        await self.gate.wait()
+        return await super().send(message)
+
+
+@contextlib.asynccontextmanager
+async def running(sender: Sender) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(sender.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def numbers(count: int) -> list[str]:
+    return [f"SQ-2026-{500 + n:06d}" for n in range(count)]
+
+
+async def test_recorded_jobs_wake_the_sender_before_its_next_poll() -> None:
+    local = LocalNotifier()
+    sender = Sender(local.notifier, interval=60.0)
+    async with running(sender):
+        await asyncio.sleep(0.05)  # the first (empty) round is over: it now sleeps 60 s
+        await local.publish("application.registered", registered("SQ-2026-000501"))
+        sender.wake()
+        await wait_until(lambda: len(local.store.published) == 2, "both sent", timeout=5)
+
+
+async def test_no_more_attempts_are_under_way_than_the_concurrency_allows() -> None:
+    mailer = GatedProvider()
+    local = LocalNotifier(mailer=mailer)
+    for number in numbers(5):
+        await local.publish("application.registered", registered(number))
+    sender = Sender(local.notifier, interval=0.01, concurrency=3)
+    async with running(sender):
+        # Two SMS go quickly; of the e-mails no more than the room left waits at the gate.
+        await wait_until(lambda: mailer.started == 3, "three sends under way", timeout=5)
+        await asyncio.sleep(0.1)
+        assert mailer.started == 3
+        mailer.gate.set()
+        await wait_until(lambda: len(local.store.published) == 10, "all sent", timeout=5)
+    assert len(mailer.taken) == 5
+
+
+async def test_a_slow_provider_holds_up_neither_the_other_channel_nor_other_jobs() -> None:
+    mailer = GatedProvider()
+    local = LocalNotifier(mailer=mailer)
+    for number in numbers(3):
+        await local.publish("application.registered", registered(number))
+    sms = local.sms
+    assert isinstance(sms, FakeProvider)
+    sender = Sender(local.notifier, interval=0.01)
+    async with running(sender):
+        await wait_until(lambda: len(sms.taken) == 3, "the SMS", timeout=5)
+        assert mailer.taken == []
+        mailer.gate.set()
+        await wait_until(lambda: len(mailer.taken) == 3, "the e-mails", timeout=5)
+
+
+@pytest.mark.parametrize(("graceful", "finished"), [(5.0, True), (0.05, False)])
+async def test_on_shutdown_attempts_under_way_get_the_graceful_time_to_finish(
+    graceful: float, finished: bool
+) -> None:
+    mailer = GatedProvider()
+    local = LocalNotifier(mailer=mailer)
+    number = "SQ-2026-000501"
+    await local.publish("application.registered", registered(number))
+    sender = Sender(local.notifier, interval=0.01, graceful=graceful)
+    task = asyncio.create_task(sender.run())
+    await wait_until(lambda: mailer.started == 1, "the e-mail under way", timeout=5)
+
+    task.cancel()
+    await asyncio.sleep(0.2)
+    mailer.gate.set()  # the server answers after a while
+    await asyncio.gather(task, return_exceptions=True)
+
+    email = local.jobs_of(number)[0]
+    if finished:
+        assert email.state == "sent"
+        assert len(mailer.taken) == 1
+    else:  # cut off: its lease brings it back to another sender
+        assert email.state == "sending"
+        assert mailer.taken == []

@@ -1,0 +1,294 @@
+"""One contract for the notifier's store, run against the in-memory fake and MongoDB alike:
+concurrent duplicates record and claim a job once, so two deliveries of one event can never
+both send; a job is finished together with its outcome event."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.notifier.domain import jobs
+from services.notifier.domain.steps import Contact, StepEvent
+from services.notifier.mongo import MongoNotifierStore
+from services.notifier.store import NotifierStore
+from shared.clock import stamp
+from shared.contracts.events import event_body
+from shared.mongo import make_client
+from shared.outbox import Outbox
+from tests.notifier.fakes import MemoryNotifierStore
+from tests.support.recording import RecordingMessenger
+
+NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+POLICY = jobs.RetryPolicy()
+N = "SQ-2026-000301"
+
+
+@dataclass
+class Subject:
+    store: NotifierStore
+    # () -> each outcome published: (routing key, body, correlation id)
+    published: Callable[[], list[tuple[str, dict[str, Any], str | None]]]
+
+
+@pytest.fixture
+async def memory_subject() -> Subject:
+    store = MemoryNotifierStore()
+    return Subject(
+        store,
+        lambda: [(e.routing_key, event_body(e), cid) for e, cid in store.published],
+    )
+
+
+@dataclass
+class MongoParts:
+    db: Any
+    messenger: RecordingMessenger
+    outbox: Outbox
+    store: MongoNotifierStore
+
+
+@pytest.fixture
+async def mongo_parts(mongo_url: str) -> AsyncIterator[MongoParts]:
+    client = make_client(mongo_url, "tests")
+    db = client[f"t{uuid.uuid4().hex[:10]}_notifier"]
+    messenger = RecordingMessenger()
+    outbox = Outbox(messenger, min_age=timedelta(0))  # type: ignore[arg-type]
+    store = MongoNotifierStore(db, outbox)
+    await store.ensure_indexes()
+    yield MongoParts(db, messenger, outbox, store)
+    await client.drop_database(db.name)
+    await client.close()
+
+
+@pytest.fixture
+async def mongo_subject(mongo_parts: MongoParts) -> Subject:
+    published = mongo_parts.messenger.published
+    return Subject(
+        mongo_parts.store,
+        lambda: [(p.routing_key, p.body, p.correlation_id) for p in published],
+    )
+
+
+@pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.store)])
+def subject(request: pytest.FixtureRequest) -> Subject:
+    return request.getfixturevalue(f"{request.param}_subject")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def store(subject: Subject) -> NotifierStore:
+    return subject.store
+
+
+def step(key: str = "application.forwarded", sequence: int = 2) -> StepEvent:
+    return StepEvent(key, N, sequence)
+
+
+async def test_concurrent_duplicates_of_an_event_record_its_jobs_once(
+    store: NotifierStore,
+) -> None:
+    counts = await asyncio.gather(
+        *(store.record(jobs.new_jobs(step(), NOW, True)) for _ in range(8))
+    )
+    assert sorted(counts) == [0] * 7 + [2]
+
+
+async def test_only_one_of_concurrent_claims_of_a_job_wins(store: NotifierStore) -> None:
+    await store.record(jobs.new_jobs(step(), NOW, True))
+    [job] = await store.due(stamp(NOW), 1, busy=())
+    results = await asyncio.gather(
+        *(store.replace(job, jobs.claimed(job, NOW, POLICY)) for _ in range(8))
+    )
+    assert results.count(True) == 1
+    stored: Any = await store.job(job.id)
+    assert stored.state == "sending"
+    assert stored.attempts == 1
+
+
+async def test_a_claimed_job_is_not_due_until_its_lease_runs_out(store: NotifierStore) -> None:
+    await store.record(jobs.new_jobs(step(), NOW, True))
+    due = await store.due(stamp(NOW), 10, busy=())
+    assert len(due) == 2
+    await store.replace(due[0], jobs.claimed(due[0], NOW, POLICY))
+    assert [job.id for job in await store.due(stamp(NOW), 10, busy=())] == [due[1].id]
+    lease_over = stamp(NOW + timedelta(seconds=POLICY.lease))
+    assert due[0].id in [job.id for job in await store.due(lease_over, 10, busy=())]
+
+
+async def test_the_first_registration_keeps_the_contact(store: NotifierStore) -> None:
+    await store.remember_contact(N, Contact("+994501234567", "a@example.az", "en"), stamp(NOW))
+    await store.remember_contact(N, Contact("+994551112233", "b@example.az", "ru"), stamp(NOW))
+    assert await store.contact(N) == Contact("+994501234567", "a@example.az", "en")
+    assert await store.contact("SQ-2026-999999") is None
+
+
+async def test_an_earlier_unfinished_step_on_the_same_channel_is_found(
+    store: NotifierStore,
+) -> None:
+    await store.record(jobs.new_jobs(step("application.registered", 1), NOW, True))
+    await store.record(jobs.new_jobs(step("application.forwarded", 2), NOW, True))
+    later = await store.job(jobs.job_id(N, "application.forwarded", "sms"))
+    assert later is not None
+    earlier = await store.earlier_open(later)
+    assert earlier is not None
+    assert earlier.id == jobs.job_id(N, "application.registered", "sms")
+    await store.replace(earlier, jobs.finished(earlier, NOW, receipt="x"))
+    assert await store.earlier_open(later) is None
+
+
+async def test_waiting_jobs_become_due_when_the_contact_arrives(store: NotifierStore) -> None:
+    await store.record(jobs.new_jobs(step(), NOW, contact_known=False))
+    [job, _] = await store.due(stamp(NOW), 10, busy=())
+    await store.replace(job, jobs.still_waiting(job, NOW, POLICY))
+    assert len(await store.due(stamp(NOW), 10, busy=())) == 1
+    await store.wake_waiting(N, stamp(NOW))
+    woken = await store.due(stamp(NOW), 10, busy=())
+    assert [job.state for job in woken] == ["waiting", "waiting"]
+
+
+async def test_a_job_reads_back_as_it_was_written_in_every_state(store: NotifierStore) -> None:
+    [job, _] = jobs.new_jobs(step(), NOW, True, correlation_id="corr-7")
+    await store.record([job])
+    assert await store.job(job.id) == job
+    taken = jobs.claimed(job, NOW, POLICY)
+    later = jobs.retry_later(taken, NOW, "gateway answered 503", POLICY)
+    again = jobs.claimed(later, NOW, POLICY)
+    failed = jobs.finished(again, NOW, error="gateway answered 400 (permanent)")
+    current = job
+    for new in (taken, later, again, failed):
+        assert await store.replace(current, new)
+        assert await store.job(job.id) == new
+        current = new
+    sent = jobs.finished(jobs.claimed(job, NOW, POLICY), NOW, receipt="gw-1")
+    assert sent.receipt == "gw-1"
+    assert await store.job("SQ-2026-000301:application.nothing:sms") is None
+
+
+async def test_a_stale_copy_of_a_job_changes_nothing(store: NotifierStore) -> None:
+    [job, _] = jobs.new_jobs(step(), NOW, True)
+    await store.record([job])
+    taken = jobs.claimed(job, NOW, POLICY)
+    assert await store.replace(job, taken)
+    assert not await store.replace(job, jobs.still_waiting(job, NOW, POLICY))
+    assert not await store.save_and_publish(
+        job, jobs.finished(job, NOW, receipt="x"), jobs.outcome_event(taken, NOW)
+    )
+    assert await store.job(job.id) == taken
+
+
+async def test_a_finished_job_and_its_outcome_event_are_saved_and_published_together(
+    subject: Subject,
+) -> None:
+    [job, _] = jobs.new_jobs(step(), NOW, True, correlation_id="journey-42")
+    await subject.store.record([job])
+    taken = jobs.claimed(job, NOW, POLICY)
+    await subject.store.replace(job, taken)
+    sent = jobs.finished(taken, NOW, receipt="gw-1")
+
+    assert await subject.store.save_and_publish(taken, sent, jobs.outcome_event(sent, NOW))
+
+    stored = await subject.store.job(job.id)
+    assert stored is not None
+    # Taking the published entry out of the outbox may count as a change of its own.
+    assert stored.version >= sent.version
+    assert dataclasses.replace(stored, version=sent.version) == sent
+    assert subject.published() == [
+        (
+            "notification.delivered",
+            {
+                "application_number": N,
+                "occurred_at": "2026-11-27T12:00:00.000+04:00",
+                "event": "application.forwarded",
+                "channel": "email",
+                "attempts": 1,
+            },
+            "journey-42",
+        )
+    ]
+    # Final: never due again, never an earlier step holding a later one back.
+    assert await subject.store.due(stamp(NOW + timedelta(days=30)), 10, busy=()) == []
+
+
+async def test_due_jobs_come_soonest_first_within_the_limit_except_the_busy_ones(
+    store: NotifierStore,
+) -> None:
+    for minutes, number in enumerate(["SQ-2026-000003", "SQ-2026-000001", "SQ-2026-000002"]):
+        made = jobs.new_jobs(StepEvent("application.forwarded", number, 2), NOW, True)
+        await store.record(
+            [dataclasses.replace(made[1], next_attempt_at=stamp(NOW + timedelta(minutes=minutes)))]
+        )
+    at = stamp(NOW + timedelta(hours=1))
+    order = ["SQ-2026-000003", "SQ-2026-000001", "SQ-2026-000002"]
+    assert [job.application_number for job in await store.due(at, 10, busy=())] == order
+    assert [job.application_number for job in await store.due(at, 2, busy=())] == order[:2]
+    busy = {jobs.job_id("SQ-2026-000003", "application.forwarded", "sms")}
+    assert [job.application_number for job in await store.due(at, 2, busy)] == order[1:]
+    assert await store.due(stamp(NOW - timedelta(seconds=1)), 10, busy=()) == []
+
+
+# --- MongoDB only: the stored documents and the outbox relay -----------------------------
+
+
+@pytest.mark.store
+async def test_the_delivery_log_keeps_its_document_shape(mongo_parts: MongoParts) -> None:
+    [job, _] = jobs.new_jobs(step(), NOW, True, correlation_id="c-1")
+    store = mongo_parts.store
+    await store.record([job])
+    taken = jobs.claimed(job, NOW, POLICY)
+    later = jobs.retry_later(taken, NOW, "gateway answered 503", POLICY)
+    await store.replace(job, taken)
+    await store.replace(taken, later)
+    document = await mongo_parts.db["notifications"].find_one({"_id": job.id})
+    assert list(document) == [
+        "_id",
+        "application_number",
+        "event",
+        "sequence",
+        "channel",
+        "correlation_id",
+        "details",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "updated_at",
+        "version",
+        "last_error",
+    ]
+    assert document["_id"] == f"{N}:application.forwarded:email"
+    assert (document["state"], document["attempts"], document["version"]) == ("pending", 1, 3)
+    assert document["last_error"] == "gateway answered 503"
+    assert document["next_attempt_at"] == stamp(NOW + timedelta(seconds=10))
+
+
+@pytest.mark.store
+async def test_an_outcome_the_broker_did_not_take_is_left_to_the_relay(
+    mongo_parts: MongoParts,
+) -> None:
+    store, messenger = mongo_parts.store, mongo_parts.messenger
+    [job, _] = jobs.new_jobs(step(), NOW, True, correlation_id="c-2")
+    await store.record([job])
+    failed = jobs.finished(job, NOW, error="no contact")
+    messenger.fail = True
+
+    assert await store.save_and_publish(job, failed, jobs.outcome_event(failed, NOW))
+
+    document = await mongo_parts.db["notifications"].find_one({"_id": job.id})
+    assert document["state"] == "failed"
+    assert "next_attempt_at" not in document
+    [entry] = document["outbox"]
+    assert entry["routing_key"] == "notification.failed"
+    assert entry["body"]["error"] == "no contact"
+    messenger.fail = False
+    assert await mongo_parts.outbox.relay_once() == 1
+    [published] = messenger.published
+    assert (published.routing_key, published.correlation_id) == ("notification.failed", "c-2")
+    assert published.message_id == entry["message_id"]
+    after = await mongo_parts.db["notifications"].find_one({"_id": job.id})
+    assert not after.get("outbox")
