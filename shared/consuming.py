@@ -1,34 +1,58 @@
-"""The rules around every handler.
+"""The rules around every handler: nothing a sender sends can stop a consumer.
 
-``consume`` runs a route on one delivery: one log line per message, manual ack only
-after the handler's effects are stored, malformed bodies answered and parked in
-``<queue>.dlq`` with ``x-error``, failures retried with growing pauses and parked at the
-delivery limit, in-flight messages returned (never rejected) on shutdown. A route reads
-the decoded body into the typed command or event and calls the service's handler
-(``shared.runtime``).
+``consume`` settles one delivery, whatever it holds:
+
+- a body above ``max_bytes`` is refused ``message_too_large`` and parked without its body;
+- a body that cannot be read (not UTF-8 or JSON, too deep, not the expected message) is
+  answered ``malformed_message`` when it has a ``reply_to`` and parked with ``x-error``;
+- an infrastructure failure (database, broker, network: ``shared.failures``) is retried in
+  place with capped backoff for as long as the dependency is down, and never counts;
+- any other failure is the message's own: the message goes back to the end of its queue
+  with its count (``x-meter-failures``) after a growing pause, and is parked at the
+  ``failure_limit``-th failure with the last error;
+- on shutdown a message in flight is left unacknowledged, so the broker returns it;
+- one log line per message (JSON when not on a terminal), tracebacks included in it.
+
+Nothing is acknowledged before its effect is stored, answered, parked or put back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from faststream.rabbit.message import RabbitMessage
 
+from shared.contracts.errors import ErrorCode, field_error
 from shared.contracts.reading import MalformedMessage, decode_body, malformed_refusal
 from shared.contracts.replies import Refused
-from shared.messaging import Delivery, Messenger, Outcome, delivery_from
+from shared.delivery import Delivery, Outcome
+from shared.failures import backoff, is_infrastructure
+from shared.messaging import Messenger, delivery_from
 from shared.routes import Route
-from shared.topology import DELIVERY_LIMIT
 
 log = structlog.get_logger("meter.messaging")
 
 
+@dataclass(frozen=True)
+class ConsumePolicy:
+    """How one service settles deliveries (from its settings)."""
+
+    failure_limit: int = 5  # parked at this many failures of its own
+    retry_base: float = 0.5  # first pause before a failed message is tried again; doubles
+    retry_cap: float = 8.0
+    outage_base: float = 0.5  # first pause while a dependency is down; doubles
+    outage_cap: float = 30.0
+    max_bytes: int = 64 * 1024
+
+
 def retry_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
     """Growing pause before a failed message goes back to its queue."""
-    return float(min(cap, base * (2**attempt)))
+    return backoff(attempt, base, cap)
 
 
 async def consume(
@@ -37,88 +61,129 @@ async def consume(
     queue: str,
     route: Route,
     messenger: Messenger,
-    retry_base: float = 0.5,
+    policy: ConsumePolicy,
 ) -> None:
-    """Run ``route`` on one delivery and settle it: ack, answer, retry or park."""
+    """Settle one delivery: answer, ack, retry, put back or park — never leave it stuck."""
     raw = message.raw_message
-    delivery = delivery_from(raw)
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(
-        queue=queue,
-        message_id=delivery.message_id,
-        correlation_id=delivery.correlation_id,
-        message_type=delivery.message_type,
-        application_number=None,
-    )
     started = time.perf_counter()
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(queue=queue, application_number=None)
     try:
-        try:
-            body = decode_body(raw.body)
-            number = body.get("application_number")
-            if isinstance(number, str):
-                structlog.contextvars.bind_contextvars(application_number=number)
-            outcome = await route(body, delivery)
-        except MalformedMessage as exc:
-            await _answer_malformed(delivery, raw, queue, str(exc), messenger)
-            outcome = Outcome(log={"outcome": "malformed", "parked": True, "error": str(exc)})
-        else:
-            if outcome.reply is not None:
-                await messenger.reply(delivery, outcome.reply)
+        delivery = delivery_from(raw)
+        structlog.contextvars.bind_contextvars(
+            message_id=delivery.message_id,
+            correlation_id=delivery.correlation_id,
+            message_type=delivery.message_type,
+        )
+        outcome = await _settle(message, raw, delivery, queue, route, messenger, policy)
     except asyncio.CancelledError:
         # Shutdown: leave the delivery unacknowledged so the broker returns it.
         log.warning("message returned unfinished on shutdown", **_took(started))
         raise
-    except Exception as exc:
-        await _retry_or_park(message, raw, delivery, queue, exc, messenger, retry_base, started)
+    except Exception:
+        # Settling itself failed (the broker went away mid-way): give the message back.
+        log.exception("message could not be settled; returned to its queue", **_took(started))
+        with contextlib.suppress(Exception):  # a closed channel returns it by itself
+            await message.reject(requeue=True)
         return
+    if outcome is not None:
+        # structlog reserves "event" for the message text.
+        fields = {("step" if key == "event" else key): value for key, value in outcome.log.items()}
+        log.info("message processed", **fields, **_took(started))
+
+
+async def _settle(
+    message: RabbitMessage,
+    raw: Any,
+    delivery: Delivery,
+    queue: str,
+    route: Route,
+    messenger: Messenger,
+    policy: ConsumePolicy,
+) -> Outcome | None:
+    size = len(raw.body or b"")
+    if size > policy.max_bytes:
+        error = f"message_too_large: {size} bytes (at most {policy.max_bytes})"
+        if delivery.reply_to:
+            detail = f"{size} > {policy.max_bytes}"
+            too_large = field_error("body", ErrorCode.MESSAGE_TOO_LARGE, "az", detail=detail)
+            await messenger.reply(delivery, Refused(errors=[too_large]))
+        await messenger.park(raw, queue, error, delivery, keep_body=False)
+        await message.ack()
+        return Outcome(log={"outcome": "too_large", "parked": True, "bytes": size})
+    try:
+        outcome = await _run(raw, delivery, route, policy)
+    except MalformedMessage as exc:
+        if delivery.reply_to:
+            await messenger.reply(delivery, Refused(errors=malformed_refusal(str(exc))))
+        await messenger.park(raw, queue, f"malformed_message: {exc}", delivery)
+        await message.ack()
+        return Outcome(log={"outcome": "malformed", "parked": True, "error": str(exc)})
+    except Exception as exc:
+        await _fail(message, raw, delivery, queue, exc, messenger, policy)
+        return None
+    if outcome.reply is not None:
+        await messenger.reply(delivery, outcome.reply)
     await message.ack()
-    # structlog reserves "event" for the message text.
-    fields = {("step" if key == "event" else key): value for key, value in outcome.log.items()}
-    log.info("message processed", **fields, **_took(started))
+    return outcome
 
 
-async def _answer_malformed(
-    delivery: Delivery, raw: Any, queue: str, error: str, messenger: Messenger
-) -> None:
-    if delivery.reply_to:
-        await messenger.reply(delivery, Refused(errors=malformed_refusal(error)))
-    await messenger.park(raw, queue, f"malformed_message: {error}")
+async def _run(raw: Any, delivery: Delivery, route: Route, policy: ConsumePolicy) -> Outcome:
+    """The route's outcome, waiting out infrastructure failures (they never count)."""
+    body = decode_body(bytes(raw.body or b""))
+    number = body.get("application_number")
+    if isinstance(number, str):
+        structlog.contextvars.bind_contextvars(application_number=number[:64])
+    outage = 0
+    while True:
+        try:
+            return await route(body, delivery)
+        except MalformedMessage:
+            raise
+        except Exception as exc:
+            if not is_infrastructure(exc):
+                raise
+            pause = backoff(outage, policy.outage_base, policy.outage_cap)
+            log_outage = log.warning if outage < 3 or outage % 10 == 0 else log.debug
+            log_outage(
+                "a dependency does not answer; the message waits",
+                error=f"{type(exc).__name__}: {exc}",
+                attempt=outage + 1,
+                retry_in_s=pause,
+            )
+            outage += 1
+            await asyncio.sleep(pause)
 
 
-async def _retry_or_park(
+async def _fail(
     message: RabbitMessage,
     raw: Any,
     delivery: Delivery,
     queue: str,
     exc: Exception,
     messenger: Messenger,
-    retry_base: float,
-    started: float,
+    policy: ConsumePolicy,
 ) -> None:
+    """A failure of the message's own: put it back counted, or park it at the limit."""
     error = f"{type(exc).__name__}: {exc}"
-    attempt = delivery.delivery_count
-    if attempt + 1 >= DELIVERY_LIMIT:
-        try:
-            await messenger.park(raw, queue, f"failed {attempt + 1} times; last: {error}")
-        except Exception:
-            log.exception("parking failed; returning the message", **_took(started))
-            await message.reject(requeue=True)
-            return
+    failures = delivery.failures + 1
+    if failures >= policy.failure_limit:
+        await messenger.park(raw, queue, f"failed {failures} times; last: {error}", delivery)
         await message.ack()
-        log.error("message parked", outcome="failed", error=error, **_took(started))
+        log.error("message parked", outcome="failed", error=error, failures=failures, exc_info=exc)
         return
-    delay = retry_delay(attempt, retry_base)
+    pause = retry_delay(delivery.failures, policy.retry_base, policy.retry_cap)
     log.warning(
         "message failed; will retry",
         outcome="retry",
         error=error,
-        attempt=attempt + 1,
-        retry_in_s=delay,
-        **_took(started),
+        attempt=failures,
+        retry_in_s=pause,
+        exc_info=exc,
     )
-    await asyncio.sleep(delay)
-    # reject, not nack: RabbitMQ 4.3+ counts only rejects towards the delivery limit.
-    await message.reject(requeue=True)
+    await asyncio.sleep(pause)
+    await messenger.retry_later(raw, queue, delivery)
+    await message.ack()
 
 
 def _took(started: float) -> dict[str, float]:

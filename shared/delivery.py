@@ -27,7 +27,8 @@ class Delivery:
     message_type: str | None = None
     app_id: str | None = None
     headers: Mapping[str, Any] = field(default_factory=dict)
-    delivery_count: int = 0
+    delivery_count: int = 0  # the broker's count of earlier deliveries (restarts included)
+    failures: int = 0  # how often it failed on its own before (outages do not count)
 
 
 Reply = BaseModel | dict[str, Any]

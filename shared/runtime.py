@@ -20,7 +20,7 @@ from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 
 from shared import topology
-from shared.consuming import consume
+from shared.consuming import ConsumePolicy, consume
 from shared.contracts.registry import Service
 from shared.messaging import Messenger
 from shared.mongo import make_client
@@ -53,8 +53,9 @@ async def declare_topology(url: str, queues: Sequence[topology.WorkQueue]) -> No
         await connection.close()
 
 
-def _raw_body(message: Any) -> bytes:
-    # Bodies are read by the handlers themselves, so a bad body cannot fail before them.
+async def _raw_body(message: Any) -> bytes:
+    # Bodies are read inside ``consume``, so a bad body cannot fail before it; a coroutine,
+    # so FastStream does not hand every message to a thread pool.
     return bytes(message.body)
 
 
@@ -70,6 +71,12 @@ class ServiceRuntime:
         self.db = self.mongo[settings.database_name(service.value)]
         self.queues: list[topology.WorkQueue] = []
         self.routes = Routes()
+        self.policy = ConsumePolicy(
+            failure_limit=topology.FAILURE_LIMIT,
+            retry_base=settings.retry_base_delay,
+            outage_base=settings.retry_base_delay,
+            max_bytes=settings.max_message_bytes,
+        )
 
     def _subscribe(self, queue_name: str, route: Route) -> None:
         queue = topology.queue_named(queue_name)
@@ -88,7 +95,7 @@ class ServiceRuntime:
                 queue=queue.name,
                 route=route,
                 messenger=self.messenger,
-                retry_base=self.settings.retry_base_delay,
+                policy=self.policy,
             )
 
     def build_app(

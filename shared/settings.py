@@ -120,6 +120,12 @@ class CommonSettings(BaseSettings):
     )
     # First pause before a failed message is retried; it doubles per attempt (capped).
     retry_base_delay: float = Field(0.5, gt=0, description="seconds, more than 0")
+    max_message_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        le=128 * 1024 * 1024,
+        description="bytes, from 1024 to 134217728: larger messages are refused and parked",
+    )
     # Database name prefix: tests give each run its own databases.
     database_prefix: str = Field("", description="a prefix for database names")
 

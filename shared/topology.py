@@ -23,7 +23,12 @@ from shared.contracts.registry import (
     events_where,
 )
 
-DELIVERY_LIMIT = 5
+# A message is parked at its 5th failure of its own, counted by the service
+# (``shared.consuming``); outages, restarts and channel closures do not count. The broker's
+# own limit is a backstop for a message that kills its consumer again and again (RabbitMQ
+# 3.10 also counts a return on channel closure towards it).
+FAILURE_LIMIT = 5
+BROKER_DELIVERY_LIMIT = 20
 
 EXCHANGES: dict[str, str] = {
     COMMANDS_EXCHANGE: "direct",
@@ -47,7 +52,7 @@ class WorkQueue:
     def arguments(self) -> dict[str, Any]:
         return {
             "x-queue-type": "quorum",
-            "x-delivery-limit": DELIVERY_LIMIT,
+            "x-delivery-limit": BROKER_DELIVERY_LIMIT,
             "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
             "x-dead-letter-routing-key": self.name,
             # Broker-side dead-lettering (past the delivery limit) must not lose messages.

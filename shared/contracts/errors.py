@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     OPEN_APPLICATION_EXISTS = "open_application_exists"
     UNAUTHENTICATED = "unauthenticated"
     MALFORMED_MESSAGE = "malformed_message"
+    MESSAGE_TOO_LARGE = "message_too_large"
     # dispatcher.report_outcome
     UNKNOWN_WORK_ORDER = "unknown_work_order"
     WRONG_TEAM = "wrong_team"
@@ -98,6 +99,11 @@ _TEXTS: dict[ErrorCode, dict[str, str]] = {
         "az": "Mesaj oxunmadı: {detail}.",
         "en": "The message could not be read: {detail}.",
         "ru": "Сообщение не удалось прочитать: {detail}.",
+    },
+    ErrorCode.MESSAGE_TOO_LARGE: {
+        "az": "Mesaj çox böyükdür: {detail} bayt.",
+        "en": "The message is too large: {detail} bytes.",
+        "ru": "Сообщение слишком большое: {detail} байт.",
     },
     ErrorCode.UNKNOWN_WORK_ORDER: {
         "az": "İş sifarişi tapılmadı.",

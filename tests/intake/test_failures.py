@@ -1,4 +1,5 @@
-"""A failing dependency: retried with backoff, parked with the error, replayed by an operator."""
+"""Failures: a message failing on its own is retried, parked with the error and replayed by an
+operator; a dependency that does not answer parks nothing (the message waits for it)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ ACT = {
 }
 
 
-async def test_a_message_that_keeps_failing_is_retried_then_parked_and_can_be_replayed(
+async def test_a_message_that_fails_on_its_own_is_retried_then_parked_and_can_be_replayed(
     intake_settings: IntakeSettings,
     intake_db: Any,
     rabbitmq_url: str,
@@ -40,7 +41,7 @@ async def test_a_message_that_keeps_failing_is_retried_then_parked_and_can_be_re
 
     async def broken_close(self: MongoIntakeStore, number: str, status: str, at: str) -> bool:
         attempts.append(number)
-        raise ConnectionError("database unreachable")
+        raise RuntimeError("a bug in closing")
 
     monkeypatch.setattr(MongoIntakeStore, "close_application", broken_close)
     async with run_app(create_app(settings, configure_logging=False)):
@@ -66,7 +67,7 @@ async def test_a_message_that_keeps_failing_is_retried_then_parked_and_can_be_re
         assert len(attempts) == 5, "tried once and retried up to the delivery limit"
         [entry] = parked
         assert "failed 5 times" in entry["error"]
-        assert "database unreachable" in entry["error"]
+        assert "a bug in closing" in entry["error"]
 
         monkeypatch.setattr(MongoIntakeStore, "close_application", real_close)
         assert await dlq.replay(rabbitmq_url, "intake.application_closed.dlq") == 1
@@ -80,7 +81,43 @@ async def test_a_message_that_keeps_failing_is_retried_then_parked_and_can_be_re
         assert await drain(rabbitmq_url, "intake.application_closed.dlq", timeout=0.5) == []
 
 
-async def test_a_submission_parked_during_an_outage_registers_when_replayed(
+async def test_an_outage_parks_nothing_and_the_submission_registers_when_the_database_returns(
+    intake_settings: IntakeSettings,
+    intake_db: Any,
+    rabbitmq_url: str,
+    run_app: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_account = MongoIntakeStore.account
+    calls: list[str] = []
+
+    async def unreachable(self: MongoIntakeStore, code: str) -> Any:
+        calls.append(code)
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(MongoIntakeStore, "account", unreachable)
+    settings = intake_settings.model_copy(update={"retry_base_delay": 0.05})
+    async with (
+        run_app(create_app(settings, configure_logging=False)),
+        Portal(rabbitmq_url) as portal,
+    ):
+        correlation_id = await portal.send("intake.submit_application", submission())
+        answered = portal.pending[correlation_id]
+        for _ in range(100):
+            if len(calls) >= 6:  # well past the five tries that park a failing message
+                break
+            await asyncio.sleep(0.1)
+        assert len(calls) >= 6
+        assert not answered.done()
+        assert await dlq.peek(rabbitmq_url, "intake.submit_application", 1) == []
+
+        monkeypatch.setattr(MongoIntakeStore, "account", real_account)
+        reply = await asyncio.wait_for(answered, 40)
+    assert reply.outcome == "registered", reply.body
+    assert await drain(rabbitmq_url, "intake.submit_application.dlq", timeout=0.5) == []
+
+
+async def test_a_submission_parked_for_its_own_failure_keeps_its_sender_when_replayed(
     intake_settings: IntakeSettings,
     intake_db: Any,
     rabbitmq_url: str,
@@ -90,10 +127,10 @@ async def test_a_submission_parked_during_an_outage_registers_when_replayed(
     settings = intake_settings.model_copy(update={"retry_base_delay": 0.01})
     real_account = MongoIntakeStore.account
 
-    async def unreachable(self: MongoIntakeStore, code: str) -> dict[str, Any] | None:
-        raise ConnectionError("database unreachable")
+    async def broken(self: MongoIntakeStore, code: str) -> Any:
+        raise RuntimeError("a bug in the directory")
 
-    monkeypatch.setattr(MongoIntakeStore, "account", unreachable)
+    monkeypatch.setattr(MongoIntakeStore, "account", broken)
     async with (
         run_app(create_app(settings, configure_logging=False)),
         Portal(rabbitmq_url) as portal,
@@ -109,5 +146,5 @@ async def test_a_submission_parked_during_an_outage_registers_when_replayed(
         monkeypatch.setattr(MongoIntakeStore, "account", real_account)
         assert await dlq.replay(rabbitmq_url, "intake.submit_application") == 1
         reply = await asyncio.wait_for(answered, 15)
-    # The replay kept the portal's user_id, so the channel is still known.
+    # Parking recorded the portal's user_id, so the channel is still known.
     assert reply.outcome == "registered", reply.body
