@@ -8,8 +8,8 @@ import json
 from typing import Any
 
 import aio_pika
-from services.status.adapters.archive import STATUS_ARCHIVE
 
+from services.status.adapters.archive import STATUS_ARCHIVE
 from shared.definitions import definitions
 from shared.settings import CommonSettings
 from shared.topology import ALL_QUEUES, declare, declare_streams
