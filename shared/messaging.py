@@ -17,18 +17,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
+from faststream.rabbit import RabbitBroker, RabbitExchange
 from pydantic import BaseModel
 
 from shared.clock import utc_now
 from shared.contracts.reading import MalformedMessage
-from shared.contracts.registry import (
-    COMMANDS,
-    COMMANDS_EXCHANGE,
-    DEAD_LETTER_EXCHANGE,
-    EVENTS_EXCHANGE,
-    reply_type,
-)
+from shared.contracts.registry import COMMANDS, DEAD_LETTER_EXCHANGE, reply_type
 from shared.delivery import Delivery, Outcome, new_message_id
 
 __all__ = [
@@ -51,13 +45,10 @@ ORIGINAL_APP_ID = "x-original-app-id"
 FAILURES = "x-meter-failures"  # how often the message failed on its own (not outages)
 _PARKING_HEADERS = ("x-error", "x-parked", "x-death", "x-first-death", "x-last-death")
 
-EXCHANGE_OBJECTS = {
-    COMMANDS_EXCHANGE: RabbitExchange(COMMANDS_EXCHANGE, type=ExchangeType.DIRECT, durable=True),
-    EVENTS_EXCHANGE: RabbitExchange(EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True),
-    DEAD_LETTER_EXCHANGE: RabbitExchange(
-        DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True
-    ),
-}
+
+def _exchange(name: str) -> RabbitExchange:
+    # Publishing names the exchange only; the topology declares it (shared.topology).
+    return RabbitExchange(name, declare=False)
 
 
 def to_json(body: BaseModel | Mapping[str, Any]) -> bytes:
@@ -86,7 +77,7 @@ class Messenger:
         headers: Mapping[str, Any] | None = None,
     ) -> None:
         payload = body if isinstance(body, bytes) else to_json(body)
-        exchange_obj = EXCHANGE_OBJECTS.get(exchange, RabbitExchange(exchange))
+        exchange_obj = _exchange(exchange)
         await self.broker.publish(
             payload,
             exchange=exchange_obj,
@@ -132,7 +123,7 @@ class Messenger:
             headers["x-original-size"] = len(raw.body or b"")
         await self.broker.publish(
             bytes(raw.body) if keep_body else b"",
-            exchange=EXCHANGE_OBJECTS[DEAD_LETTER_EXCHANGE],
+            exchange=_exchange(DEAD_LETTER_EXCHANGE),
             routing_key=queue,
             persist=True,
             content_type=raw.content_type,

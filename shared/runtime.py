@@ -45,10 +45,13 @@ def make_broker(settings: CommonSettings, app_id: str) -> RabbitBroker:
     )
 
 
-async def declare_topology(url: str, queues: Sequence[topology.WorkQueue]) -> None:
+async def declare_topology(
+    url: str, queues: Sequence[topology.WorkQueue], service: Service
+) -> None:
     connection = await aio_pika.connect(url)
     try:
-        await topology.declare(await connection.channel(), tuple(queues))
+        channel = await connection.channel()
+        await topology.declare(channel, tuple(queues), topology.SERVICE_EXCHANGES[service])
     finally:
         await connection.close()
 
@@ -70,7 +73,7 @@ class ServiceRuntime:
         self.mongo = make_client(settings.mongo_url, service.value)
         self.db = self.mongo[settings.database_name(service.value)]
         self.queues: list[topology.WorkQueue] = []
-        self.routes = Routes()
+        self.routes = Routes(settings.senders())
         self.policy = ConsumePolicy(
             failure_limit=topology.FAILURE_LIMIT,
             retry_base=settings.retry_base_delay,
@@ -111,7 +114,7 @@ class ServiceRuntime:
 
         @app.on_startup
         async def prepare() -> None:
-            await declare_topology(self.settings.rabbitmq_url, self.queues)
+            await declare_topology(self.settings.rabbitmq_url, self.queues, self.service)
             if on_start is not None:
                 await on_start()
 

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import ContextVar
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 from pydantic_settings.sources.utils import parse_env_vars
+
+from shared.senders import Senders, check_channels, parse_teams, parse_users
 
 DEFAULT_RABBITMQ_URL = "amqp://guest:guest@localhost:5672/"
 DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27017/?directConnection=true"
@@ -126,6 +129,20 @@ class CommonSettings(BaseSettings):
         le=128 * 1024 * 1024,
         description="bytes, from 1024 to 134217728: larger messages are refused and parked",
     )
+    # Who may send what (shared.senders); the local run maps guest to every role.
+    channel_users: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=lambda: {"guest": "e-gov"},
+        description="portal broker user=channel pairs separated by commas "
+        "(channels e-gov, azersu, e-su)",
+    )
+    field_users: Annotated[dict[str, frozenset[str]], NoDecode] = Field(
+        default_factory=lambda: {"guest": frozenset({"*"})},
+        description="field-app broker user=TEAM|TEAM (or user=*) pairs separated by commas",
+    )
+    ops_users: Annotated[frozenset[str], NoDecode] = Field(
+        default_factory=lambda: frozenset({"guest"}),
+        description="operations broker users separated by commas",
+    )
     # Database name prefix: tests give each run its own databases.
     database_prefix: str = Field("", description="a prefix for database names")
 
@@ -140,6 +157,24 @@ class CommonSettings(BaseSettings):
             if lowered in {"debug", "info", "warning", "error", "critical"}
             else lowered
         )
+
+    @field_validator("channel_users", mode="before")
+    @classmethod
+    def _channels(cls, value: Any) -> Any:
+        return check_channels(parse_mapping(value) if isinstance(value, str) else value)
+
+    @field_validator("field_users", mode="before")
+    @classmethod
+    def _teams(cls, value: Any) -> Any:
+        return parse_teams(value) if isinstance(value, str) else value
+
+    @field_validator("ops_users", mode="before")
+    @classmethod
+    def _operators(cls, value: Any) -> Any:
+        return parse_users(value) if isinstance(value, str) else value
+
+    def senders(self) -> Senders:
+        return Senders(dict(self.channel_users), dict(self.field_users), self.ops_users)
 
     @classmethod
     def settings_customise_sources(

@@ -1,15 +1,17 @@
 """The broker topology, derived from the contract registry and declared idempotently.
 
-Exchanges: ``meter.commands`` (commands and queries), ``meter.events`` (domain events),
-``meter.dlx`` (parking). Every command's routing key has one quorum queue of the owning
-service, named like the key; each service consumes the events it needs through queues of
-its own. Every work queue dead-letters into its parking queue ``<queue>.dlq``.
+Exchanges: ``meter.commands`` (topic: commands and queries, exact keys bound; what no queue
+binds goes to its alternate exchange ``meter.unroutable`` and the queue of that name),
+``meter.events`` (domain events), ``meter.dlx`` (parking), ``meter.field`` (work orders for
+field apps) and ``meter.portal`` (updates for portals). Every command's routing key has one
+quorum queue of the owning service, named like the key; each service consumes the events
+it needs through queues of its own. Every work queue dead-letters into ``<queue>.dlq``.
 ``shared.definitions`` renders the same objects as a RabbitMQ definitions file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shared.contracts.events import ApplicationRegistered, DomainEvent
@@ -17,6 +19,10 @@ from shared.contracts.registry import (
     COMMANDS_EXCHANGE,
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
+    FIELD_EXCHANGE,
+    PORTAL_EXCHANGE,
+    UNROUTABLE_EXCHANGE,
+    UNROUTABLE_QUEUE,
     Command,
     Service,
     commands_of,
@@ -30,10 +36,42 @@ from shared.contracts.registry import (
 FAILURE_LIMIT = 5
 BROKER_DELIVERY_LIMIT = 20
 
-EXCHANGES: dict[str, str] = {
-    COMMANDS_EXCHANGE: "direct",
-    EVENTS_EXCHANGE: "topic",
-    DEAD_LETTER_EXCHANGE: "direct",
+
+@dataclass(frozen=True)
+class Exchange:
+    name: str
+    kind: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+EXCHANGE_SPECS = (
+    Exchange(COMMANDS_EXCHANGE, "topic", {"alternate-exchange": UNROUTABLE_EXCHANGE}),
+    Exchange(EVENTS_EXCHANGE, "topic"),
+    Exchange(DEAD_LETTER_EXCHANGE, "direct"),
+    Exchange(UNROUTABLE_EXCHANGE, "fanout"),
+    Exchange(FIELD_EXCHANGE, "topic"),
+    Exchange(PORTAL_EXCHANGE, "topic"),
+)
+EXCHANGES: dict[str, str] = {exchange.name: exchange.kind for exchange in EXCHANGE_SPECS}
+EXCHANGE_BY_NAME = {exchange.name: exchange for exchange in EXCHANGE_SPECS}
+# The exchanges each service declares: those it consumes from, parks to and publishes to.
+SERVICE_EXCHANGES: dict[Service, tuple[str, ...]] = {
+    Service.INTAKE: (COMMANDS_EXCHANGE, UNROUTABLE_EXCHANGE, EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE),
+    Service.DISPATCHER: (
+        COMMANDS_EXCHANGE,
+        UNROUTABLE_EXCHANGE,
+        EVENTS_EXCHANGE,
+        DEAD_LETTER_EXCHANGE,
+        FIELD_EXCHANGE,
+    ),
+    Service.NOTIFIER: (EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE),
+    Service.STATUS: (
+        COMMANDS_EXCHANGE,
+        UNROUTABLE_EXCHANGE,
+        EVENTS_EXCHANGE,
+        DEAD_LETTER_EXCHANGE,
+        PORTAL_EXCHANGE,
+    ),
 }
 
 
@@ -120,28 +158,39 @@ def queue_named(name: str) -> WorkQueue:
     raise KeyError(name)
 
 
-async def declare(channel: Any, queues: tuple[WorkQueue, ...]) -> None:
-    """Declare exchanges, the given queues, their parking queues and all bindings.
+UNROUTABLE_ARGUMENTS = {"x-queue-type": "quorum"}
 
-    ``channel`` is an aio-pika channel. Every call is idempotent.
+
+async def declare(
+    channel: Any, queues: tuple[WorkQueue, ...], exchanges: tuple[str, ...] | None = None
+) -> None:
+    """Declare the exchanges, the given queues, their parking queues and all bindings.
+
+    ``channel`` is an aio-pika channel; ``exchanges`` default to all of them. Declaring
+    ``meter.commands`` declares its alternate exchange and queue too. Idempotent.
     """
     import aio_pika  # local: shared.topology stays importable without a broker client
 
-    exchanges = {}
-    for name, kind in EXCHANGES.items():
-        exchanges[name] = await channel.declare_exchange(
-            name, aio_pika.ExchangeType(kind), durable=True
+    names = list(exchanges or EXCHANGES)
+    declared = {}
+    for name in names:
+        spec = EXCHANGE_BY_NAME[name]
+        declared[name] = await channel.declare_exchange(
+            name, aio_pika.ExchangeType(spec.kind), durable=True, arguments=spec.arguments or None
         )
+    if UNROUTABLE_EXCHANGE in declared:
+        unroutable = await channel.declare_queue(
+            UNROUTABLE_QUEUE, durable=True, arguments=UNROUTABLE_ARGUMENTS
+        )
+        await unroutable.bind(declared[UNROUTABLE_EXCHANGE], routing_key="")
     for queue in queues:
-        declared = await channel.declare_queue(
-            queue.name, durable=True, arguments=queue.arguments()
-        )
+        work = await channel.declare_queue(queue.name, durable=True, arguments=queue.arguments())
         for exchange, key in queue.bindings:
-            await declared.bind(exchanges[exchange], routing_key=key)
+            await work.bind(declared[exchange], routing_key=key)
         parking = await channel.declare_queue(
             queue.parking_queue, durable=True, arguments={"x-queue-type": "quorum"}
         )
-        await parking.bind(exchanges[DEAD_LETTER_EXCHANGE], routing_key=queue.name)
+        await parking.bind(declared[DEAD_LETTER_EXCHANGE], routing_key=queue.name)
 
 
 async def declare_streams(channel: Any, streams: tuple[StreamQueue, ...]) -> None:
@@ -153,6 +202,11 @@ async def declare_streams(channel: Any, streams: tuple[StreamQueue, ...]) -> Non
             stream.name, durable=True, arguments=stream.arguments()
         )
         for exchange, key in stream.bindings:
-            kind = aio_pika.ExchangeType(EXCHANGES[exchange])
-            source = await channel.declare_exchange(exchange, kind, durable=True)
+            spec = EXCHANGE_BY_NAME[exchange]
+            source = await channel.declare_exchange(
+                exchange,
+                aio_pika.ExchangeType(spec.kind),
+                durable=True,
+                arguments=spec.arguments or None,
+            )
             await declared.bind(source, routing_key=key)

@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     SUBSCRIBER_NOT_FOUND = "subscriber_not_found"
     OPEN_APPLICATION_EXISTS = "open_application_exists"
     UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
     MALFORMED_MESSAGE = "malformed_message"
     MESSAGE_TOO_LARGE = "message_too_large"
     # dispatcher.report_outcome
@@ -94,6 +95,11 @@ _TEXTS: dict[ErrorCode, dict[str, str]] = {
         "az": "Göndərən tanınmadı: mesaj portalın istifadəçisi ilə göndərilməlidir.",
         "en": "The sender is not recognised: the message must come from a portal's broker user.",
         "ru": "Отправитель не распознан: сообщение должно прийти от пользователя портала.",
+    },
+    ErrorCode.FORBIDDEN: {
+        "az": "Bu göndərənin bu əməliyyata icazəsi yoxdur.",
+        "en": "This sender may not do this.",
+        "ru": "Этому отправителю это действие не разрешено.",
     },
     ErrorCode.MALFORMED_MESSAGE: {
         "az": "Mesaj oxunmadı: {detail}.",

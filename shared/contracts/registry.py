@@ -39,9 +39,13 @@ from shared.contracts.replies import (
     SubscriberAccount,
 )
 
-COMMANDS_EXCHANGE = "meter.commands"
+COMMANDS_EXCHANGE = "meter.commands"  # topic: exact keys bound, topic permissions per user
 EVENTS_EXCHANGE = "meter.events"
 DEAD_LETTER_EXCHANGE = "meter.dlx"
+UNROUTABLE_EXCHANGE = "meter.unroutable"  # the commands' alternate exchange (fanout)
+UNROUTABLE_QUEUE = "meter.unroutable"
+FIELD_EXCHANGE = "meter.field"  # work orders for field apps, key team.<team_id>
+PORTAL_EXCHANGE = "meter.portal"  # application updates for portals, key <channel>.<kind>
 
 COMMANDS: dict[str, type[Command]] = {model.routing_key: model for model in COMMAND_MODELS}
 
@@ -87,7 +91,11 @@ __all__ = [
     "EVENTS",
     "EVENTS_EXCHANGE",
     "EVENT_MODELS",
+    "FIELD_EXCHANGE",
+    "PORTAL_EXCHANGE",
     "REPLIES",
+    "UNROUTABLE_EXCHANGE",
+    "UNROUTABLE_QUEUE",
     "Command",
     "DomainEvent",
     "Event",

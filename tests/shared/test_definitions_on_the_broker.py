@@ -35,9 +35,11 @@ def test_the_committed_definitions_file_is_generated_from_the_code() -> None:
     assert committed == deployment_definitions("/"), "run `make definitions` and commit the result"
 
 
-def test_portals_may_only_publish_commands() -> None:
+def test_portals_may_only_publish_commands_and_use_their_own_queues() -> None:
     permissions = {p["user"]: p for p in definitions()["permissions"]}
-    assert permissions["portal-egov"]["write"] == r"^meter\.commands$"
+    assert (
+        permissions["portal-egov"]["write"] == r"^(amq\.gen-.*|meter\.commands|portal\.e\-gov\..+)$"
+    )
     assert permissions["portal-esu"]["configure"].startswith("^(amq")
 
 
