@@ -50,9 +50,10 @@ field-app: install  ## the example field-team app: make field-app ARGS="follow T
 bench: install  ## benchmarks: figures printed, compared with the raw broker
 	@url="$$(scripts/ensure-broker)" && RABBITMQ_URL="$$url" .venv/bin/python -m bench
 
-definitions: install  ## RabbitMQ definitions and the AsyncAPI contract, generated from the code
+definitions: install  ## RabbitMQ definitions, the AsyncAPI contract and docs/reference/, from the code
 	.venv/bin/meterctl topology definitions > deploy/rabbitmq/definitions.json
 	.venv/bin/meterctl asyncapi > deploy/asyncapi.json
+	.venv/bin/python -m devtools.docs
 
 clean:  ## forget everything local: var/, environments, and `make run`'s broker vhost
 	@[ -n "$$RABBITMQ_URL" ] || python3 scripts/local-vhost delete meter-local || true

@@ -62,6 +62,8 @@ class Command(Contract):
     sender: ClassVar[Role]
     # Per-field value rules are reported in this order, after every shape error.
     rule_order: ClassVar[tuple[str, ...]] = ()
+    # The refusal codes of this command's own rules (the docs list them).
+    refusal_codes: ClassVar[tuple[ErrorCode, ...]] = ()
 
     @classmethod
     def message_language(cls, body: dict[str, Any]) -> str:
@@ -145,6 +147,7 @@ class ListReasons(Command):
     routing_key: ClassVar[str] = "intake.list_reasons"
     owner: ClassVar[Service] = Service.INTAKE
     sender: ClassVar[Role] = Role.PORTAL
+    refusal_codes: ClassVar[tuple[ErrorCode, ...]] = (ErrorCode.INVALID_LANGUAGE,)
 
     language: Language = "az"
 
@@ -161,6 +164,7 @@ class CheckSubscriber(Command):
     routing_key: ClassVar[str] = "intake.check_subscriber"
     owner: ClassVar[Service] = Service.INTAKE
     sender: ClassVar[Role] = Role.PORTAL
+    refusal_codes: ClassVar[tuple[ErrorCode, ...]] = (ErrorCode.SUBSCRIBER_NOT_FOUND,)
 
     applicant_fin: Fin
     subscriber_code: Trimmed
@@ -179,6 +183,16 @@ class SubmitApplication(Command):
         "reason_code",
         "notes",
         "data_confirmed",
+    )
+    refusal_codes: ClassVar[tuple[ErrorCode, ...]] = (
+        ErrorCode.INVALID_LANGUAGE,
+        ErrorCode.INVALID_PHONE,
+        ErrorCode.INVALID_EMAIL,
+        ErrorCode.UNKNOWN_REASON,
+        ErrorCode.NOTES_TOO_LONG,
+        ErrorCode.DATA_NOT_CONFIRMED,
+        ErrorCode.SUBSCRIBER_NOT_FOUND,
+        ErrorCode.OPEN_APPLICATION_EXISTS,
     )
 
     submission_id: Annotated[
@@ -282,6 +296,15 @@ class ReportOutcome(Command):
     routing_key: ClassVar[str] = "dispatcher.report_outcome"
     owner: ClassVar[Service] = Service.DISPATCHER
     sender: ClassVar[Role] = Role.FIELD_APP
+    refusal_codes: ClassVar[tuple[ErrorCode, ...]] = (
+        ErrorCode.UNKNOWN_WORK_ORDER,
+        ErrorCode.WRONG_TEAM,
+        ErrorCode.WORK_ORDER_CLOSED,
+        ErrorCode.ACT_REQUIRED,
+        ErrorCode.INVALID_ACT,
+        ErrorCode.INVALID_REASON_CODE,
+        ErrorCode.FORBIDDEN,
+    )
 
     application_number: Trimmed
     work_order_id: Annotated[Trimmed, Field(description="from the work order's assignment")]

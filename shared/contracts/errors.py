@@ -92,9 +92,9 @@ _TEXTS: dict[ErrorCode, dict[str, str]] = {
         "ru": "По этому абонентскому коду и причине уже есть открытая заявка: {number}.",
     },
     ErrorCode.UNAUTHENTICATED: {
-        "az": "Göndərən tanınmadı: mesaj portalın istifadəçisi ilə göndərilməlidir.",
-        "en": "The sender is not recognised: the message must come from a portal's broker user.",
-        "ru": "Отправитель не распознан: сообщение должно прийти от пользователя портала.",
+        "az": "Göndərən tanınmadı: mesaj tanınan broker istifadəçisinin user_id-si ilə gəlməlidir.",
+        "en": "The sender is not recognised: the message must carry a known broker user's user_id.",
+        "ru": "Отправитель не распознан: сообщение должно нести user_id известного пользователя.",
     },
     ErrorCode.FORBIDDEN: {
         "az": "Bu göndərənin bu əməliyyata icazəsi yoxdur.",
