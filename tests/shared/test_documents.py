@@ -1,0 +1,59 @@
+"""The citizen's copy of the act: a PDF a reader opens, in Azerbaijani, the same every time."""
+
+from __future__ import annotations
+
+import io
+
+import pypdf
+
+from shared.contracts.commands import Act
+from shared.documents import ActCopy, render_act
+
+ACT = Act(
+    act_number="AKT-2026-000001",
+    meter_serial="WM-2026-000123",
+    meter_model="Sensus 620",
+    initial_reading_m3="0.000",
+    seal_numbers=["PL-1001", "PL-1002"],
+    installed_at="2026-11-27T12:30:00+04:00",
+    installer_name="Rəşad Məmmədov",
+)
+COPY = ActCopy("SQ-2026-000001", "1000001", "Bakı, Nəsimi r-nu, Azadlıq pr. 12", ACT)
+
+
+def text_of(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_the_act_names_every_field_the_address_and_the_subscriber_code() -> None:
+    text = text_of(render_act(COPY))
+    for value in (
+        "AKT-2026-000001",
+        "SQ-2026-000001",
+        "1000001",
+        "Bakı, Nəsimi r-nu, Azadlıq pr. 12",
+        "WM-2026-000123",
+        "Sensus 620",
+        "0.000",
+        "PL-1001, PL-1002",
+        "27.11.2026 12:30",
+        "Rəşad Məmmədov",
+    ):
+        assert value in text
+
+
+def test_every_azerbaijani_letter_is_in_the_font_and_the_text() -> None:
+    text = text_of(render_act(COPY))
+    assert [letter for letter in "əğıöşüçİ" if letter not in text] == []
+
+
+def test_the_same_act_gives_the_same_bytes_and_another_act_other_bytes() -> None:
+    assert render_act(COPY) == render_act(COPY)
+    other = ActCopy(COPY.application_number, "1000002", COPY.address, ACT)
+    assert render_act(other) != render_act(COPY)
+
+
+def test_the_file_is_named_after_the_act_and_safe_as_a_file_name() -> None:
+    assert COPY.filename == "akt-AKT-2026-000001.pdf"
+    odd = ActCopy("SQ-2026-000001", "1", "", ACT.model_copy(update={"act_number": "A/1 2"}))
+    assert odd.filename == "akt-A-1-2.pdf"
