@@ -4,6 +4,7 @@ in-memory store; and the API as the running service serves it."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -190,3 +191,17 @@ async def test_the_running_service_serves_what_it_projected_from_the_broker(
     assert one.status_code == 200
     assert one.json()["status_label"] == "Qeydiyyata alındı"
     assert [view["application_number"] for view in listed.json()["applications"]] == [number]
+
+
+async def test_the_interactive_docs_load_every_asset_from_the_service_itself() -> None:
+    app = create_http_app(MemoryStatusStore(), frozenset({API_KEY}))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://status") as client:
+        page = await client.get("/docs")
+        assert page.status_code == 200
+        assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page.text)
+        assert assets, page.text
+        for asset in assets:
+            assert asset.startswith("/"), f"{asset} is not served by the service"
+            assert (await client.get(asset)).status_code == 200, asset
+        assert "cdn" not in page.text.lower()

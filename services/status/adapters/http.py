@@ -16,9 +16,12 @@ from typing import Annotated, Any
 import uvicorn
 from fastapi import Depends, FastAPI, Header, Path, Request, Security
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict
+from swagger_ui_bundle import swagger_ui_path
 
 from services.status.store import StatusReader
 from shared.contracts.commands import NUMBER_PATTERN
@@ -97,8 +100,22 @@ def create_http_app(reader: StatusReader, api_keys: frozenset[str]) -> FastAPI:
         title="Water-meter applications: status",
         version="1.0.0",
         description="The citizen's applications and their status, as the portals show them.",
+        docs_url=None,
+        redoc_url=None,
     )
     portal = PortalKeys(api_keys)
+    # The interactive docs load Swagger UI from the installed package, never from a CDN.
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="swagger-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def interactive_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Water-meter applications: status API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
