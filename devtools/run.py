@@ -8,8 +8,9 @@
 - E-mail and SMS: development sinks writing under ``var/`` when ``SMTP_HOST`` /
   ``SMS_GATEWAY_URL`` are unset.
 - The topology and the demo data of ``deploy/demo/`` (unless ``DEMO_DATA=0``), then every
-  service as its own process. "ready" is printed once every service consumes its queues
-  and the status HTTP API answers.
+  service as its own process, each with its health port (``HEALTH_PORT``: 9101 to 9104, or
+  a free one when taken). "ready" is printed once every service consumes its queues, answers
+  ``GET /ready`` with 200 and the status HTTP API answers.
 - ``var/run.env`` records where everything runs, for ``make meterctl``, ``make portal``
   and ``make field-app`` in another terminal.
 - Ctrl-C (or SIGTERM) stops the services first, then the sinks, then the database.
@@ -31,6 +32,7 @@ from pathlib import Path
 import aio_pika
 
 from shared.contracts.registry import Service
+from shared.settings import HEALTH_PORTS
 from shared.topology import queues_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +91,15 @@ async def _consumers(url: str, queues: list[str]) -> dict[str, int]:
         return counts
 
 
+def ready(port: int) -> bool:
+    """True when the service on ``port`` answers ``GET /ready`` with 200."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2):
+            return True
+    except (urllib.error.HTTPError, OSError):
+        return False
+
+
 def broker_problem(url: str) -> str | None:
     """Why the broker at ``url`` cannot be used, or None when it answers."""
 
@@ -106,12 +117,17 @@ def broker_problem(url: str) -> str | None:
 class Supervisor:
     def __init__(self) -> None:
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.health: dict[str, int] = {}  # each service's /health, /ready, /metrics port
         self.env = dict(os.environ)
         self.env.setdefault("STATUS_API_KEYS", "dev-portal-key")
         self.env.setdefault("STATUS_HTTP_PORT", "8080")
 
-    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=self.env)
+    def spawn(
+        self, name: str, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, env={**self.env, **(env or {})}
+        )
         self.children.append((name, process))
         return process
 
@@ -213,8 +229,15 @@ class Supervisor:
                 f"[make run] port {port} is taken: stop what uses it or set STATUS_HTTP_PORT"
             )
         for service in SERVICES:
-            self.spawn(service, "-m", f"services.{service}")
+            self.health[service] = free_port(HEALTH_PORTS[service])
+            health = {"HEALTH_PORT": str(self.health[service])}
+            self.spawn(service, "-m", f"services.{service}", env=health)
         say("services: " + ", ".join(SERVICES))
+        say(
+            "health, readiness and metrics: "
+            + ", ".join(f"{name} http://127.0.0.1:{port}" for name, port in self.health.items())
+            + " (/health, /ready, /metrics)"
+        )
 
     def write_env(self) -> None:
         names = ("RABBITMQ_URL", "MONGO_URL", "STATUS_HTTP_PORT", "STATUS_API_KEYS")
@@ -234,6 +257,7 @@ class Supervisor:
             except Exception:  # the broker restarts or refuses for a moment: look again
                 counts = {}
             missing = [name for name in queues if not counts.get(name)]
+            missing += [f"{name} /ready" for name, port in self.health.items() if not ready(port)]
             if not missing and self.http_answers():
                 return
             time.sleep(0.5)

@@ -23,6 +23,9 @@ from typing import Any
 import aio_pika
 
 URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@localhost:5672/")
+# TLS: an amqps:// URL is verified against RABBITMQ_CA_FILE (aio-pika's cafile parameter).
+if os.environ.get("RABBITMQ_CA_FILE") and URL.startswith("amqps://") and "cafile=" not in URL:
+    URL += ("&" if "?" in URL else "?") + "cafile=" + os.environ["RABBITMQ_CA_FILE"]
 USER = os.environ.get("PORTAL_USER", "guest")
 
 

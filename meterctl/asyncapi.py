@@ -14,11 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from shared.contracts.field import TEAM_KEY_PREFIX, WorkOrderAssigned
 from shared.contracts.registry import (
     COMMANDS,
     COMMANDS_EXCHANGE,
     EVENTS,
     EVENTS_EXCHANGE,
+    FIELD_EXCHANGE,
     REPLIES,
     reply_type,
 )
@@ -150,6 +152,29 @@ def document() -> dict[str, Any]:
             "summary": f"published by {event.producer.value}",
             "bindings": {"amqp": {"deliveryMode": 2, "bindingVersion": BINDING_VERSION}},
         }
+    # Field apps' work orders: one key per team, readable only by that team's users.
+    field_channel = WorkOrderAssigned.message_type
+    channels[field_channel] = {
+        "address": TEAM_KEY_PREFIX + "{team_id}",
+        "description": (
+            f"`{FIELD_EXCHANGE}` ({EXCHANGES[FIELD_EXCHANGE]}), routing key `team.<team_id>`; "
+            f"published by {WorkOrderAssigned.producer.value} on every assignment; a field-app "
+            "user may read only its own teams' keys (no FIN, no e-mail)"
+        ),
+        "parameters": {"team_id": {"description": "the team the work order is assigned to"}},
+        "messages": {
+            WorkOrderAssigned.__name__: message(
+                WorkOrderAssigned.__name__, WorkOrderAssigned, WorkOrderAssigned.message_type
+            )
+        },
+        "bindings": _channel_binding(FIELD_EXCHANGE),
+    }
+    operations[WorkOrderAssigned.__name__] = {
+        "action": "send",
+        "channel": {"$ref": f"#/channels/{field_channel}"},
+        "summary": f"published by {WorkOrderAssigned.producer.value} to the assigned team",
+        "bindings": {"amqp": {"deliveryMode": 2, "bindingVersion": BINDING_VERSION}},
+    }
     return {
         "asyncapi": "3.0.0",
         "info": {

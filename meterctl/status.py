@@ -1,13 +1,22 @@
-"""``meterctl status rebuild``: rebuild the status read model from the event archive."""
+"""``meterctl status rebuild``: rebuild the status read model from the event archive.
+
+Runs as the operations user: it reads the ``status.archive`` stream (which must exist: the
+status service declares it) and writes the status database. A progress bar shows on a
+terminal; the last line is always the report, as JSON.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import sys
+from contextlib import ExitStack
 from typing import Any
 
-from services.status.main import rebuild
+from meterctl.progress import Advance, progress
+from services.status.adapters import archive
+from services.status.mongo import MongoRebuild
 from shared.mongo import make_client
 from shared.settings import CommonSettings
 
@@ -29,7 +38,11 @@ def add_commands(areas: Any) -> None:
 
 
 def run_rebuild(args: argparse.Namespace, settings: CommonSettings) -> int:
-    report = asyncio.run(_rebuild(settings, args.idle_timeout))
+    try:
+        report = asyncio.run(_rebuild(settings, args.idle_timeout))
+    except RuntimeError as exc:  # the archive is missing or went quiet before the end
+        print(f"meterctl: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(report))
     return 0
 
@@ -37,7 +50,12 @@ def run_rebuild(args: argparse.Namespace, settings: CommonSettings) -> int:
 async def _rebuild(settings: CommonSettings, idle_timeout: float) -> dict[str, int]:
     client = make_client(settings.mongo_url, "meterctl")
     try:
-        db = client[settings.database_name("status")]
-        return await rebuild(settings.rabbitmq_url, db, idle_timeout)
+        with ExitStack() as bars:
+
+            def bar(size: int | None) -> Advance:
+                return bars.enter_context(progress("archived events", size))
+
+            db = client[settings.database_name("status")]
+            return await archive.rebuild(settings.rabbitmq_url, MongoRebuild(db), idle_timeout, bar)
     finally:
         await client.close()

@@ -8,7 +8,9 @@ import sys
 from typing import Any
 
 from meterctl.teams import with_dispatcher_store
+from services.dispatcher.domain.stock import Receipt
 from services.dispatcher.store import DispatcherStore
+from shared.clock import utc_now
 from shared.messaging import new_message_id
 from shared.settings import CommonSettings
 
@@ -21,7 +23,7 @@ def add_commands(areas: Any) -> None:
     command.add_argument("quantity")
     command.add_argument(
         "--receipt",
-        help="the receipt's id: the same id counts once (default: a new id per call)",
+        help="the receipt's id: the same id within 7 days counts once (default: a new id per call)",
     )
     command.set_defaults(func=run_receive)
     actions.add_parser("show", help="received, reserved, consumed, available").set_defaults(
@@ -41,12 +43,20 @@ def run_receive(args: argparse.Namespace, settings: CommonSettings) -> int:
         )
         return 2
 
-    async def receive(store: DispatcherStore) -> int:
-        receipt = args.receipt or f"meterctl-{new_message_id()}"
-        return await store.receive(district, int(quantity), receipt)
+    receipt = args.receipt or f"meterctl-{new_message_id()}"
 
-    in_stock = asyncio.run(with_dispatcher_store(settings, receive))
-    print(f"received {int(quantity)} meter(s) into {district}; {in_stock} available")
+    async def receive(store: DispatcherStore) -> Receipt:
+        return await store.receive(district, int(quantity), receipt, utc_now())
+
+    got: Receipt = asyncio.run(with_dispatcher_store(settings, receive))
+    if got.counted:
+        print(f"received {int(quantity)} meter(s) into {district}; {got.in_stock} available")
+    else:
+        # A receipt sent again adds nothing; the free stock is today's, not the first answer.
+        print(
+            f"receipt {receipt} was counted before: nothing added to {district}; "
+            f"{got.in_stock} available"
+        )
     return 0
 
 

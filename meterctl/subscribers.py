@@ -1,4 +1,8 @@
-"""``meterctl subscribers import FILE``: upsert the subscriber directory from CSV."""
+"""``meterctl subscribers import FILE``: upsert the subscriber directory from CSV.
+
+Every row is checked before anything is written; then the rows are written in batches
+(one database round trip each), with a progress bar on a terminal.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from meterctl.csvfile import read_rows
+from meterctl.progress import progress
 from services.intake.domain import Account
 from services.intake.mongo import MongoIntakeStore
 from services.intake.reference import SUBSCRIBER_COLUMNS, subscriber_row
 from shared.mongo import make_client
 from shared.settings import CommonSettings
+
+BATCH = 1000
 
 
 def add_commands(areas: Any) -> None:
@@ -44,9 +51,15 @@ def run_import(args: argparse.Namespace, settings: CommonSettings) -> int:
 
 async def _upsert(settings: CommonSettings, rows: list[Account]) -> int:
     client = make_client(settings.mongo_url, "meterctl")
+    written = 0
     try:
         store = MongoIntakeStore(client[settings.database_name("intake")])
         await store.ensure_indexes()
-        return await store.upsert_subscribers(rows)
+        with progress("subscribers", len(rows)) as advance:
+            for start in range(0, len(rows), BATCH):
+                batch = rows[start : start + BATCH]
+                written += await store.upsert_subscribers(batch)
+                advance(len(batch))
     finally:
         await client.close()
+    return written

@@ -7,7 +7,9 @@
   from the environment (``BROKER_PASSWORD_<USER>``, the user name in capitals with ``-`` as
   ``_``) or from a file (``BROKER_PASSWORDS_FILE``, one ``user=password`` a line). A user
   with no password given keeps the one it has (a new one is created unable to log in).
-  The account in ``RABBITMQ_URL`` must be an administrator.
+  The account in ``RABBITMQ_URL`` must be an administrator; apply never changes it (locally
+  ``guest`` holds every role). ``--prefix`` names the service users ``<prefix>svc-…``, so
+  that several deployments (or test runs) share one broker.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import ssl
 import sys
 import urllib.parse
 from pathlib import Path
@@ -42,6 +45,7 @@ def add_commands(areas: Any) -> None:
         action="store_true",
         help="users from CHANNEL_USERS, FIELD_USERS and OPS_USERS instead of the example",
     )
+    command.add_argument("--prefix", default="", help="before the service users' names")
     command.set_defaults(func=print_definitions)
     actions.add_parser(
         "declare", help="declare every exchange, queue and stream on the broker (idempotent)"
@@ -53,6 +57,7 @@ def add_commands(areas: Any) -> None:
     apply.add_argument(
         "--dry-run", action="store_true", help="print what would be done, change nothing"
     )
+    apply.add_argument("--prefix", default="", help="before the service users' names")
     apply.set_defaults(func=run_apply)
 
 
@@ -62,8 +67,9 @@ def deployment_definitions(vhost: str = "/") -> dict[str, Any]:
 
 
 def print_definitions(args: argparse.Namespace, settings: CommonSettings) -> int:
-    if args.from_environment:
-        document = definitions(args.vhost, streams=(STATUS_ARCHIVE,), senders=settings.senders())
+    if args.from_environment or args.prefix:
+        senders = settings.senders() if args.from_environment else EXAMPLE_SENDERS
+        document = definitions(args.vhost, (STATUS_ARCHIVE,), senders, args.prefix)
     else:
         document = deployment_definitions(args.vhost)
     print(json.dumps(document, indent=2, ensure_ascii=False))
@@ -115,12 +121,13 @@ class Management:
         default = f"http://{parts.hostname or 'localhost'}:15672"
         self.base = os.environ.get("RABBITMQ_MANAGEMENT_URL", default).rstrip("/")
         self.vhost = urllib.parse.unquote(parts.path.lstrip("/")) or "/"
+        self.user = urllib.parse.unquote(parts.username or "guest")
+        # An https management API is verified against the broker's CA (RABBITMQ_CA_FILE).
+        ca_file = os.environ.get("RABBITMQ_CA_FILE") or None
         self.client = httpx.Client(
-            auth=(
-                urllib.parse.unquote(parts.username or "guest"),
-                urllib.parse.unquote(parts.password or "guest"),
-            ),
+            auth=(self.user, urllib.parse.unquote(parts.password or "guest")),
             timeout=30,
+            verify=ssl.create_default_context(cafile=ca_file) if ca_file else True,
         )
 
     def call(self, method: str, path: str, body: Any = None) -> httpx.Response:
@@ -142,7 +149,13 @@ class Management:
 def run_apply(args: argparse.Namespace, settings: CommonSettings) -> int:
     management = Management(settings.rabbitmq_url)
     vhost = management.quote(management.vhost)
-    accounts = users(settings.senders(), (STATUS_ARCHIVE,))
+    accounts = users(settings.senders(), (STATUS_ARCHIVE,), args.prefix)
+    if any(user.name == management.user for user in accounts):
+        print(
+            f"meterctl: {management.user} (the account applying) keeps its own permissions",
+            file=sys.stderr,
+        )
+        accounts = [user for user in accounts if user.name != management.user]
     given = passwords(dict(os.environ))
     unknown = sorted(
         set(given) - {name for user in accounts for name in (user.name, _env_name(user.name))}

@@ -33,6 +33,7 @@ from shared.contracts.replies import Refused
 from shared.delivery import Delivery, Outcome
 from shared.failures import backoff, is_infrastructure
 from shared.messaging import Messenger, delivery_from
+from shared.metrics import REFUSALS, ServiceMetrics
 from shared.routes import Route
 
 log = structlog.get_logger("meter.messaging")
@@ -48,6 +49,7 @@ class ConsumePolicy:
     outage_base: float = 0.5  # first pause while a dependency is down; doubles
     outage_cap: float = 30.0
     max_bytes: int = 64 * 1024
+    metrics: ServiceMetrics | None = None  # counts every delivery settled, and its time
 
 
 def retry_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
@@ -74,6 +76,7 @@ async def consume(
             message_id=delivery.message_id,
             correlation_id=delivery.correlation_id,
             message_type=delivery.message_type,
+            user_id=delivery.user_id,  # the sender RabbitMQ validated: who asked, for audits
         )
         outcome = await _settle(message, raw, delivery, queue, route, messenger, policy)
     except asyncio.CancelledError:
@@ -83,10 +86,12 @@ async def consume(
     except Exception:
         # Settling itself failed (the broker went away mid-way): give the message back.
         log.exception("message could not be settled; returned to its queue", **_took(started))
+        _count(policy, queue, "failed")
         with contextlib.suppress(Exception):  # a closed channel returns it by itself
             await message.reject(requeue=True)
         return
     if outcome is not None:
+        _count(policy, queue, _settled_as(outcome))
         # structlog reserves "event" for the message text.
         fields = {("step" if key == "event" else key): value for key, value in outcome.log.items()}
         log.info("message processed", **fields, **_took(started))
@@ -111,6 +116,7 @@ async def _settle(
         await messenger.park(raw, queue, error, delivery, keep_body=False)
         await message.ack()
         return Outcome(log={"outcome": "too_large", "parked": True, "bytes": size})
+    handling = time.perf_counter()
     try:
         outcome = await _run(raw, delivery, route, policy)
     except MalformedMessage as exc:
@@ -120,8 +126,10 @@ async def _settle(
         await message.ack()
         return Outcome(log={"outcome": "malformed", "parked": True, "error": str(exc)})
     except Exception as exc:
+        _timed(policy, queue, handling)
         await _fail(message, raw, delivery, queue, exc, messenger, policy)
         return None
+    _timed(policy, queue, handling)
     if outcome.reply is not None:
         await messenger.reply(delivery, outcome.reply)
     await message.ack()
@@ -170,6 +178,7 @@ async def _fail(
     if failures >= policy.failure_limit:
         await messenger.park(raw, queue, f"failed {failures} times; last: {error}", delivery)
         await message.ack()
+        _count(policy, queue, "parked")
         log.error("message parked", outcome="failed", error=error, failures=failures, exc_info=exc)
         return
     pause = retry_delay(delivery.failures, policy.retry_base, policy.retry_cap)
@@ -184,6 +193,25 @@ async def _fail(
     await asyncio.sleep(pause)
     await messenger.retry_later(raw, queue, delivery)
     await message.ack()
+    _count(policy, queue, "retried")
+
+
+def _settled_as(outcome: Outcome) -> str:
+    """The ``meter_messages_total`` outcome of a delivery that was answered or parked."""
+    label = outcome.log.get("outcome")
+    if label in ("malformed", "too_large"):
+        return str(label)
+    return "refused" if isinstance(outcome.reply, Refused) or label in REFUSALS else "handled"
+
+
+def _count(policy: ConsumePolicy, queue: str, outcome: str) -> None:
+    if policy.metrics is not None:
+        policy.metrics.settled(queue, outcome)
+
+
+def _timed(policy: ConsumePolicy, queue: str, since: float) -> None:
+    if policy.metrics is not None:
+        policy.metrics.handled_in(queue, time.perf_counter() - since)
 
 
 def _took(started: float) -> dict[str, float]:

@@ -14,179 +14,19 @@ touch follow least privilege:
 - operations publish ``dispatcher.receive_stock``, read parking queues, the unroutable
   queue and the event archive, and replay into work queues.
 
-Users carry no password: ``meterctl topology apply`` sets them from the environment.
+The users themselves are built in ``shared.broker_users``. Users carry no password:
+``meterctl topology apply`` sets them from the environment.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
-from shared.contracts.events import EVENT_MODELS
-from shared.contracts.registry import (
-    COMMANDS_EXCHANGE,
-    DEAD_LETTER_EXCHANGE,
-    EVENTS_EXCHANGE,
-    FIELD_EXCHANGE,
-    PORTAL_EXCHANGE,
-    UNROUTABLE_EXCHANGE,
-    UNROUTABLE_QUEUE,
-    Role,
-    Service,
-    commands_sent_by,
-)
-from shared.senders import ALL_TEAMS, Senders
-from shared.topology import (
-    ALL_QUEUES,
-    EXCHANGE_SPECS,
-    SERVICE_EXCHANGES,
-    UNROUTABLE_ARGUMENTS,
-    StreamQueue,
-    queues_of,
-)
-
-# The deployment the committed definitions describe (deploy/k8s/base/config.env alike).
-EXAMPLE_SENDERS = Senders(
-    channels={"portal-egov": "e-gov", "portal-azersu": "azersu", "portal-esu": "e-su"},
-    field_teams={
-        "field-baku": frozenset({"T-01", "T-02", "T-03"}),
-        "field-regions": frozenset({"T-04", "T-05"}),
-    },
-    operations=frozenset({"meter-ops"}),
-)
-REPLY_QUEUES = r"amq\.gen-.*"
-DIRECT_REPLY_TO = r"amq\.rabbitmq\.reply-to"
-DEFAULT_EXCHANGE = "amq.default"
-NOTHING = "^$"
-
-
-def service_user(service: Service) -> str:
-    return f"svc-{service.value}"
-
-
-@dataclass(frozen=True)
-class BrokerUser:
-    """A broker user and what it may touch (regular expressions, as RabbitMQ has them)."""
-
-    name: str
-    configure: str
-    write: str
-    read: str
-    # exchange -> (write, read): routing keys it may publish, and bind with.
-    topics: dict[str, tuple[str, str]] = field(default_factory=dict)
-    tags: tuple[str, ...] = ()
-
-
-def _any(names: Iterable[str]) -> str:
-    """A regex matching exactly these names (or patterns already escaped, marked with ~)."""
-    parts = sorted({name[1:] if name.startswith("~") else re.escape(name) for name in names})
-    return f"^({'|'.join(parts)})$" if parts else NOTHING
-
-
-def _service_user(service: Service, streams: Sequence[StreamQueue]) -> BrokerUser:
-    queues = queues_of(service)
-    own = [queue.name for queue in queues] + [queue.parking_queue for queue in queues]
-    own += [stream.name for stream in streams if stream.owner == service]
-    exchanges = list(SERVICE_EXCHANGES[service])
-    if any(stream.owner == service for stream in streams):
-        exchanges.append(EVENTS_EXCHANGE)
-    extra_queues = [UNROUTABLE_QUEUE] if UNROUTABLE_EXCHANGE in exchanges else []
-    produced = [model.routing_key for model in EVENT_MODELS if model.producer == service]
-    publishes = [DEAD_LETTER_EXCHANGE, DEFAULT_EXCHANGE]
-    topics: dict[str, tuple[str, str]] = {}
-    if produced:
-        publishes.append(EVENTS_EXCHANGE)
-    bound_events = sorted(
-        {key for queue in queues for exchange, key in queue.bindings if exchange == EVENTS_EXCHANGE}
-    )
-    if any(stream.owner == service for stream in streams):
-        bound_events.append("#")
-    topics[EVENTS_EXCHANGE] = (_any(produced), _any(bound_events))
-    if COMMANDS_EXCHANGE in exchanges:
-        commands = [
-            key
-            for queue in queues
-            for exchange, key in queue.bindings
-            if exchange == COMMANDS_EXCHANGE
-        ]
-        topics[COMMANDS_EXCHANGE] = (NOTHING, _any(commands))
-        publishes.append(UNROUTABLE_EXCHANGE)  # declaring an exchange with its alternate
-    if FIELD_EXCHANGE in exchanges:
-        publishes.append(FIELD_EXCHANGE)
-        topics[FIELD_EXCHANGE] = (r"^team\..+$", NOTHING)
-    if PORTAL_EXCHANGE in exchanges:
-        publishes.append(PORTAL_EXCHANGE)
-        topics[PORTAL_EXCHANGE] = (r"^[a-z-]+\.[a-z_]+$", NOTHING)
-    return BrokerUser(
-        name=service_user(service),
-        configure=_any([*own, *extra_queues, *exchanges]),
-        write=_any([*own, *extra_queues, *publishes]),
-        read=_any([*own, *extra_queues, *exchanges]),
-        topics=topics,
-    )
-
-
-def _portal_user(user: str, channel: str) -> BrokerUser:
-    keys = [
-        "~" + re.escape(model.routing_key)
-        for model in commands_sent_by(Role.PORTAL)
-        if not model.routing_key.startswith(("intake.", "status."))
-    ]
-    own = rf"~portal\.{re.escape(channel)}\..+"
-    return BrokerUser(
-        name=user,
-        configure=_any(["~" + REPLY_QUEUES, own]),
-        write=_any([COMMANDS_EXCHANGE, "~" + REPLY_QUEUES, own]),
-        read=_any(["~" + REPLY_QUEUES, "~" + DIRECT_REPLY_TO, own, PORTAL_EXCHANGE]),
-        topics={
-            COMMANDS_EXCHANGE: (_any([r"~intake\..+", r"~status\..+", *keys]), NOTHING),
-            PORTAL_EXCHANGE: (NOTHING, _any([rf"~{re.escape(channel)}\..+"])),
-        },
-    )
-
-
-def _field_user(user: str, teams: frozenset[str]) -> BrokerUser:
-    own = rf"~field\.{re.escape(user)}\..+"
-    reports = [model.routing_key for model in commands_sent_by(Role.FIELD_APP)]
-    readable = r"~team\..+" if ALL_TEAMS in teams else [f"team.{team}" for team in teams]
-    return BrokerUser(
-        name=user,
-        configure=_any(["~" + REPLY_QUEUES, own]),
-        write=_any([COMMANDS_EXCHANGE, "~" + REPLY_QUEUES, own]),
-        read=_any(["~" + REPLY_QUEUES, "~" + DIRECT_REPLY_TO, own, FIELD_EXCHANGE]),
-        topics={
-            COMMANDS_EXCHANGE: (_any(reports), NOTHING),
-            FIELD_EXCHANGE: (NOTHING, _any([readable] if isinstance(readable, str) else readable)),
-        },
-    )
-
-
-def _operations_user(user: str, streams: Sequence[StreamQueue]) -> BrokerUser:
-    parked = [queue.parking_queue for queue in ALL_QUEUES]
-    archives = [stream.name for stream in streams]
-    commands = [model.routing_key for model in commands_sent_by(Role.OPERATIONS)]
-    return BrokerUser(
-        name=user,
-        configure=_any(["~" + REPLY_QUEUES]),
-        # Replays go straight into work queues through the default exchange.
-        write=_any([COMMANDS_EXCHANGE, DEFAULT_EXCHANGE, "~" + REPLY_QUEUES, *archives]),
-        read=_any(
-            [*parked, *archives, UNROUTABLE_QUEUE, "~" + REPLY_QUEUES, "~" + DIRECT_REPLY_TO]
-        ),
-        topics={COMMANDS_EXCHANGE: (_any(commands), NOTHING)},
-        tags=("monitoring",),
-    )
-
-
-def users(senders: Senders, streams: Sequence[StreamQueue] = ()) -> list[BrokerUser]:
-    """Every broker user of a deployment with the given sender roles, least privilege each."""
-    found = [_service_user(service, streams) for service in Service]
-    found += [_portal_user(user, channel) for user, channel in sorted(senders.channels.items())]
-    found += [_field_user(user, teams) for user, teams in sorted(senders.field_teams.items())]
-    found += [_operations_user(user, streams) for user in sorted(senders.operations)]
-    return found
+from shared.broker_users import EXAMPLE_SENDERS, BrokerUser, service_user, users
+from shared.contracts.registry import DEAD_LETTER_EXCHANGE, UNROUTABLE_EXCHANGE, UNROUTABLE_QUEUE
+from shared.senders import Senders
+from shared.topology import ALL_QUEUES, EXCHANGE_SPECS, UNROUTABLE_ARGUMENTS, StreamQueue
 
 
 def vhost_definitions(streams: Sequence[StreamQueue] = ()) -> dict[str, Any]:
@@ -237,6 +77,7 @@ def definitions(
     vhost: str = "/",
     streams: Sequence[StreamQueue] = (),
     senders: Senders = EXAMPLE_SENDERS,
+    prefix: str = "",
 ) -> dict[str, Any]:
     """Broker-wide definitions (``rabbitmqctl import_definitions``) for a deployment.
 
@@ -245,7 +86,7 @@ def definitions(
     their passwords are set.
     """
     per_vhost = vhost_definitions(streams)
-    accounts = users(senders, streams)
+    accounts = users(senders, streams, prefix)
     return {
         "vhosts": [{"name": vhost}],
         "users": [{"name": user.name, "tags": list(user.tags), "limits": {}} for user in accounts],
@@ -270,4 +111,11 @@ def definitions(
     }
 
 
-__all__ = ["EXAMPLE_SENDERS", "BrokerUser", "definitions", "users", "vhost_definitions"]
+__all__ = [
+    "EXAMPLE_SENDERS",
+    "BrokerUser",
+    "definitions",
+    "service_user",
+    "users",
+    "vhost_definitions",
+]

@@ -121,6 +121,8 @@ class Outbox:
         self.sources: list[OutboxDocuments] = []
         self.min_age = min_age
         self.interval = interval
+        # Entries the last relay pass found left over (``meter_outbox_backlog``).
+        self.backlog = 0
 
     def watch(self, *sources: OutboxDocuments) -> None:
         """Let the relay look after these documents' outboxes."""
@@ -158,9 +160,11 @@ class Outbox:
     async def relay_once(self) -> int:
         """Publish what older writes left pending (after a crash or a broker outage)."""
         cutoff = stamp(utc_now() - self.min_age)
+        found = [(source, await source.left_over(cutoff, 200)) for source in self.sources]
+        self.backlog = sum(len(doc.get("outbox") or []) for _, docs in found for doc in docs)
         count = 0
-        for source in self.sources:
-            for document in await source.left_over(cutoff, 200):
+        for source, documents in found:
+            for document in documents:
                 count += await self.flush(source, document)
         if count:
             log.info("outbox relayed", published=count)

@@ -2,7 +2,10 @@
 
 ``ServiceRuntime`` holds the adapters; ``build_app`` turns it into a FastStream app whose
 start-up declares the topology before consuming and whose shutdown lets in-flight
-messages finish (or returns them to the broker) before closing the database.
+messages finish (or returns them to the broker) before closing the database. Each runtime
+serves ``/health``, ``/ready`` and ``/metrics`` (``shared.health``) from start-up to the end
+of shutdown; a service adds its own gauges with ``gauge`` and its outbox with
+``track_outbox``. Several broker addresses fail over (``shared.failover``).
 """
 
 from __future__ import annotations
@@ -13,27 +16,30 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
-import aio_pika
 import structlog
 from faststream import AckPolicy, FastStream
-from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
+from faststream.rabbit import Channel, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 
 from shared import topology
 from shared.consuming import ConsumePolicy, consume
 from shared.contracts.registry import Service
+from shared.failover import FailoverBroker, connect_any
+from shared.health import HealthServer, Readiness, create_health_app
 from shared.messaging import Messenger
+from shared.metrics import Sample, ServiceMetrics
 from shared.mongo import make_client
+from shared.outbox import Outbox
 from shared.routes import Route, Routes
 from shared.settings import CommonSettings, SettingsError
 
 log = structlog.get_logger("meter.runtime")
 
 
-def make_broker(settings: CommonSettings, app_id: str) -> RabbitBroker:
+def make_broker(settings: CommonSettings, app_id: str) -> FailoverBroker:
     """A broker with the safe settings of DESIGN.md section 10 set deliberately."""
-    return RabbitBroker(
-        settings.rabbitmq_url,
+    return FailoverBroker(
+        settings.rabbitmq_urls,
         app_id=app_id,
         graceful_timeout=settings.graceful_timeout,
         default_channel=Channel(prefetch_count=settings.prefetch, publisher_confirms=True),
@@ -46,14 +52,16 @@ def make_broker(settings: CommonSettings, app_id: str) -> RabbitBroker:
 
 
 async def declare_topology(
-    url: str, queues: Sequence[topology.WorkQueue], service: Service
-) -> None:
-    connection = await aio_pika.connect(url)
+    addresses: Sequence[str], queues: Sequence[topology.WorkQueue], service: Service
+) -> str:
+    """Declare the service's topology through the first address that answers; which."""
+    connection, address = await connect_any(addresses)
     try:
         channel = await connection.channel()
         await topology.declare(channel, tuple(queues), topology.SERVICE_EXCHANGES[service])
     finally:
         await connection.close()
+    return address
 
 
 async def _raw_body(message: Any) -> bytes:
@@ -70,8 +78,16 @@ class ServiceRuntime:
         self.service = service
         self.broker = make_broker(settings, service.value)
         self.messenger = Messenger(self.broker, service.value)
-        self.mongo = make_client(settings.mongo_url, service.value)
+        self.metrics = ServiceMetrics(service.value)
+        self.mongo = make_client(
+            settings.mongo_url, service.value, on_command=self.metrics.db_command
+        )
         self.db = self.mongo[settings.database_name(service.value)]
+        self.health = HealthServer(
+            create_health_app(service.value, Readiness(self.broker, self.db), self.metrics),
+            settings.health_host,
+            settings.health_port_of(service.value),
+        )
         self.queues: list[topology.WorkQueue] = []
         self.routes = Routes(settings.senders())
         self.policy = ConsumePolicy(
@@ -79,7 +95,21 @@ class ServiceRuntime:
             retry_base=settings.retry_base_delay,
             outage_base=settings.retry_base_delay,
             max_bytes=settings.max_message_bytes,
+            metrics=self.metrics,
         )
+
+    @property
+    def broker_url(self) -> str:
+        """The broker address in use: for one-off connections of the service's own."""
+        return self.broker.address
+
+    def gauge(self, name: str, description: str, sample: Sample) -> None:
+        """A gauge on ``/metrics`` whose value ``await sample()`` gives, read on scrape."""
+        self.metrics.gauge(name, description, sample)
+
+    def track_outbox(self, outbox: Outbox) -> None:
+        """Report the relay's backlog as ``meter_outbox_backlog``."""
+        self.metrics.outbox(lambda: outbox.backlog)
 
     def _subscribe(self, queue_name: str, route: Route) -> None:
         queue = topology.queue_named(queue_name)
@@ -114,9 +144,15 @@ class ServiceRuntime:
 
         @app.on_startup
         async def prepare() -> None:
-            await declare_topology(self.settings.rabbitmq_url, self.queues, self.service)
-            if on_start is not None:
-                await on_start()
+            self.health.start()  # /health answers, /ready says why not yet
+            try:
+                address = await declare_topology(self.broker.addresses, self.queues, self.service)
+                self.broker.current = self.broker.addresses.index(address)
+                if on_start is not None:
+                    await on_start()
+            except BaseException:
+                await self.health.stop()
+                raise
 
         @app.after_startup
         async def start_background() -> None:
@@ -132,6 +168,7 @@ class ServiceRuntime:
         @app.after_shutdown
         async def close_database() -> None:
             await self.mongo.close()
+            await self.health.stop()
             log.info("service stopped")
 
         return app

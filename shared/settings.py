@@ -8,11 +8,12 @@ An empty variable counts as unset.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -23,10 +24,13 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+from shared import tls
 from shared.senders import Senders, check_channels, parse_teams, parse_users
 
 DEFAULT_RABBITMQ_URL = "amqp://guest:guest@localhost:5672/"
 DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27017/?directConnection=true"
+# Where each service serves /health, /ready and /metrics unless HEALTH_PORT says otherwise.
+HEALTH_PORTS = {"intake": 9101, "dispatcher": 9102, "notifier": 9103, "status": 9104}
 
 # The environment ``from_env`` reads instead of ``os.environ`` (tests pass a mapping).
 _ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("settings_env", default=None)
@@ -99,9 +103,20 @@ class CommonSettings(BaseSettings):
         validate_by_alias=True,
     )
 
+    # TLS (shared.tls): declared before the URLs, whose validators add them to the URLs.
+    rabbitmq_ca_file: str = Field(
+        "", description="the path of a CA certificate file (PEM) for amqps:// URLs, or empty"
+    )
+    mongo_ca_file: str = Field(
+        "", description="the path of a CA certificate file (PEM) for MongoDB TLS, or empty"
+    )
+    # Several URLs, separated by commas, name the nodes of one cluster: a service connects
+    # to the first that answers and fails over to the next when its connection drops
+    # (shared.failover). They should differ only in host and port.
     rabbitmq_url: str = Field(
         DEFAULT_RABBITMQ_URL,
-        description="an amqp:// or amqps:// URL; its vhost is honoured",
+        description="an amqp:// or amqps:// URL (its vhost is honoured), or the URLs of a "
+        "cluster's nodes separated by commas",
         pattern=r"^amqps?://",
     )
     mongo_url: str = Field(
@@ -145,6 +160,18 @@ class CommonSettings(BaseSettings):
     )
     # Database name prefix: tests give each run its own databases.
     database_prefix: str = Field("", description="a prefix for database names")
+    # Liveness, readiness and Prometheus metrics (shared.health), one port per service.
+    health_host: str = Field(
+        "127.0.0.1",
+        description="the address /health, /ready and /metrics listen on (0.0.0.0 in containers)",
+    )
+    health_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="the port of /health, /ready and /metrics, from 0 to 65535 (0: any free "
+        "port); unset: intake 9101, dispatcher 9102, notifier 9103, status 9104",
+    )
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
@@ -157,6 +184,34 @@ class CommonSettings(BaseSettings):
             if lowered in {"debug", "info", "warning", "error", "critical"}
             else lowered
         )
+
+    @field_validator("rabbitmq_url", mode="after")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        addresses = [part.strip() for part in value.split(",") if part.strip()]
+        for address in addresses:
+            if not address.startswith(("amqp://", "amqps://")):
+                raise ValueError(f"{without_password(address)!r} is not an amqp:// URL")
+        return ",".join(addresses)
+
+    @field_validator("health_host", mode="before")
+    @classmethod
+    def _host(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("rabbitmq_ca_file", "mongo_ca_file", mode="after")
+    @classmethod
+    def _ca_file(cls, value: str) -> str:
+        if value and not os.path.isfile(value):
+            raise ValueError("no such file")
+        return value
+
+    @field_validator("rabbitmq_url", "mongo_url", mode="after")
+    @classmethod
+    def _with_ca_file(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "mongo_url":
+            return tls.mongo_url(value, info.data.get("mongo_ca_file") or "")
+        return tls.amqp_url(value, info.data.get("rabbitmq_ca_file") or "")
 
     @field_validator("channel_users", mode="before")
     @classmethod
@@ -203,6 +258,15 @@ class CommonSettings(BaseSettings):
 
     def database_name(self, service: str) -> str:
         return f"{self.database_prefix}{service}"
+
+    @property
+    def rabbitmq_urls(self) -> tuple[str, ...]:
+        """The broker's addresses: one, or each node of a cluster, in the order tried."""
+        return tuple(self.rabbitmq_url.split(","))
+
+    def health_port_of(self, service: str) -> int:
+        """``HEALTH_PORT``, or the service's own default port."""
+        return self.health_port if self.health_port is not None else HEALTH_PORTS[service]
 
 
 def variable_name(settings_cls: type[BaseSettings], field: str) -> str:

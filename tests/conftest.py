@@ -58,6 +58,7 @@ def settings_values(rabbitmq_url: str, mongo_url: str) -> dict[str, Any]:
         "log_format": "console",
         "graceful_timeout": 5.0,
         "database_prefix": f"t{uuid.uuid4().hex[:10]}_",
+        "health_port": 0,  # any free port: tests run many services side by side
     }
 
 

@@ -2,7 +2,8 @@
 
 Capacity appears with a new Asia/Baku day or a team imported or changed, and a crash may
 leave a closed work order's stock change unfinished; every ``interval`` seconds the loop
-settles pending stock, then assigns waiting work orders (both are use cases).
+settles pending stock, then assigns waiting work orders, and on a new day forgets old
+team-day counts (all are use cases).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Housekeeping:
     async def run_once(self) -> None:
         await self.dispatcher.settle_pending()
         await self.dispatcher.assign_waiting()
+        await self.dispatcher.forget_old_days()
 
     async def run(self) -> None:
         """Every ``interval`` seconds, for ever; a failed round is logged and retried."""

@@ -20,8 +20,9 @@ class DispatcherHandlers:
         return await self.dispatcher.follow(event, delivery.correlation_id)
 
     async def report_outcome(self, parsed: ReportOutcome | Refusal, delivery: Delivery) -> Outcome:
-        # The work order's own rules are reported together with the contract's.
-        return await self.dispatcher.report(parsed, delivery.message_id)
+        # The work order's own rules are reported together with the contract's; the user
+        # RabbitMQ validated must act for the team the report names.
+        return await self.dispatcher.report(parsed, delivery.message_id, delivery.user_id)
 
     async def receive_stock(self, command: ReceiveStock, delivery: Delivery) -> Outcome:
         return await self.dispatcher.receive_stock(command, delivery.message_id)

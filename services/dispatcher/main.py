@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from faststream import FastStream
 
@@ -16,6 +17,7 @@ from services.dispatcher.usecases import Dispatcher
 from shared.clock import utc_now
 from shared.contracts.registry import Service
 from shared.logging import configure
+from shared.metrics import size_of
 from shared.outbox import Outbox
 from shared.runtime import ServiceRuntime
 
@@ -28,14 +30,21 @@ def create_app(
     configure_logging: bool = True,
 ) -> FastStream:
     """The dispatcher app; ``store`` defaults to MongoDB at ``settings.mongo_url``, ``clock``
-    tells the time (tests move it to another Baku day)."""
+    tells the time (tests move it to another Baku day); the senders of the settings say
+    which teams each field-app user may report for."""
     if configure_logging:
         configure(settings.log_level, settings.log_format, service="dispatcher")
     runtime = ServiceRuntime(settings, Service.DISPATCHER)
     outbox = Outbox(runtime.messenger)
+    runtime.track_outbox(outbox)
     if store is None:
         store = MongoDispatcherStore(runtime.db, outbox)
-    dispatcher = Dispatcher(store, clock)
+    runtime.gauge(
+        "meter_dispatcher_work_orders_waiting",
+        "Work orders waiting for a team",
+        size_of(partial(store.work_orders, status="waiting", limit=10_000)),
+    )
+    dispatcher = Dispatcher(store, clock, settings.senders())
     DispatcherHandlers(dispatcher).serve(runtime.routes)
     housekeeping = Housekeeping(dispatcher, settings.housekeeping_interval)
     return runtime.build_app(

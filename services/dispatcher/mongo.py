@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING
@@ -18,10 +19,10 @@ from services.dispatcher.domain import stock as meters
 from services.dispatcher.domain import teams as capacity
 from services.dispatcher.domain.changes import Change, Document
 from services.dispatcher.domain.teams import Team
-from services.dispatcher.domain.workorders import WorkOrder
-from shared.contracts.events import ApplicationEvent
+from services.dispatcher.domain.workorders import Message, WorkOrder
+from shared.contracts.field import WorkOrderAssigned
 from shared.contracts.replies import Refused
-from shared.outbox import MongoOutboxDocuments, Outbox, event_entry, with_outbox
+from shared.outbox import MongoOutboxDocuments, Outbox, event_entry, message_entry, with_outbox
 
 
 class MongoDispatcherStore:
@@ -72,6 +73,10 @@ class MongoDispatcherStore:
         key = capacity.team_day_id(team_id, day)
         return bool(await self._change(self.team_days, key, lambda d: capacity.unclaim(d, number)))
 
+    async def forget_team_days(self, before: str) -> int:
+        result = await self.team_days.delete_many({"day": {"$lt": before}})
+        return int(result.deleted_count)
+
     # --- meter stock per district ------------------------------------------------------
 
     async def reserve(self, district: str, number: str) -> bool:
@@ -89,9 +94,12 @@ class MongoDispatcherStore:
             await self._change(self.stock, district, lambda d: meters.consume(district, d, number))
         )
 
-    async def receive(self, district: str, quantity: int, receipt: str) -> int:
-        change = lambda d: meters.receive(district, d, quantity, receipt)  # noqa: E731
-        return int(await self._change(self.stock, district, change))
+    async def receive(
+        self, district: str, quantity: int, receipt: str, at: datetime
+    ) -> meters.Receipt:
+        change = lambda d: meters.receive(district, d, quantity, receipt, at)  # noqa: E731
+        found: meters.Receipt = await self._change(self.stock, district, change)
+        return found
 
     async def stock_levels(self) -> list[meters.StockLevel]:
         cursor = self.stock.find().sort("_id", ASCENDING)
@@ -123,12 +131,12 @@ class MongoDispatcherStore:
     async def save_and_publish(
         self,
         work_order: WorkOrder,
-        events: Sequence[ApplicationEvent],
+        messages: Sequence[Message],
         *,
         replacing: WorkOrder | None = None,
     ) -> bool:
         correlation_id = work_order.get("correlation_id")
-        entries = [event_entry(event, correlation_id) for event in events]
+        entries = [_entry(message, correlation_id) for message in messages]
         if replacing is None:
             stored = with_outbox({**work_order, "version": 1}, entries)
             try:
@@ -190,6 +198,19 @@ class MongoDispatcherStore:
                 continue  # created concurrently: apply the change to that document
             if written.matched_count:
                 return result
+
+
+def _entry(message: Message, correlation_id: str | None) -> dict[str, Any]:
+    """The outbox entry of an event (``meter.events``) or a work order (``meter.field``)."""
+    if isinstance(message, WorkOrderAssigned):
+        return message_entry(
+            message.exchange,
+            message.routing_key,
+            message.message_type,
+            message.body(),
+            correlation_id,
+        )
+    return event_entry(message, correlation_id)
 
 
 def _team(document: Mapping[str, Any]) -> Team:

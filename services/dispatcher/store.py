@@ -4,19 +4,19 @@ Teams, their daily capacity, each district's meter stock, work orders and the re
 reports got. Shared documents (team days, stock) change through the pure functions of
 ``domain``, so reserving, consuming and releasing stay idempotent per application and
 stock never goes negative, however many dispatchers race. ``save_and_publish`` stores a
-work order together with its events in one write, then publishes them (or leaves them to
-the outbox relay).
+work order together with its messages (events on ``meter.events``, work orders on
+``meter.field``) in one write, then publishes them (or leaves them to the outbox relay).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
-from services.dispatcher.domain.stock import StockLevel
+from services.dispatcher.domain.stock import Receipt, StockLevel
 from services.dispatcher.domain.teams import Team
-from services.dispatcher.domain.workorders import WorkOrder
-from shared.contracts.events import ApplicationEvent
+from services.dispatcher.domain.workorders import Message, WorkOrder
 from shared.contracts.replies import Refused
 
 
@@ -45,6 +45,10 @@ class DispatcherStore(Protocol):
         """Give back ``number``'s slot; False when it held none."""
         ...
 
+    async def forget_team_days(self, before: str) -> int:
+        """Drop the counts of Baku days before ``before`` (``YYYY-MM-DD``); how many."""
+        ...
+
     # --- meter stock per district ------------------------------------------------------
 
     async def reserve(self, district: str, number: str) -> bool:
@@ -54,8 +58,9 @@ class DispatcherStore(Protocol):
     async def release(self, district: str, number: str) -> bool: ...
     async def consume(self, district: str, number: str) -> bool: ...
 
-    async def receive(self, district: str, quantity: int, receipt: str) -> int:
-        """Add ``quantity`` meters once per ``receipt``; the free meters after it."""
+    async def receive(self, district: str, quantity: int, receipt: str, at: datetime) -> Receipt:
+        """Add ``quantity`` meters once per ``receipt`` (remembered for 8 days from ``at``);
+        the free meters now, and whether this receipt counted."""
         ...
 
     async def stock_levels(self) -> list[StockLevel]:
@@ -80,11 +85,11 @@ class DispatcherStore(Protocol):
     async def save_and_publish(
         self,
         work_order: WorkOrder,
-        events: Sequence[ApplicationEvent],
+        messages: Sequence[Message],
         *,
         replacing: WorkOrder | None = None,
     ) -> bool:
-        """Store ``work_order`` and its ``events`` in one write, then publish the events.
+        """Store ``work_order`` and its ``messages`` in one write, then publish them.
 
         A new work order is inserted (``replacing`` None); a changed one replaces
         ``replacing``, the version it was changed from. False, with nothing stored, when

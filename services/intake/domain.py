@@ -103,6 +103,7 @@ class Accept:
     submission: SubmitApplication
     district_code: str
     additional_meter: bool
+    address: str = ""  # for the field team's work order (meter.field)
 
 
 @dataclass(frozen=True)
@@ -157,4 +158,6 @@ def decide(
     meters = list(account.active_meters)
     if meters and not parsed.additional_meter_confirmed:
         return NeedsConfirmation(meters, parsed.language)
-    return Accept(parsed, account.district_code, additional_meter=bool(meters))
+    return Accept(
+        parsed, account.district_code, additional_meter=bool(meters), address=account.address
+    )

@@ -31,6 +31,7 @@ def create_app(
         configure(settings.log_level, settings.log_format, service="intake")
     runtime = ServiceRuntime(settings, Service.INTAKE)
     outbox = Outbox(runtime.messenger)
+    runtime.track_outbox(outbox)
     if store is None:
         store = MongoIntakeStore(runtime.db, outbox)
     IntakeHandlers(Intake(store, settings.channel_users, clock)).serve(runtime.routes)

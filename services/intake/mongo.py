@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReplaceOne, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.intake.domain import Account, Application
@@ -103,9 +103,12 @@ class MongoIntakeStore:
         return bool(result.modified_count)
 
     async def upsert_subscribers(self, accounts: list[Account]) -> int:
-        for account in accounts:
-            document = _subscriber(account)
-            await self.subscribers.replace_one({"_id": document["_id"]}, document, upsert=True)
+        # One round trip for the whole batch: each document replaced whole, or inserted.
+        if accounts:
+            writes = [
+                ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in map(_subscriber, accounts)
+            ]
+            await self.subscribers.bulk_write(writes, ordered=False)
         return len(accounts)
 
 

@@ -169,6 +169,7 @@ class Intake:
             additional_meter=decision.additional_meter,
             contact=Contact(phone=submission.phone, email=submission.email),
             notes=submission.notes,
+            address=decision.address or None,
         )
         try:
             await self.store.save_and_publish(application, event, correlation_id)

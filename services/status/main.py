@@ -43,7 +43,7 @@ def create_app(
 
     async def prepare() -> None:
         # The archive before consuming: it must hold every event the read model ever sees.
-        await archive.declare_archive(settings.rabbitmq_url)
+        await archive.declare_archive(runtime.broker_url)
         await live.ensure_indexes()
 
     return runtime.build_app(on_start=prepare, background=[http.run])

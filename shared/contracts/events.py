@@ -64,6 +64,7 @@ class ApplicationRegistered(ApplicationEvent):
     additional_meter: bool
     contact: Contact
     notes: str
+    address: str | None = Field(None, description="the subscriber code's address")
 
 
 class ApplicationForwarded(ApplicationEvent):

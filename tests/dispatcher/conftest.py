@@ -22,6 +22,7 @@ from services.dispatcher.usecases import Dispatcher
 from shared.delivery import Delivery, Outcome
 from shared.mongo import make_client
 from shared.routes import Routes
+from shared.senders import Senders
 from shared.settings import CommonSettings
 from tests.dispatcher.fakes import MemoryDispatcherStore, PublishedEvents
 from tests.support.amqp import EventLog, Portal
@@ -193,7 +194,7 @@ async def given(
     """Reference data as an operator loads it with meterctl."""
     await store.upsert_teams(list(teams))
     for district, quantity in (stock or {}).items():
-        await store.receive(district, quantity, str(uuid.uuid4()))
+        await store.receive(district, quantity, str(uuid.uuid4()), MovableClock()())
 
 
 async def level(store: DispatcherStore, district: str) -> Any:
@@ -207,10 +208,11 @@ class LocalDispatcher:
     """The dispatcher's routes called in-process over the in-memory store: the same reading,
     rules, replies and events as over the broker, with no server (unit layer)."""
 
-    def __init__(self, clock: MovableClock) -> None:
+    def __init__(self, clock: MovableClock, senders: Senders | None = None) -> None:
         self.store = MemoryDispatcherStore()
-        self.dispatcher = Dispatcher(self.store, clock)
-        self.routes = Routes()
+        senders = senders or Senders()
+        self.dispatcher = Dispatcher(self.store, clock, senders)
+        self.routes = Routes(senders)
         DispatcherHandlers(self.dispatcher).serve(self.routes)
         self.field_app = LocalPortal(self.routes)
         self.events = PublishedEvents(self.store)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from services.dispatcher.domain import stock as meters
 from services.dispatcher.domain import teams as capacity
 from services.dispatcher.domain.changes import Change, Document
 from services.dispatcher.domain.teams import Team
-from services.dispatcher.domain.workorders import WorkOrder
+from services.dispatcher.domain.workorders import Message, WorkOrder
 from shared.contracts.events import ApplicationEvent, event_body
+from shared.contracts.field import WorkOrderAssigned
 from shared.contracts.replies import Refused
 
 
@@ -23,7 +25,8 @@ class MemoryDispatcherStore:
         self.stock: dict[str, Document] = {}
         self.documents: dict[str, WorkOrder] = {}  # work orders by application number
         self.refusals: dict[str, Refused] = {}
-        self.published: list[ApplicationEvent] = []
+        self.published: list[ApplicationEvent] = []  # on meter.events
+        self.field_published: list[WorkOrderAssigned] = []  # on meter.field
         # Runs before each work-order write: a test's concurrent writer.
         self.before_save: Callable[[], Awaitable[None]] | None = None
 
@@ -56,6 +59,12 @@ class MemoryDispatcherStore:
         key = capacity.team_day_id(team_id, day)
         return bool(self._change(self.team_days, key, lambda d: capacity.unclaim(d, number)))
 
+    async def forget_team_days(self, before: str) -> int:
+        old = [key for key, row in self.team_days.items() if row["day"] < before]
+        for key in old:
+            del self.team_days[key]
+        return len(old)
+
     # --- meter stock per district ------------------------------------------------------
 
     async def reserve(self, district: str, number: str) -> bool:
@@ -73,9 +82,12 @@ class MemoryDispatcherStore:
             self._change(self.stock, district, lambda d: meters.consume(district, d, number))
         )
 
-    async def receive(self, district: str, quantity: int, receipt: str) -> int:
-        change = lambda d: meters.receive(district, d, quantity, receipt)  # noqa: E731
-        return int(self._change(self.stock, district, change))
+    async def receive(
+        self, district: str, quantity: int, receipt: str, at: datetime
+    ) -> meters.Receipt:
+        change = lambda d: meters.receive(district, d, quantity, receipt, at)  # noqa: E731
+        found: meters.Receipt = self._change(self.stock, district, change)
+        return found
 
     async def stock_levels(self) -> list[meters.StockLevel]:
         return [meters.stock_level(key, self.stock[key]) for key in sorted(self.stock)]
@@ -106,16 +118,18 @@ class MemoryDispatcherStore:
     async def save_and_publish(
         self,
         work_order: WorkOrder,
-        events: Sequence[ApplicationEvent],
+        messages: Sequence[Message],
         *,
         replacing: WorkOrder | None = None,
     ) -> bool:
         if self.before_save is not None:
             await self.before_save()
+        # From here on one step, as a database write is: nothing awaited, nothing patched.
         number = work_order["_id"]
         stored = self.documents.get(number)
         if replacing is None:
-            taken = await self.work_order_by_id(work_order["work_order_id"])
+            order_id = work_order["work_order_id"]
+            taken = self._find(lambda document: document["work_order_id"] == order_id)
             if stored is not None or taken is not None:
                 return False
             version = 1
@@ -125,10 +139,14 @@ class MemoryDispatcherStore:
             version = replacing["version"] + 1
         message_id = work_order.get("report_message_id")
         if message_id is not None:
-            holder = await self.work_order_by_message(message_id)
+            holder = self._find(lambda document: document.get("report_message_id") == message_id)
             assert holder is None or holder["_id"] == number, "report_message_id is unique"
         self.documents[number] = copy.deepcopy({**work_order, "version": version})
-        self.published.extend(events)
+        for message in messages:
+            if isinstance(message, WorkOrderAssigned):
+                self.field_published.append(message)
+            else:
+                self.published.append(message)
         return True
 
     async def stock_settled(self, number: str) -> None:

@@ -7,6 +7,7 @@ and races between dispatchers are proven in ``test_routing`` and ``test_stock``.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -52,6 +53,10 @@ async def test_an_application_is_forwarded_then_assigned_with_what_the_field_app
 
     await local.publish_registered(body)
 
+    stored = await store.work_order(number)
+    assert stored is not None
+    work_order_id = stored["work_order_id"]
+    assert re.fullmatch(r"WO-[0-9A-F]{16}", work_order_id), "not derived from the number"
     assert events.bodies() == [
         {
             "application_number": number,
@@ -63,7 +68,7 @@ async def test_an_application_is_forwarded_then_assigned_with_what_the_field_app
             "application_number": number,
             "occurred_at": "2026-11-26T10:00:00.000+04:00",
             "sequence": 3,
-            "work_order_id": "WO-" + number.removeprefix("SQ-"),
+            "work_order_id": work_order_id,
             "team_id": "T-01",
             "district_code": "BAK-NAS",
             "subscriber_code": "1000001",
@@ -82,6 +87,73 @@ async def test_an_application_is_forwarded_then_assigned_with_what_the_field_app
             "reason_code",
         ]
     ]
+
+
+async def test_the_assigned_team_gets_its_work_order_on_meter_field_without_fin_or_email(
+    local: LocalDispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 5})
+    body = registered(
+        "BAK-NAS",
+        notes="Zəng edin.",
+        additional_meter=True,
+        address="Bakı, Nəsimi r-nu, Azadlıq pr. 12",
+    )
+
+    await local.publish_registered(body)
+
+    [message] = store.field_published
+    stored = await store.work_order(body["application_number"])
+    assert stored is not None
+    assert (message.exchange, message.routing_key) == ("meter.field", "team.T-01")
+    assert message.message_type == "work_order.assigned"
+    assert message.body() == {
+        "work_order_id": stored["work_order_id"],
+        "application_number": body["application_number"],
+        "team_id": "T-01",
+        "subscriber_code": "1000001",
+        "address": "Bakı, Nəsimi r-nu, Azadlıq pr. 12",
+        "district_code": "BAK-NAS",
+        "reason_code": "new_installation",
+        "additional_meter": True,
+        "phone": "+994501234567",
+        "notes": "Zəng edin.",
+    }
+
+
+async def test_a_registration_without_an_address_gives_the_team_an_empty_one(
+    local: LocalDispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 5})
+    await local.publish_registered(registered("BAK-NAS"))  # from an intake before addresses
+    [message] = store.field_published
+    assert message.address == ""
+
+
+async def test_a_waiting_work_order_reaches_meter_field_when_it_is_assigned(
+    local: LocalDispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "GNC-01", capacity=0)], {"GNC-01": 5})
+    body = registered("GNC-01", address="Gəncə, Nizami küç. 3")
+    await local.publish_registered(body)
+    assert store.field_published == []
+
+    await store.upsert_teams([team("T-01", "GNC-01", capacity=1)])
+    assert await local.dispatcher.assign_waiting() == 1
+
+    [message] = store.field_published
+    assert (message.application_number, message.team_id) == (body["application_number"], "T-01")
+    assert (message.address, message.phone) == ("Gəncə, Nizami küç. 3", "+994501234567")
+
+
+async def test_work_order_ids_differ_for_every_application(
+    local: LocalDispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS", capacity=50)], {"BAK-NAS": 50})
+    for _ in range(20):
+        await local.publish_registered(registered("BAK-NAS"))
+    ids = {order["work_order_id"] for order in await store.work_orders()}
+    assert len(ids) == 20
 
 
 async def test_prefers_the_least_loaded_team_and_breaks_ties_by_team_id(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from tests.dispatcher.conftest import act
 T01 = domain.Team("T-01", "A", ("BAK-NAS", "BAK-YAS"), 3)
 T02 = domain.Team("T-02", "B", ("BAK-NAS",), 2)
 T03 = domain.Team("T-03", "C", ("SUM-01",), 5)
+AT = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
 
 
 def test_only_teams_serving_the_district_are_considered() -> None:
@@ -56,8 +58,15 @@ def test_reasons_that_need_a_meter() -> None:
     assert not domain.needs_meter("register_existing")
 
 
-def test_the_work_order_is_named_after_its_application() -> None:
-    assert domain.work_order_id("SQ-2026-000042") == "WO-2026-000042"
+def test_work_order_ids_are_random_and_say_nothing_of_the_application() -> None:
+    ids = {domain.new_work_order_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(re.fullmatch(r"WO-[0-9A-F]{16}", found) for found in ids)
+
+
+def test_team_days_are_kept_for_a_week() -> None:
+    assert domain.teams.oldest_day_kept(AT) == "2026-11-19"
+    assert domain.teams.oldest_day_kept(datetime(2026, 11, 26, 20, 0, tzinfo=UTC)) == "2026-11-20"
 
 
 def test_rejection_comments_are_sentences_in_the_applications_language() -> None:
@@ -69,7 +78,7 @@ def test_rejection_comments_are_sentences_in_the_applications_language() -> None
 
 def test_reserving_stops_at_zero_and_is_idempotent() -> None:
     assert stock.reserve("D", None, "A") == (None, False), "no stock document: nothing free"
-    doc, _ = stock.receive("D", None, 1, "r1")
+    doc, _ = stock.receive("D", None, 1, "r1", AT)
     doc, held = stock.reserve("D", doc, "A")
     assert held
     assert stock.reserve("D", doc, "A") == (None, True)
@@ -77,7 +86,7 @@ def test_reserving_stops_at_zero_and_is_idempotent() -> None:
 
 
 def test_consuming_and_releasing_only_move_held_reservations() -> None:
-    doc, _ = stock.receive("D", None, 2, "r1")
+    doc, _ = stock.receive("D", None, 2, "r1", AT)
     doc, _ = stock.reserve("D", doc, "A")
     doc, _ = stock.reserve("D", doc, "B")
     doc, _ = stock.consume("D", doc, "A")
@@ -88,10 +97,52 @@ def test_consuming_and_releasing_only_move_held_reservations() -> None:
     assert (level.received, level.reserved, level.consumed, level.available) == (2, 0, 1, 1)
 
 
-def test_a_receipt_counts_once() -> None:
-    doc, free = stock.receive("D", None, 5, "r1")
-    assert free == 5
-    assert stock.receive("D", doc, 5, "r1") == (None, 5)
+def test_a_receipt_counts_once_and_a_repeat_answers_the_free_meters_now() -> None:
+    doc, first = stock.receive("D", None, 5, "r1", AT)
+    assert first == stock.Receipt(in_stock=5, counted=True)
+    doc, _ = stock.reserve("D", doc, "A")
+
+    assert stock.receive("D", doc, 5, "r1", AT) == (None, stock.Receipt(4, counted=False))
+
+
+def test_a_receipt_is_remembered_for_seven_days_and_forgotten_after_eight() -> None:
+    doc, _ = stock.receive("D", None, 5, "r1", AT)
+    week = AT + timedelta(days=7, hours=23)
+    assert stock.receive("D", doc, 5, "r1", week) == (None, stock.Receipt(5, counted=False))
+    doc, _ = stock.receive("D", doc, 1, "r2", week)
+    assert doc is not None
+    assert [seen["message_id"] for seen in doc["receipts"]] == ["r1", "r2"]
+
+    later = AT + timedelta(days=8, seconds=1)
+    doc, _ = stock.receive("D", doc, 1, "r3", later)  # each write drops what is too old
+    assert doc is not None
+    assert [seen["message_id"] for seen in doc["receipts"]] == ["r2", "r3"]
+    assert stock.stock_level("D", doc).received == 7
+
+
+def test_many_receipts_within_a_week_are_all_remembered() -> None:
+    doc: dict[str, Any] | None = None
+    for index in range(500):
+        doc, _ = stock.receive("D", doc, 1, f"r{index}", AT + timedelta(minutes=index))
+    assert stock.receive("D", doc, 1, "r0", AT + timedelta(days=6)) == (
+        None,
+        stock.Receipt(500, counted=False),
+    )
+
+
+def test_receipts_stored_without_a_time_are_kept_for_the_full_span() -> None:
+    old = {"_id": "D", "received": 3, "consumed": 0, "reservations": [], "receipts": []}
+    old["receipts"] = [{"message_id": "r0", "in_stock": 3}]  # as stored before times were kept
+    doc, _ = stock.receive("D", old, 2, "r1", AT)
+    assert doc is not None
+    assert [(seen["message_id"], seen["at"]) for seen in doc["receipts"]] == [
+        ("r0", "2026-11-26T06:00:00.000Z"),
+        ("r1", "2026-11-26T06:00:00.000Z"),
+    ]
+    assert stock.receive("D", doc, 3, "r0", AT + timedelta(days=7)) == (
+        None,
+        stock.Receipt(5, counted=False),
+    )
 
 
 @hypothesis_given(
@@ -105,7 +156,7 @@ def test_stock_always_balances_and_never_goes_negative(steps: list[tuple[str, in
     received = 0
     for index, (action, value) in enumerate(steps):
         if action == "receive":
-            new, _ = stock.receive("D", doc, value + 1, f"r{index}")
+            new, _ = stock.receive("D", doc, value + 1, f"r{index}", AT)
             received += value + 1
         else:
             new, _ = getattr(stock, action)("D", doc, f"A{value}")
@@ -222,6 +273,24 @@ def test_a_refused_report_still_names_its_work_order_when_the_names_arrived_as_t
     assert reports.names_of(read_report(body(team_id=7))) is None
     order = {"_id": "SQ-2026-000001", "team_id": "T-02", "status": "assigned"}
     assert codes(reports.report_errors(refused, order)) == ["invalid_type", "wrong_team"]
+
+
+def test_a_report_names_its_team_even_when_refused() -> None:
+    assert reports.team_named(read_report(body())) == "T-01"
+    assert reports.team_named(read_report(body(" done ", team_id=" T-02 "))) == "T-02"
+    assert reports.team_named(read_report(body(team_id=" "))) is None
+    assert reports.team_named(read_report(body(team_id=7))) is None
+    assert codes([reports.forbidden_team()]) == ["forbidden"]
+    assert reports.forbidden_team().field == "team_id"
+
+
+def test_a_work_order_closed_by_this_very_report_is_its_own_answer() -> None:
+    closed = {"_id": "SQ-2026-000001", "status": "completed", "report_message_id": "m-1"}
+    assert reports.closed_by(closed, "m-1")
+    assert not reports.closed_by(closed, "m-2"), "another report: work_order_closed"
+    assert not reports.closed_by(closed, None)
+    assert not reports.closed_by({**closed, "report_message_id": None}, None)
+    assert not reports.closed_by(None, "m-1")
 
 
 def test_a_receipt_is_a_district_and_a_positive_quantity() -> None:

@@ -98,13 +98,30 @@ async def test_stock_receive_adds_and_stock_show_tells_the_balance(
     assert (await level(store, "GNC-01")).available == 4
 
 
+async def test_a_receipt_sent_again_adds_nothing_and_reports_the_stock_now(
+    operator_env: None, store: MongoDispatcherStore, capsys: Any
+) -> None:
+    assert await run("stock", "receive", "GNC-01", "20", "--receipt", "INV-2026-117") == 0
+    assert await store.reserve("GNC-01", "SQ-2026-000001")
+    assert await store.reserve("GNC-01", "SQ-2026-000002")
+
+    assert await run("stock", "receive", "GNC-01", "20", "--receipt", "INV-2026-117") == 0
+
+    first, again = capsys.readouterr().out.splitlines()
+    assert first == "received 20 meter(s) into GNC-01; 20 available"
+    assert again == (
+        "receipt INV-2026-117 was counted before: nothing added to GNC-01; 18 available"
+    )
+    assert (await level(store, "GNC-01")).received == 20
+
+
 async def test_teams_waiting_lists_the_work_orders_waiting_for_capacity(
     operator_env: None, store: MongoDispatcherStore, dispatcher_db: Any, capsys: Any
 ) -> None:
     await dispatcher_db["work_orders"].insert_one(
         {
             "_id": "SQ-2026-000007",
-            "work_order_id": "WO-2026-000007",
+            "work_order_id": "WO-5F0C2A9B13D7E846",
             "district_code": "BAK-YAS",
             "status": "waiting",
             "created_at": "2026-11-26T06:00:00.000Z",
@@ -113,5 +130,5 @@ async def test_teams_waiting_lists_the_work_orders_waiting_for_capacity(
     )
     assert await run("teams", "waiting") == 0
     out = capsys.readouterr().out
-    assert "WO-2026-000007  SQ-2026-000007  BAK-YAS" in out
+    assert "WO-5F0C2A9B13D7E846  SQ-2026-000007  BAK-YAS" in out
     assert "1 work order(s) waiting" in out

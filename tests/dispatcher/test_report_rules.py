@@ -219,7 +219,10 @@ async def test_a_report_on_a_waiting_work_order_is_from_the_wrong_team(
     await local.publish_registered(body)
     await events.wait_for("application.forwarded")
     number = body["application_number"]
-    waiting = {"application_number": number, "work_order_id": "WO-" + number[3:], "team_id": "T-01"}
+    stored = await store.work_order(number)
+    assert stored is not None
+    waiting = {"application_number": number, "work_order_id": stored["work_order_id"]}
+    waiting["team_id"] = "T-01"
 
     reply = await field_app.request("dispatcher.report_outcome", report(waiting))
 

@@ -7,6 +7,7 @@ are delivery, the housekeeping loop, redelivery, recovery and parking.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -53,7 +54,7 @@ async def test_an_application_is_forwarded_then_assigned_to_a_team_of_its_distri
     }
     assert assigned["sequence"] == 3
     assert assigned["team_id"] == "T-01"
-    assert assigned["work_order_id"] == "WO-" + number.removeprefix("SQ-")
+    assert re.fullmatch(r"WO-[0-9A-F]{16}", assigned["work_order_id"])
     ours = [m for m in events.received if m.routing_key != "application.registered"]
     assert [m.routing_key for m in ours] == ["application.forwarded", "application.assigned"]
     assert all(message.delivery_mode == 2 for message in ours)
@@ -64,6 +65,7 @@ async def test_an_application_is_forwarded_then_assigned_to_a_team_of_its_distri
     stored = await store.work_order(number)
     assert stored is not None
     assert (stored["status"], stored["team_id"], stored["sequence"]) == ("assigned", "T-01", 3)
+    assert stored["work_order_id"] == assigned["work_order_id"]
     assert stored.get("outbox", []) == []
 
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from services.dispatcher.domain import workorders
+from services.dispatcher.domain.stock import Receipt
 from services.dispatcher.domain.workorders import Application, WorkOrder
 from services.dispatcher.mongo import MongoDispatcherStore
 from services.dispatcher.store import DispatcherStore
 from shared.contracts.commands import ReportOutcome
 from shared.contracts.errors import ErrorCode, field_error
-from shared.contracts.events import ApplicationEvent
 from shared.contracts.replies import Accepted, Refused
 from shared.mongo import make_client
 from shared.outbox import Outbox
@@ -33,6 +33,8 @@ class Subject:
     store: DispatcherStore
     # The events published so far: (routing key, application number, sequence).
     published: Callable[[], list[tuple[str, str, int]]]
+    # The work orders published on meter.field so far: (routing key, body).
+    field_published: Callable[[], list[tuple[str, dict[str, Any]]]]
 
 
 @pytest.fixture
@@ -41,6 +43,7 @@ async def memory_subject() -> Subject:
     return Subject(
         store,
         lambda: [(e.routing_key, e.application_number, e.sequence) for e in store.published],
+        lambda: [(m.routing_key, m.body()) for m in store.field_published],
     )
 
 
@@ -56,6 +59,12 @@ async def mongo_subject(mongo_url: str) -> AsyncIterator[Subject]:
         lambda: [
             (p.routing_key, p.body["application_number"], p.body["sequence"])
             for p in messenger.published
+            if p.exchange == "meter.events"
+        ],
+        lambda: [
+            (p.routing_key, p.body)
+            for p in messenger.published
+            if p.exchange == "meter.field" and p.message_type == "work_order.assigned"
         ],
     )
     await client.drop_database(db.name)
@@ -80,8 +89,10 @@ def application(number: str, district: str = "BAK-NAS") -> Application:
 
 def opened(
     number: str, at: datetime = NOON, reserved: bool | None = True
-) -> tuple[WorkOrder, list[ApplicationEvent]]:
-    return workorders.opened(application(number), at, reserved, "corr-1")
+) -> tuple[WorkOrder, list[workorders.Message]]:
+    # Any unique id will do: the store never derives one from the other.
+    order_id = number.replace("SQ-", "WO-")
+    return workorders.opened(application(number), at, reserved, "corr-1", order_id)
 
 
 async def save_new(subject: Subject, number: str, at: datetime = NOON) -> WorkOrder:
@@ -120,23 +131,47 @@ async def test_a_team_day_counts_each_work_order_once_up_to_capacity(subject: Su
     assert await subject.store.team_loads(day, ["T-01"]) == {"T-01": ["A"]}
 
 
+async def test_team_days_before_a_day_are_forgotten(subject: Subject) -> None:
+    one = team("T-01", "BAK-NAS", capacity=2)
+    for day in ("2026-11-18", "2026-11-19", "2026-11-26"):
+        assert await subject.store.claim(one, day, "A")
+    assert await subject.store.forget_team_days("2026-11-19") == 1
+    assert await subject.store.forget_team_days("2026-11-19") == 0
+    assert await subject.store.team_loads("2026-11-18", ["T-01"]) == {}
+    assert await subject.store.team_loads("2026-11-19", ["T-01"]) == {"T-01": ["A"]}
+    assert await subject.store.team_loads("2026-11-26", ["T-01"]) == {"T-01": ["A"]}
+
+
 # --- stock ------------------------------------------------------------------------------
 
 
-async def test_a_receipt_counts_once_and_answers_the_free_meters(subject: Subject) -> None:
-    assert await subject.store.receive("GNC-01", 3, "r-1") == 3
+async def test_a_receipt_counts_once_and_a_repeat_answers_the_free_meters_now(
+    subject: Subject,
+) -> None:
+    assert await subject.store.receive("GNC-01", 3, "r-1", NOON) == Receipt(3, counted=True)
     assert await subject.store.reserve("GNC-01", "SQ-1")
-    assert await subject.store.receive("GNC-01", 3, "r-1") == 3, "the first answer again"
-    assert await subject.store.receive("GNC-01", 2, "r-2") == 4
+    again = await subject.store.receive("GNC-01", 3, "r-1", NOON)
+    assert again == Receipt(2, counted=False), "the current free stock, nothing added"
+    assert await subject.store.receive("GNC-01", 2, "r-2", NOON) == Receipt(4, counted=True)
     found = await level(subject.store, "GNC-01")
     assert (found.received, found.reserved, found.consumed, found.available) == (5, 1, 0, 4)
+
+
+async def test_a_receipt_is_remembered_for_a_week_then_forgotten(subject: Subject) -> None:
+    await subject.store.receive("GNC-01", 3, "r-1", NOON)
+    week = NOON + timedelta(days=7)
+    assert await subject.store.receive("GNC-01", 3, "r-1", week) == Receipt(3, counted=False)
+
+    later = NOON + timedelta(days=8, minutes=1)
+    await subject.store.receive("GNC-01", 1, "r-2", later)  # drops receipts older than 8 days
+    assert await subject.store.receive("GNC-01", 3, "r-1", later) == Receipt(7, counted=True)
 
 
 async def test_reserving_stops_at_zero_and_consuming_or_releasing_moves_held_meters_only(
     subject: Subject,
 ) -> None:
     assert not await subject.store.reserve("BAK-NAS", "SQ-1"), "no stock document yet"
-    await subject.store.receive("BAK-NAS", 2, "r-1")
+    await subject.store.receive("BAK-NAS", 2, "r-1", NOON)
     assert await subject.store.reserve("BAK-NAS", "SQ-1")
     assert await subject.store.reserve("BAK-NAS", "SQ-2")
     assert not await subject.store.reserve("BAK-NAS", "SQ-3")
@@ -221,6 +256,44 @@ async def test_a_change_replaces_the_version_it_was_made_from_and_no_other(
         ("application.forwarded", "SQ-2026-000001", 2),
         ("application.assigned", "SQ-2026-000001", 3),
     ]
+    assert [key for key, _ in subject.field_published()] == ["team.T-01"], "only the winner"
+
+
+async def test_an_assignment_publishes_the_teams_work_order_on_meter_field(
+    subject: Subject,
+) -> None:
+    app = replace(
+        application("SQ-2026-000001"),
+        address="Bakı, Azadlıq pr. 12",
+        phone="+994501234567",
+        notes="Zəng edin.",
+    )
+    waiting, events = workorders.opened(app, NOON, True, "corr-1", "WO-0123456789ABCDEF")
+    assert await subject.store.save_and_publish(waiting, events)
+    first = await subject.store.work_order("SQ-2026-000001")
+    assert first is not None
+    changed, events = workorders.assigned(first, team("T-07", "BAK-NAS"), "2026-11-26", NOON)
+
+    assert await subject.store.save_and_publish(changed, events, replacing=first)
+
+    assert subject.field_published() == [
+        (
+            "team.T-07",
+            {
+                "work_order_id": "WO-0123456789ABCDEF",
+                "application_number": "SQ-2026-000001",
+                "team_id": "T-07",
+                "subscriber_code": "1000001",
+                "address": "Bakı, Azadlıq pr. 12",
+                "district_code": "BAK-NAS",
+                "reason_code": "new_installation",
+                "additional_meter": False,
+                "phone": "+994501234567",
+                "notes": "Zəng edin.",
+            },
+        )
+    ]
+    assert subject.published()[-1] == ("application.assigned", "SQ-2026-000001", 3)
 
 
 async def test_work_orders_are_listed_oldest_first_by_status_or_pending_stock(
@@ -259,7 +332,7 @@ async def test_a_closed_work_order_is_found_by_its_report_and_its_stock_change_s
     assert current is not None
     report = ReportOutcome(
         application_number="SQ-2026-000001",
-        work_order_id="WO-2026-000001",
+        work_order_id=current["work_order_id"],
         team_id="T-01",
         outcome="not_executed",
         reason_code="unsuitable_water_line",

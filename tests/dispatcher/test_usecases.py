@@ -4,14 +4,21 @@ receiving stock and housekeeping, including the races and crashes they must surv
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from services.dispatcher.background import Housekeeping
 from services.dispatcher.domain import workorders
-from services.dispatcher.usecases import WRITE_ATTEMPTS, Dispatcher, WorkOrderBusy
+from services.dispatcher.usecases import (
+    WRITE_ATTEMPTS,
+    Dispatcher,
+    WorkOrderBusy,
+    WorkOrderIdTaken,
+)
 from shared.contracts.commands import ReceiveStock, ReportOutcome
 from shared.contracts.events import (
     EVENT_MODELS,
@@ -290,7 +297,7 @@ async def test_a_report_closes_the_work_order_consumes_its_meter_and_is_accepted
     await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
     assignment = await assigned_one(dispatcher, store)
 
-    outcome = await dispatcher.report(command(report(assignment.model_dump())), "m-1")
+    outcome = await dispatcher.report(command(report(assignment.model_dump())), "m-1", "guest")
 
     assert outcome.reply == Accepted()
     assert outcome.log == {"outcome": "accepted", "report": "installed"}
@@ -320,7 +327,7 @@ async def test_a_report_redelivered_after_a_crash_gets_its_first_reply_and_finis
     closed, events = workorders.reported(current, parsed, clock(), "m-1", Accepted())
     assert await store.save_and_publish(closed, events, replacing=current)
 
-    outcome = await dispatcher.report(command({**body, "outcome": "not_executed"}), "m-1")
+    outcome = await dispatcher.report(command({**body, "outcome": "not_executed"}), "m-1", "guest")
 
     assert outcome.reply == Accepted()
     assert outcome.log == {"outcome": "accepted", "duplicate": True}
@@ -340,7 +347,7 @@ async def test_a_report_that_lost_a_race_is_tried_again_on_the_fresh_work_order(
         store.documents[number]["version"] += 1
 
     store.before_save = the_relay_writes_first
-    outcome = await dispatcher.report(command(report(assignment.model_dump())), None)
+    outcome = await dispatcher.report(command(report(assignment.model_dump())), None, "guest")
 
     assert outcome.log["outcome"] == "accepted"
     assert routing_keys(store).count("application.completed") == 1
@@ -361,7 +368,7 @@ async def test_a_work_order_that_keeps_changing_leaves_the_report_to_be_retried(
 
     store.before_save = always_first
     with pytest.raises(WorkOrderBusy, match=number):
-        await dispatcher.report(command(report(assignment.model_dump())), "m-1")
+        await dispatcher.report(command(report(assignment.model_dump())), "m-1", "guest")
 
     assert writes == WRITE_ATTEMPTS
     assert "application.completed" not in routing_keys(store)
@@ -374,13 +381,13 @@ async def test_a_refusal_is_remembered_only_for_a_report_with_a_message_id(
 ) -> None:
     body = report({"application_number": "SQ-1", "work_order_id": "WO-1", "team_id": "T-1"})
 
-    refused = await dispatcher.report(command(body), None)
+    refused = await dispatcher.report(command(body), None, "guest")
     assert isinstance(refused.reply, Refused)
     assert refused.log == {"outcome": "refused", "codes": ["unknown_work_order"]}
     assert store.refusals == {}
 
-    await dispatcher.report(command(body), "m-1")
-    again = await dispatcher.report(command(report(body, "not_executed")), "m-1")
+    await dispatcher.report(command(body), "m-1", "guest")
+    again = await dispatcher.report(command(report(body, "not_executed")), "m-1", "guest")
     assert again.reply == refused.reply
     assert again.log == {"outcome": "refused", "duplicate": True}
 
@@ -399,3 +406,138 @@ async def test_stock_without_a_message_id_counts_every_time(
     same = str(uuid.uuid4())
     await dispatcher.receive_stock(receipt, same)
     assert (await dispatcher.receive_stock(receipt, same)).reply == StockAccepted(in_stock=6)
+
+
+async def test_a_receipt_sent_again_adds_nothing_and_answers_the_free_meters_now(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore, clock: MovableClock
+) -> None:
+    await given(store, [team("T-01", "GNC-01")])
+    receipt = ReceiveStock(district_code="GNC-01", quantity=3)
+    first = await dispatcher.receive_stock(receipt, "receipt-1")
+    await dispatcher.register(event(district_code="GNC-01"), None)  # reserves one meter
+    clock.now += timedelta(days=6)
+
+    again = await dispatcher.receive_stock(receipt, "receipt-1")
+
+    assert first.reply == StockAccepted(in_stock=3)
+    assert again.reply == StockAccepted(in_stock=2), "today's free stock, not the first answer"
+    assert again.log == {
+        "outcome": "accepted",
+        "district": "GNC-01",
+        "in_stock": 2,
+        "duplicate": True,
+    }
+    assert (await level(store, "GNC-01")).received == 3
+
+
+# --- concurrent copies of one report ----------------------------------------------------
+
+
+async def test_a_copy_that_finds_the_work_order_closed_by_its_own_message_is_accepted(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore, clock: MovableClock
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    assignment = await assigned_one(dispatcher, store)
+    parsed = command(report(assignment.model_dump()))
+    assert isinstance(parsed, ReportOutcome)
+    read_by_id = store.work_order_by_id
+
+    async def the_other_copy_closes_it_first(work_order_id: str) -> Any:
+        # Between this copy's look for an earlier answer and its read of the work order.
+        current = await read_by_id(work_order_id)
+        closed, events = workorders.reported(current, parsed, clock(), "m-1", Accepted())
+        assert await store.save_and_publish(closed, events, replacing=current)
+        store.work_order_by_id = read_by_id  # type: ignore[method-assign]
+        return await read_by_id(work_order_id)
+
+    store.work_order_by_id = the_other_copy_closes_it_first  # type: ignore[method-assign]
+    outcome = await dispatcher.report(parsed, "m-1", "guest")
+
+    assert outcome.reply == Accepted()
+    assert outcome.log == {"outcome": "accepted", "duplicate": True}
+    assert store.refusals == {}, "no refusal is stored for a copy of an accepted report"
+    assert routing_keys(store).count("application.completed") == 1
+    stock = await level(store, "BAK-NAS")
+    assert (stock.reserved, stock.consumed) == (0, 1)
+
+
+async def test_many_concurrent_copies_of_one_report_all_get_accepted(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    assignment = await assigned_one(dispatcher, store)
+    body = report(assignment.model_dump())
+
+    shuffle = random.Random(11)
+    read_by_id, read_by_message = store.work_order_by_id, store.work_order_by_message
+
+    async def interleaved(read: Any, key: str) -> Any:
+        for _ in range(shuffle.randrange(4)):  # the copies overtake each other at every read
+            await asyncio.sleep(0)
+        return await read(key)
+
+    store.work_order_by_id = lambda key: interleaved(read_by_id, key)  # type: ignore[method-assign]
+    store.work_order_by_message = lambda key: interleaved(read_by_message, key)  # type: ignore[method-assign]
+    outcomes = await asyncio.gather(
+        *(dispatcher.report(command(body), "m-1", "guest") for _ in range(40))
+    )
+
+    assert [outcome.reply for outcome in outcomes] == [Accepted()] * 40
+    assert store.refusals == {}
+    assert routing_keys(store).count("application.completed") == 1
+
+
+async def test_another_report_on_a_closed_work_order_is_still_refused_and_remembered(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    assignment = await assigned_one(dispatcher, store)
+    body = report(assignment.model_dump())
+    await dispatcher.report(command(body), "m-1", "guest")
+
+    second = await dispatcher.report(command(body), "m-2", "guest")
+
+    assert isinstance(second.reply, Refused)
+    assert [error.code.value for error in second.reply.errors] == ["work_order_closed"]
+    assert await store.refusal_for("m-2") == second.reply
+
+
+# --- housekeeping: bounded team days ----------------------------------------------------
+
+
+async def test_team_days_older_than_a_week_are_forgotten_once_a_day(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore, clock: MovableClock
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS", capacity=9)], {"BAK-NAS": 20})
+    for _ in range(9):
+        await dispatcher.register(event(), None)
+        clock.next_day()
+    assert len(store.team_days) == 9
+
+    assert await dispatcher.forget_old_days() == 2
+    assert await dispatcher.forget_old_days() == 0, "nothing more until the next day"
+    clock.next_day()
+    assert await dispatcher.forget_old_days() == 1
+    assert sorted(row["day"] for row in store.team_days.values())[0] == "2026-11-29"
+
+
+async def test_a_work_order_id_drawn_twice_fails_the_event_for_a_retry_that_draws_anew(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 3})
+    first = await assigned_one(dispatcher, store)
+    drawn = iter([first.work_order_id, "WO-00000000000000AB"])
+    monkeypatch.setattr(workorders, "new_work_order_id", lambda: next(drawn))
+    registration = event()
+
+    with pytest.raises(WorkOrderIdTaken):
+        await dispatcher.register(registration, None)
+    outcome = await dispatcher.register(registration, None)  # the redelivery
+
+    assert outcome.log["outcome"] == "assigned"
+    stored = await store.work_order(registration.application_number)
+    assert stored is not None
+    assert stored["work_order_id"] == "WO-00000000000000AB"
+    assert (await level(store, "BAK-NAS")).reserved == 2, "one meter each, none leaked"
+    loads = await store.team_loads("2026-11-26", ["T-01"])
+    assert len(loads["T-01"]) == 2

@@ -27,7 +27,7 @@ from services.dispatcher.domain.teams import (
 from services.dispatcher.domain.workorders import (
     REASONS_NEEDING_A_METER,
     needs_meter,
-    work_order_id,
+    new_work_order_id,
 )
 
 __all__ = [
@@ -38,11 +38,11 @@ __all__ = [
     "capacity_day",
     "claim",
     "needs_meter",
+    "new_work_order_id",
     "pick_team",
     "rank_teams",
     "rejection_comment",
     "team_day_id",
     "team_holding",
     "unclaim",
-    "work_order_id",
 ]

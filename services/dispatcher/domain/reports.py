@@ -41,6 +41,27 @@ def names_of(parsed: ReportOutcome | Refusal) -> ReportNames | None:
     return ReportNames(number.strip(), order.strip(), team.strip())
 
 
+def team_named(parsed: ReportOutcome | Refusal) -> str | None:
+    """The team a report names (stripped), even when its other fields are wrong."""
+    if isinstance(parsed, ReportOutcome):
+        return parsed.team_id
+    team = parsed.text("team_id")
+    return None if team is None or not team.strip() else team.strip()
+
+
+def forbidden_team() -> FieldError:
+    """A report for a team its sender may not act for (DESIGN.md section 11)."""
+    return field_error("team_id", ErrorCode.FORBIDDEN, DEFAULT_LANGUAGE)
+
+
+def closed_by(work_order: WorkOrder | None, message_id: str | None) -> bool:
+    """Whether this very report closed the work order: a concurrent copy of the message got
+    there first, so this copy gets the same answer (accepted), not ``work_order_closed``."""
+    return bool(
+        message_id and work_order is not None and work_order.get("report_message_id") == message_id
+    )
+
+
 def state_errors(work_order: WorkOrder | None, names: ReportNames) -> list[FieldError]:
     """Whether the team ``names`` gives may close this work order now (the first reason).
 

@@ -1,18 +1,33 @@
 """Meter stock per district: received = reserved + consumed + available, none negative.
 
 Reservations are the application numbers holding a meter, so reserving, consuming and
-releasing are idempotent per application; receipts are remembered by message id.
+releasing are idempotent per application; the list never holds more numbers than meters
+were received. Receipts are remembered by message id for ``RECEIPTS_KEPT_FOR`` (the
+contract promises 7 days of deduplication, DESIGN.md section 12): each write of the
+district's document drops older ones, so the list is bounded by time, not by a count a
+burst of receipts could exceed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.dispatcher.domain.changes import Change, Document
+from shared.clock import stamp
 
-RECEIPTS_KEPT = 200  # stock receipts remembered for idempotent redelivery
+# Receipts remembered for a redelivered or resent receipt: 7 days promised, one spare.
+RECEIPTS_KEPT_FOR = timedelta(days=8)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What receiving stock answers: the free meters now, and whether it counted."""
+
+    in_stock: int
+    counted: bool  # False: this receipt was counted before, nothing was added
 
 
 @dataclass(frozen=True)
@@ -70,13 +85,29 @@ def consume(district: str, document: Document | None, number: str) -> Change:
     return {**stock, "reservations": held, "consumed": stock["consumed"] + 1}, True
 
 
-def receive(district: str, document: Document | None, quantity: int, receipt: str) -> Change:
-    """Add ``quantity`` meters once per ``receipt`` id; the result is the free count."""
+def receive(
+    district: str, document: Document | None, quantity: int, receipt: str, at: datetime
+) -> Change:
+    """Add ``quantity`` meters once per ``receipt`` id, received at ``at``.
+
+    The result is a ``Receipt`` with the free meters now: a receipt seen before adds
+    nothing and answers the current free count, not the one it got the first time.
+    """
     stock = _stock(district, document)
-    for seen in stock["receipts"]:
-        if seen["message_id"] == receipt:
-            return None, int(seen["in_stock"])
+    if any(seen["message_id"] == receipt for seen in stock["receipts"]):
+        return None, Receipt(stock_level(district, stock).available, counted=False)
     received = {**stock, "received": stock["received"] + quantity}
     available = stock_level(district, received).available
-    receipts = [*stock["receipts"], {"message_id": receipt, "in_stock": available}]
-    return {**received, "receipts": receipts[-RECEIPTS_KEPT:]}, available
+    kept = recent_receipts(stock["receipts"], at)
+    receipts = [*kept, {"message_id": receipt, "at": stamp(at)}]
+    return {**received, "receipts": receipts}, Receipt(available, counted=True)
+
+
+def recent_receipts(receipts: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """The receipts received within ``RECEIPTS_KEPT_FOR`` of ``now``.
+
+    Receipts stored before they carried a time are kept, timed ``now``, for the full span.
+    """
+    oldest = stamp(now - RECEIPTS_KEPT_FOR)
+    timed = [{**seen, "at": seen.get("at") or stamp(now)} for seen in receipts]
+    return [seen for seen in timed if seen["at"] >= oldest]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from services.dispatcher.domain.changes import Change, Document
 from shared.clock import baku
@@ -50,6 +50,16 @@ def team_holding(
 def capacity_day(moment: datetime) -> str:
     """The Asia/Baku calendar day that capacity is counted in (``YYYY-MM-DD``)."""
     return baku(moment).date().isoformat()
+
+
+# Team days older than this are forgotten: only today's counts, the rest is history that
+# would otherwise grow by one document per team and day for ever.
+TEAM_DAYS_KEPT = timedelta(days=7)
+
+
+def oldest_day_kept(now: datetime) -> str:
+    """The first Baku day whose team-day documents are still kept."""
+    return capacity_day(now - TEAM_DAYS_KEPT)
 
 
 # --- capacity: the work orders each team took on one Baku day -------------------------

@@ -1,9 +1,12 @@
-"""Work orders: one per application, and the events each change of one causes (pure).
+"""Work orders: one per application, and the messages each change of one causes (pure).
 
 A work order is the stored document of its application (``_id`` is the application
-number). It holds the work order's state and the application's event ``sequence``; each
-change returns the new document and the events it causes, which the store saves with it
-in one write (``store.DispatcherStore.save_and_publish``).
+number) under a random ``work_order_id`` that cannot be derived from the number (a field
+app may report only on work orders it was given). It holds the work order's state, the
+application's event ``sequence`` and what the field team needs on site; each change
+returns the new document and the messages it causes (events, and the team's
+``work_order.assigned``), which the store saves with it in one write
+(``store.DispatcherStore.save_and_publish``).
 
     waiting ──assigned──▶ assigned ──reported──▶ completed | rejected
        └──── no meter in stock ──▶ rejected
@@ -11,6 +14,7 @@ in one write (``store.DispatcherStore.save_and_publish``).
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -28,19 +32,25 @@ from shared.contracts.events import (
     ApplicationRegistered,
     ApplicationRejected,
 )
+from shared.contracts.field import WorkOrderAssigned
 from shared.contracts.reading import MalformedMessage
 from shared.contracts.replies import Accepted
 
 WorkOrder = dict[str, Any]
 """A work order as stored: ``_id`` (the application number), ``work_order_id``,
-``district_code``, ``reason_code``, ``language``, ``subscriber_code``, ``status``,
-``meter_reserved``, ``sequence``, ``created_at``, ``updated_at``, ``correlation_id``;
+``district_code``, ``reason_code``, ``language``, ``subscriber_code``, ``address``,
+``phone``, ``notes``, ``additional_meter``, ``status``, ``meter_reserved``, ``sequence``,
+``created_at``, ``updated_at``, ``correlation_id``;
 ``team_id``, ``assigned_day``, ``assigned_at`` once assigned; ``closed_at`` and
 ``rejection`` or ``outcome``/``act``/``comment`` once closed; ``stock_pending`` while a
 closing's stock change is unfinished; ``report_message_id`` and ``report_reply`` of the
-report that closed it. The store adds ``version`` (and the outbox)."""
+report that closed it (every copy of that message is answered with that reply). The store
+adds ``version`` (and the outbox)."""
 
-Transition = tuple[WorkOrder, list[ApplicationEvent]]
+Message = ApplicationEvent | WorkOrderAssigned
+"""What a change of a work order publishes: events on ``meter.events``, work orders on
+``meter.field``."""
+Transition = tuple[WorkOrder, list[Message]]
 
 WAITING = "waiting"
 ASSIGNED = "assigned"
@@ -63,9 +73,9 @@ def needs_meter(reason_code: str) -> bool:
     return reason_code in REASONS_NEEDING_A_METER
 
 
-def work_order_id(application_number: str) -> str:
-    """One work order per application, named after it: SQ-2026-000001 -> WO-2026-000001."""
-    return "WO-" + application_number.removeprefix("SQ-")
+def new_work_order_id() -> str:
+    """A work order's id: ``WO-`` and 16 random hex digits, nothing of the application's."""
+    return "WO-" + secrets.token_hex(8).upper()
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,11 @@ class Application:
     language: str
     subscriber_code: str
     sequence: int
+    # For the field team's work order (meter.field): where, whom to call, what was asked.
+    address: str = ""
+    phone: str = ""
+    notes: str = ""
+    additional_meter: bool = False
 
     @classmethod
     def from_event(cls, event: ApplicationRegistered) -> Application:
@@ -92,23 +107,36 @@ class Application:
             language=event.language or "az",
             subscriber_code=event.subscriber_code or "",
             sequence=event.sequence,
+            address=event.address or "",
+            phone=event.contact.phone,
+            notes=event.notes or "",
+            additional_meter=event.additional_meter is True,
         )
 
 
 def opened(
-    app: Application, now: datetime, reserved: bool | None, correlation_id: str | None
+    app: Application,
+    now: datetime,
+    reserved: bool | None,
+    correlation_id: str | None,
+    work_order_id: str | None = None,
 ) -> Transition:
     """The new work order, forwarded; rejected at once when a needed meter is missing.
 
-    ``reserved`` is None when the reason needs no meter, else whether one is held.
+    ``reserved`` is None when the reason needs no meter, else whether one is held;
+    ``work_order_id`` defaults to a new random one.
     """
     work_order: WorkOrder = {
         "_id": app.number,
-        "work_order_id": work_order_id(app.number),
+        "work_order_id": work_order_id or new_work_order_id(),
         "district_code": app.district_code,
         "reason_code": app.reason_code,
         "language": app.language,
         "subscriber_code": app.subscriber_code,
+        "address": app.address,
+        "phone": app.phone,
+        "notes": app.notes,
+        "additional_meter": app.additional_meter,
         "status": WAITING,
         "meter_reserved": bool(reserved),
         "sequence": app.sequence + 1,
@@ -131,7 +159,8 @@ def opened(
 
 
 def assigned(work_order: WorkOrder, team: Team, day: str, now: datetime) -> Transition:
-    """The waiting work order given to ``team``, counted on Baku ``day``."""
+    """The waiting work order given to ``team``, counted on Baku ``day``: the event, and
+    the work order for the team's field apps."""
     sequence = work_order["sequence"] + 1
     event = ApplicationAssigned(
         application_number=work_order["_id"],
@@ -152,7 +181,26 @@ def assigned(work_order: WorkOrder, team: Team, day: str, now: datetime) -> Tran
         "updated_at": stamp(now),
         "sequence": sequence,
     }
-    return changed, [event]
+    return changed, [event, field_work_order(changed)]
+
+
+def field_work_order(work_order: WorkOrder) -> WorkOrderAssigned:
+    """What the assigned team's field apps get: no FIN, no e-mail (DESIGN.md section 11).
+
+    Work orders stored before these fields were kept get them empty.
+    """
+    return WorkOrderAssigned(
+        work_order_id=work_order["work_order_id"],
+        application_number=work_order["_id"],
+        team_id=work_order["team_id"],
+        subscriber_code=work_order.get("subscriber_code") or "",
+        address=work_order.get("address") or "",
+        district_code=work_order.get("district_code") or "",
+        reason_code=work_order.get("reason_code") or "",
+        additional_meter=work_order.get("additional_meter") is True,
+        phone=work_order.get("phone") or "",
+        notes=work_order.get("notes") or "",
+    )
 
 
 def rejected(

@@ -16,6 +16,7 @@ import asyncio
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -53,13 +54,25 @@ class Replayed:
 class Archive:
     """The ``status.archive`` stream, read with offsets and closed by marks."""
 
-    def __init__(self, url: str, idle_timeout: float = 30.0) -> None:
+    def __init__(
+        self, url: str, idle_timeout: float = 30.0, progress: Callable[[int], None] | None = None
+    ) -> None:
         self.url, self.idle_timeout = url, idle_timeout
+        self.progress = progress or (lambda count: None)
 
     async def __aenter__(self) -> Archive:
         self.connection = await aio_pika.connect(self.url)
         self.channel = await self.connection.channel(publisher_confirms=True)
-        await declare_streams(self.channel, (STATUS_ARCHIVE,))
+        # Only looked up: the operator's broker user may read the archive, not declare it.
+        try:
+            found = await self.channel.declare_queue(STATUS_ARCHIVE.name, passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            await self.connection.close()
+            raise RuntimeError(
+                f"{STATUS_ARCHIVE.name} does not exist yet: start the status service once "
+                "(or run `meterctl topology declare`)"
+            ) from None
+        self.size = int(found.declaration_result.message_count or 0)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -86,6 +99,7 @@ class Archive:
             while True:
                 message = await self._next(inbox)
                 await message.ack()
+                self.progress(1)
                 if message.message_id == mark_id:
                     counts.marker_offset = _offset(message)
                     break
@@ -139,10 +153,21 @@ async def _record(store: StatusStore, batch: dict[str, list[Fact]]) -> None:
     batch.clear()
 
 
-async def rebuild(url: str, target: RebuildTarget, idle_timeout: float = 30.0) -> dict[str, int]:
-    """Rebuild ``target``'s live read model from the archive; what it did, in numbers."""
+async def rebuild(
+    url: str,
+    target: RebuildTarget,
+    idle_timeout: float = 30.0,
+    progress: Callable[[int | None], Callable[[int], None]] | None = None,
+) -> dict[str, int]:
+    """Rebuild ``target``'s live read model from the archive; what it did, in numbers.
+
+    ``progress(size)``, given the archive's approximate size, returns what to call with
+    each archived message read.
+    """
     await target.begin()
     async with Archive(url, idle_timeout) as archive:
+        if progress is not None:
+            archive.progress = progress(archive.size or None)
         first = await archive.replay("first", await archive.mark(), target.fresh)
         written, removed = await target.swap()
         late = await archive.replay(first.marker_offset + 1, await archive.mark(), target.live)

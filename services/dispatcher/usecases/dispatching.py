@@ -1,23 +1,20 @@
-"""Dispatcher's use cases: dispatch registered applications, close work orders as reported,
-receive stock, and the housekeeping that finishes what waits (``background`` runs it).
-
-Each takes a typed command or event and returns the ``Outcome`` (reply and log fields);
-storage is the ``DispatcherStore`` port, time comes from ``clock``.
-"""
+"""The dispatcher: dispatch registered applications, receive stock, and the housekeeping
+that finishes what waits (``background`` runs it); reports are ``reporting``'s."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import assert_never
 
 import structlog
 
-from services.dispatcher.domain import reports, teams, workorders
+from services.dispatcher.domain import teams, workorders
 from services.dispatcher.domain.teams import Team
 from services.dispatcher.domain.workorders import Application, WorkOrder
 from services.dispatcher.store import DispatcherStore
+from services.dispatcher.usecases.reporting import Reporting, settle_stock
 from shared.clock import utc_now
 from shared.contracts.commands import ReceiveStock, ReportOutcome
 from shared.contracts.events import (
@@ -31,21 +28,29 @@ from shared.contracts.events import (
     NotificationFailed,
 )
 from shared.contracts.reading import Refusal
-from shared.contracts.replies import Accepted, Refused, StockAccepted
+from shared.contracts.replies import StockAccepted
 from shared.delivery import Outcome, new_message_id
+from shared.senders import Senders
 
 log = structlog.get_logger("meter.dispatcher")
-WRITE_ATTEMPTS = 20  # a report racing other writes to its work order tries this often
 
 
-class WorkOrderBusy(Exception):
-    """The work order kept changing under the report; the message is retried."""
+class WorkOrderIdTaken(Exception):
+    """Another work order has the id just drawn; the event is retried with a new one."""
 
 
 @dataclass
 class Dispatcher:
+    """``senders``: who may report for which teams (``FIELD_USERS``)."""
+
     store: DispatcherStore
     clock: Callable[[], datetime] = utc_now
+    senders: Senders = field(default_factory=Senders)
+    reporting: Reporting = field(init=False)
+    _kept_since: str = field(default="", init=False)  # the oldest team day kept
+
+    def __post_init__(self) -> None:
+        self.reporting = Reporting(self.store, self.clock, self.senders)
 
     # --- application.registered --------------------------------------------------------
 
@@ -90,6 +95,10 @@ class Dispatcher:
                 work_order, more = workorders.assigned(work_order, team, day, now)
                 events = [*events, *more]
         if not await self.store.save_and_publish(work_order, events):
+            if await self.store.work_order(app.number) is None:
+                # No concurrent copy won: the random work-order id was taken (1 in 2**64).
+                # Retried, the event keeps its meter and team slot and draws a new id.
+                raise WorkOrderIdTaken(work_order["work_order_id"])
             await self._undo(app, reserved, team, day)  # a concurrent copy of the event won
             return "duplicate"
         if work_order["status"] == workorders.WAITING:
@@ -110,67 +119,37 @@ class Dispatcher:
 
     # --- dispatcher.report_outcome -----------------------------------------------------
 
-    async def report(self, parsed: ReportOutcome | Refusal, message_id: str | None) -> Outcome:
-        """Close the work order as reported, or refuse with every broken rule.
-
-        A redelivered report (same ``message_id``) gets its first reply, whatever changed
-        since; a write that lost a race with another is tried again on the fresh state.
-        """
-        for _ in range(WRITE_ATTEMPTS):
-            if message_id and (answered := await self._answered(message_id)):
-                return answered
-            outcome = await self._close(parsed, message_id)
-            if outcome is not None:
-                return outcome
-        names = reports.names_of(parsed)
-        number = names.application_number if names else None
-        raise WorkOrderBusy(f"work order of {number!r} kept changing")
-
-    async def _answered(self, message_id: str) -> Outcome | None:
-        """The first reply to a redelivered report; its stock change is finished too."""
-        closed = await self.store.work_order_by_message(message_id)
-        if closed is not None:
-            await self.settle_stock(closed)
-            reply = Accepted.model_validate(closed["report_reply"])
-            return Outcome(reply, {"outcome": "accepted", "duplicate": True})
-        refusal = await self.store.refusal_for(message_id)
-        if refusal is None:
-            return None
-        return Outcome(refusal, {"outcome": "refused", "duplicate": True})
-
-    async def _close(
-        self, parsed: ReportOutcome | Refusal, message_id: str | None
-    ) -> Outcome | None:
-        """Close the work order as reported; None when a concurrent write got there first."""
-        names = reports.names_of(parsed)
-        work_order = None
-        if names is not None:
-            work_order = await self.store.work_order_by_id(names.work_order_id)
-        errors = reports.report_errors(parsed, work_order)
-        if errors or isinstance(parsed, Refusal) or work_order is None:
-            reply = Refused(errors=errors)
-            if message_id:
-                await self.store.remember_refusal(message_id, reply)
-            codes = [error.code.value for error in errors]
-            return Outcome(reply, {"outcome": "refused", "codes": codes})
-        accepted = Accepted()
-        closed, events = workorders.reported(work_order, parsed, self.clock(), message_id, accepted)
-        if not await self.store.save_and_publish(closed, events, replacing=work_order):
-            return None
-        await self.settle_stock(closed)
-        return Outcome(accepted, {"outcome": "accepted", "report": parsed.outcome})
+    async def report(
+        self, parsed: ReportOutcome | Refusal, message_id: str | None, user_id: str | None
+    ) -> Outcome:
+        """Close the work order as reported (``reporting.Reporting.report``)."""
+        return await self.reporting.report(parsed, message_id, user_id)
 
     # --- dispatcher.receive_stock ------------------------------------------------------
 
     async def receive_stock(self, command: ReceiveStock, message_id: str | None) -> Outcome:
-        """Add received meters to a district's stock, once per message."""
+        """Add received meters to a district's stock, once per message (for 8 days).
+
+        A receipt counted before adds nothing and answers the free meters now.
+        """
         district = command.district_code
         receipt = message_id or new_message_id()
-        in_stock = await self.store.receive(district, command.quantity, receipt)
-        reply = StockAccepted(in_stock=in_stock)
-        return Outcome(reply, {"outcome": "accepted", "district": district, "in_stock": in_stock})
+        got = await self.store.receive(district, command.quantity, receipt, self.clock())
+        log_fields = {"outcome": "accepted", "district": district, "in_stock": got.in_stock}
+        if not got.counted:
+            log_fields["duplicate"] = True
+        return Outcome(StockAccepted(in_stock=got.in_stock), log_fields)
 
     # --- housekeeping ------------------------------------------------------------------
+
+    async def forget_old_days(self) -> int:
+        """Drop team-day counts older than ``teams.TEAM_DAYS_KEPT`` (once per new day)."""
+        oldest = teams.oldest_day_kept(self.clock())
+        if oldest == self._kept_since:
+            return 0
+        forgotten = await self.store.forget_team_days(oldest)
+        self._kept_since = oldest
+        return forgotten
 
     async def assign_waiting(self) -> int:
         """Assign every waiting work order a team now has capacity for; oldest first.
@@ -207,15 +186,7 @@ class Dispatcher:
         return len(pending)
 
     async def settle_stock(self, work_order: WorkOrder) -> None:
-        """Apply a closed work order's pending stock change (idempotent), then clear it."""
-        action = work_order.get("stock_pending")
-        number, district = work_order["_id"], work_order["district_code"]
-        if action == "consume":
-            await self.store.consume(district, number)
-        elif action == "release":
-            await self.store.release(district, number)
-        if action:
-            await self.store.stock_settled(number)
+        await settle_stock(self.store, work_order)
 
     # --- team capacity -----------------------------------------------------------------
 

@@ -1,0 +1,14 @@
+"""Dispatcher's use cases: dispatch registered applications, close work orders as reported,
+receive stock, and the housekeeping that finishes what waits (``background`` runs it).
+
+Each takes a typed command or event and returns the ``Outcome`` (reply and log fields);
+storage is the ``DispatcherStore`` port, time comes from ``clock``, who may report for
+which team from ``senders``.
+"""
+
+from __future__ import annotations
+
+from services.dispatcher.usecases.dispatching import Dispatcher, WorkOrderIdTaken
+from services.dispatcher.usecases.reporting import WRITE_ATTEMPTS, Reporting, WorkOrderBusy
+
+__all__ = ["WRITE_ATTEMPTS", "Dispatcher", "Reporting", "WorkOrderBusy", "WorkOrderIdTaken"]

@@ -1,0 +1,121 @@
+"""Field apps over the real broker: work orders on ``meter.field``, and the team check.
+
+The rules are in ``test_dispatch_rules`` and ``test_team_check`` (in-process); here are
+the routing keys, the message properties and the refusal as a field app receives them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from services.dispatcher.main import create_app
+from services.dispatcher.mongo import MongoDispatcherStore
+from services.dispatcher.settings import DispatcherSettings
+from tests.dispatcher.conftest import (
+    MovableClock,
+    given,
+    level,
+    publish_registered,
+    registered,
+    report,
+    team,
+)
+from tests.dispatcher.feed import FieldFeed
+from tests.support.amqp import EventLog, Portal
+
+pytestmark = pytest.mark.broker
+
+FIELDS = [
+    "work_order_id",
+    "application_number",
+    "team_id",
+    "subscriber_code",
+    "address",
+    "district_code",
+    "reason_code",
+    "additional_meter",
+    "phone",
+    "notes",
+]
+
+
+async def test_each_assignment_reaches_only_its_teams_key_on_meter_field(
+    dispatcher: Any, store: MongoDispatcherStore, events: EventLog, rabbitmq_url: str
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS"), team("T-02", "BAK-YAS")], {"BAK-NAS": 5})
+    body = registered("BAK-NAS", notes="Zəng edin.", address="Bakı, Azadlıq pr. 12")
+    async with FieldFeed(rabbitmq_url, ("T-01",)) as t01, FieldFeed(rabbitmq_url, ("T-02",)) as t02:
+        await publish_registered(rabbitmq_url, body)
+
+        [work_order] = await t01.wait_for()
+        [assigned] = await events.wait_for("application.assigned")
+        await asyncio.sleep(0.3)
+
+    assert list(work_order) == FIELDS
+    assert work_order == {
+        "work_order_id": assigned["work_order_id"],
+        "application_number": body["application_number"],
+        "team_id": "T-01",
+        "subscriber_code": "1000001",
+        "address": "Bakı, Azadlıq pr. 12",
+        "district_code": "BAK-NAS",
+        "reason_code": "new_installation",
+        "additional_meter": False,
+        "phone": "+994501234567",
+        "notes": "Zəng edin.",
+    }
+    assert re.fullmatch(r"WO-[0-9A-F]{16}", work_order["work_order_id"])
+    [message] = t01.received
+    assert (message.exchange, message.routing_key) == ("meter.field", "team.T-01")
+    assert (message.type, message.app_id) == ("work_order.assigned", "dispatcher")
+    assert message.delivery_mode == 2
+    assert message.content_type == "application/json"
+    assert message.message_id
+    assert t02.received == [], "another team's key gets nothing"
+    stored = await store.work_order(body["application_number"])
+    assert stored is not None
+    assert stored.get("outbox", []) == [], "the work order left with the event, from one write"
+
+
+@pytest.fixture
+async def t02_only(
+    dispatcher_settings: DispatcherSettings,
+    dispatcher_db: Any,
+    run_app: Any,
+    clock: MovableClock,
+) -> AsyncIterator[Any]:
+    """The dispatcher with FIELD_USERS=guest=T-02: guest may report for T-02 only."""
+    settings = dispatcher_settings.model_copy(
+        update={"field_users": {"guest": frozenset({"T-02"})}}
+    )
+    app = create_app(settings, configure_logging=False, clock=clock)
+    async with run_app(app):
+        yield app
+
+
+async def test_a_report_for_another_teams_work_order_is_forbidden_over_the_broker(
+    t02_only: Any, store: MongoDispatcherStore, rabbitmq_url: str
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    async with EventLog(rabbitmq_url, patterns=("application.*",)) as events:
+        await publish_registered(rabbitmq_url, registered("BAK-NAS"))
+        [assigned] = await events.wait_for("application.assigned")
+        async with Portal(rabbitmq_url) as field_app:
+            reply = await field_app.request("dispatcher.report_outcome", report(assigned))
+        await asyncio.sleep(0.3)
+
+        assert reply.outcome == "refused"
+        assert [(e["field"], e["code"]) for e in reply.body["errors"]] == [("team_id", "forbidden")]
+        assert reply.message.type == "ReportOutcomeReply"
+        assert events.bodies("application.completed") == []
+    stock = await level(store, "BAK-NAS")
+    assert (stock.reserved, stock.consumed) == (1, 0)
+    stored = await store.work_order(assigned["application_number"])
+    assert stored is not None
+    assert stored["status"] == "assigned"
+    assert await store.replies.count_documents({}) == 0, "no refusal stored"
