@@ -27,6 +27,7 @@ import aio_pika
 import aiormq
 
 from meterctl.parking import describe, replay_headers
+from shared import failover
 from shared.contracts.registry import UNROUTABLE_QUEUE
 from shared.settings import CommonSettings
 from shared.topology import ALL_QUEUES
@@ -135,7 +136,7 @@ def _answered(work: Coroutine[Any, Any, T]) -> T:
 
 async def counts(url: str) -> dict[str, int | None]:
     """Messages in each parking queue and meter.unroutable; None for one not declared yet."""
-    connection = await aio_pika.connect(url)
+    connection = await failover.connect(url)
     found: dict[str, int | None] = {}
     try:
         for name in parking_queues():
@@ -156,7 +157,7 @@ async def counts(url: str) -> dict[str, int | None]:
 async def peek(url: str, name: str, limit: int) -> list[dict[str, Any]]:
     """Up to ``limit`` messages described; they stay (unacknowledged until we close)."""
     held = held_in(name)
-    connection = await aio_pika.connect(url)
+    connection = await failover.connect(url)
     shown: list[dict[str, Any]] = []
     try:
         queue = await (await connection.channel()).declare_queue(held, passive=True)
@@ -180,7 +181,7 @@ async def replay_parked(url: str, name: str, limit: int | None = None) -> Replay
     """Replay what is parked at the start (at most ``limit``), each message once."""
     held = held_in(name)
     work = held.removesuffix(".dlq")
-    connection = await aio_pika.connect(url)
+    connection = await failover.connect(url)
     replayed = 0
     try:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
@@ -222,7 +223,7 @@ async def replay(url: str, name: str, limit: int | None = None) -> int:
 
 async def purge(url: str, name: str) -> int:
     """Drop every message of a parking queue (or meter.unroutable); how many."""
-    connection = await aio_pika.connect(url)
+    connection = await failover.connect(url)
     try:
         queue = await (await connection.channel()).declare_queue(held_in(name), passive=True)
         result = await queue.purge()

@@ -24,10 +24,10 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import httpx
 
 from services.status.adapters.archive import STATUS_ARCHIVE
+from shared import failover
 from shared.definitions import EXAMPLE_SENDERS, BrokerUser, definitions, users, vhost_definitions
 from shared.settings import CommonSettings
 from shared.topology import ALL_QUEUES, declare, declare_streams
@@ -84,7 +84,7 @@ def run_declare(args: argparse.Namespace, settings: CommonSettings) -> int:
 
 async def declare_everything(url: str) -> None:
     """The whole topology, so that no event is published before the archive exists."""
-    connection = await aio_pika.connect(url)
+    connection = await failover.connect(url)
     async with connection:
         channel = await connection.channel()
         await declare(channel, ALL_QUEUES)

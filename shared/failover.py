@@ -128,3 +128,9 @@ async def connect_any(addresses: Sequence[str]) -> tuple[aio_pika.abc.AbstractCo
             failure = exc
     assert failure is not None
     raise failure
+
+
+async def connect(url: str) -> aio_pika.abc.AbstractConnection:
+    """A plain connection for a ``RABBITMQ_URL`` listing one node or several (first answering)."""
+    connection, _ = await connect_any([part.strip() for part in url.split(",") if part.strip()])
+    return connection

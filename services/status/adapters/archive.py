@@ -26,6 +26,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from services.status import domain
 from services.status.domain import Fact
 from services.status.store import RebuildTarget, StatusStore
+from shared import failover
 from shared.contracts.events import Event
 from shared.contracts.reading import MalformedMessage, read_event
 from shared.contracts.registry import EVENTS_EXCHANGE, Service
@@ -39,7 +40,7 @@ BATCH = 1000
 
 async def declare_archive(url: str) -> None:
     """Declare the archive stream and its binding (idempotent)."""
-    connection = await aio_pika.connect(url)
+    connection = await failover.connect(url)
     async with connection:
         await declare_streams(await connection.channel(), (STATUS_ARCHIVE,))
 
@@ -61,7 +62,7 @@ class Archive:
         self.progress = progress or (lambda count: None)
 
     async def __aenter__(self) -> Archive:
-        self.connection = await aio_pika.connect(self.url)
+        self.connection = await failover.connect(self.url)
         self.channel = await self.connection.channel(publisher_confirms=True)
         # Only looked up: the operator's broker user may read the archive, not declare it.
         try:
