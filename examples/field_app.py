@@ -2,17 +2,19 @@
 
     make field-app ARGS="follow T-01"              # print the team's work orders as assigned
     make field-app ARGS="follow T-01 T-02"         # several teams at once
+    make field-app ARGS="report SQ-2026-000001 installed"      # a work order it followed
+    make field-app ARGS="report SQ-2026-000001 not_executed unsuitable_water_line"
     make field-app ARGS="report SQ-2026-000001 WO-3F9A1C0B7D2E4F61 T-01 installed"
-    make field-app ARGS="report SQ-2026-000001 WO-3F9A1C0B7D2E4F61 T-01 not_executed \\
-        unsuitable_water_line"
 
 It connects as its own broker user: ``FIELD_APP_USER`` (default: the user of
 ``RABBITMQ_URL``, ``guest`` locally) with ``FIELD_APP_PASSWORD`` when that user is not the
 URL's. ``follow`` keeps the durable queue ``field.<user>.orders`` bound to ``meter.field``
 with ``team.<team>`` for each team given, so work orders assigned while it was not
 running are printed the next time it starts (bindings added once stay until the queue is
-deleted). ``report`` sends ``dispatcher.report_outcome`` with ``user_id`` set to the user,
-as RabbitMQ requires, and prints the reply.
+deleted); it keeps each work order it printed in ``FIELD_APP_ORDERS`` (default
+``var/field-app/orders.json``), so ``report NUMBER OUTCOME`` needs no more than the
+application number. ``report`` sends ``dispatcher.report_outcome`` with ``user_id`` set to
+the user, as RabbitMQ requires, and prints the reply.
 
 Every failure (no broker, no reply in time, a refusal by the broker, a wrong argument)
 is one line on stderr and a non-zero exit.
@@ -30,6 +32,7 @@ import urllib.parse
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, NoReturn
 
 import aio_pika
@@ -97,7 +100,32 @@ async def connect(url: str, seconds: float) -> aio_pika.abc.AbstractConnection:
         raise Failure(f"cannot connect to the broker at {shown(url)}: {exc}") from None
 
 
-async def follow(url: str, user: str, teams: list[str], seconds: float) -> None:
+def orders_file(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("FIELD_APP_ORDERS") or "var/field-app/orders.json")
+
+
+def remember(path: Path, order: Mapping[str, Any]) -> None:
+    """Keep a followed work order, so a report may name just its application."""
+    known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    known[order["application_number"]] = {
+        "work_order_id": order["work_order_id"],
+        "team_id": order["team_id"],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(known, indent=1), encoding="utf-8")
+
+
+def recalled(path: Path, number: str) -> tuple[str, str]:
+    known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if number not in known:
+        raise Failure(
+            f"{number}: no work order followed for it in {path}; give it as "
+            "report NUMBER WORK_ORDER TEAM OUTCOME"
+        )
+    return str(known[number]["work_order_id"]), str(known[number]["team_id"])
+
+
+async def follow(url: str, user: str, teams: list[str], seconds: float, orders: Path) -> None:
     connection = await connect(url, seconds)
     async with connection:
         channel = await connection.channel()
@@ -111,11 +139,11 @@ async def follow(url: str, user: str, teams: list[str], seconds: float) -> None:
             async for message in messages:
                 async with message.process():
                     order = json.loads(message.body)
+                    remember(orders, order)
                     print(json.dumps(order, ensure_ascii=False), flush=True)
                     print(
                         '  report: make field-app ARGS="report '
-                        f"{order['application_number']} {order['work_order_id']} "
-                        f'{order["team_id"]} installed"',
+                        f'{order["application_number"]} installed"',
                         flush=True,
                     )
 
@@ -191,27 +219,65 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, parser_class=Parser)
     following = commands.add_parser("follow", help="print the teams' work orders as assigned")
     following.add_argument("teams", nargs="+", metavar="TEAM", help="a team id such as T-01")
-    reporting = commands.add_parser("report", help="report the outcome of a work order")
-    reporting.add_argument("application_number", metavar="NUMBER")
-    reporting.add_argument("work_order_id", metavar="WORK_ORDER")
-    reporting.add_argument("team_id", metavar="TEAM")
-    reporting.add_argument("outcome", choices=OUTCOMES)
-    reporting.add_argument("reason", nargs="?", choices=REASONS, default="unsuitable_water_line")
+    reporting = commands.add_parser(
+        "report",
+        help="report the outcome of a work order",
+        usage="field_app report NUMBER [WORK_ORDER TEAM] OUTCOME [REASON] [--comment TEXT]",
+    )
+    reporting.add_argument(
+        "words",
+        nargs="+",
+        metavar="NUMBER [WORK_ORDER TEAM] OUTCOME [REASON]",
+        help=f"OUTCOME is one of {', '.join(OUTCOMES)}; REASON one of {', '.join(REASONS)}",
+    )
     reporting.add_argument("--comment", default="", help="free text for the citizen")
     return top
+
+
+def read_report(args: argparse.Namespace, orders: Path) -> argparse.Namespace:
+    """``NUMBER OUTCOME [REASON]`` (a followed work order) or the long form with its ids."""
+    words = list(args.words)
+    long_form = len(words) >= 4 and words[3] in OUTCOMES
+    if not long_form and not (len(words) >= 2 and words[1] in OUTCOMES):
+        raise Usage(f"expected NUMBER [WORK_ORDER TEAM] OUTCOME [REASON], got {' '.join(words)}")
+    rest = words[4:] if long_form else words[2:]
+    if len(rest) > 1 or (rest and rest[0] not in REASONS):
+        raise Usage(f"REASON must be one of {', '.join(REASONS)}, got {' '.join(rest)}")
+    if long_form:
+        number, work_order, team, outcome = words[:4]
+    else:
+        number, outcome = words[:2]
+        work_order, team = recalled(orders, number)
+    return argparse.Namespace(
+        application_number=number,
+        work_order_id=work_order,
+        team_id=team,
+        outcome=outcome,
+        reason=rest[0] if rest else "unsuitable_water_line",
+        comment=args.comment,
+    )
+
+
+class Usage(Exception):
+    """A wrong argument: exit code 2."""
 
 
 def main(argv: list[str], environ: Mapping[str, str]) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.CRITICAL)  # aio-pika's own logs: the one line is ours
+    orders = orders_file(environ)
     try:
         url, user = connection_of(environ)
         if args.command == "follow":
-            asyncio.run(follow(url, user, args.teams, args.timeout))
+            asyncio.run(follow(url, user, args.teams, args.timeout, orders))
             return 0
-        answer = asyncio.run(report(url, user, report_body(args), args.timeout))
+        body = report_body(read_report(args, orders))
+        answer = asyncio.run(report(url, user, body, args.timeout))
         print(json.dumps(answer, ensure_ascii=False, indent=2))
         return 0 if answer.get("outcome") == "accepted" else 1
+    except Usage as usage:
+        print(f"field_app report: {usage} (see --help)", file=sys.stderr)
+        return 2
     except Failure as failure:
         print(f"field_app: {failure}", file=sys.stderr)
     except aio_pika.exceptions.AMQPError as exc:  # the broker closed the channel: why, in one line

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,12 @@ from tests.support.amqp import EventLog
 FIELD_APP = Path(__file__).resolve().parents[2] / "examples" / "field_app.py"
 
 
+ORDERS = Path(tempfile.mkdtemp(prefix="field-app-")) / "orders.json"
+
+
 def environment(url: str, **extra: str) -> dict[str, str]:
     keep = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
-    return {**keep, "RABBITMQ_URL": url, **extra}
+    return {**keep, "RABBITMQ_URL": url, "FIELD_APP_ORDERS": str(ORDERS), **extra}
 
 
 async def field_app(env: dict[str, str], *args: str) -> tuple[int, str, str]:
@@ -93,8 +97,9 @@ class Following:
     [
         ((), "required: command"),
         (("follow",), "required: TEAM"),
-        (("report", "SQ-2026-000001", "WO-1", "T-01", "done"), "invalid choice: 'done'"),
-        (("report", "SQ-2026-000001"), "required: WORK_ORDER"),
+        (("report", "SQ-2026-000001", "WO-1", "T-01", "done"), "expected NUMBER [WORK_ORDER"),
+        (("report", "SQ-2026-000001"), "expected NUMBER [WORK_ORDER TEAM] OUTCOME"),
+        (("report", "SQ-2026-000001", "installed", "why"), "REASON must be one of"),
         (("--timeout", "soon", "follow", "T-01"), "invalid float value"),
     ],
 )
@@ -164,9 +169,11 @@ async def test_the_field_app_follows_its_team_and_reports_the_work_order(
     assert "applicant_fin" not in order
     assert "email" not in order
     number, work_order = order["application_number"], order["work_order_id"]
-    assert hint == f'  report: make field-app ARGS="report {number} {work_order} T-01 installed"'
+    assert work_order.startswith("WO-")
+    assert hint == f'  report: make field-app ARGS="report {number} installed"'
 
-    code, out, err = await field_app(env, "report", number, work_order, "T-01", "installed")
+    # The work order it followed is remembered: the application number is enough.
+    code, out, err = await field_app(env, "report", number, "installed")
     assert (code, err) == (0, "")
     assert json.loads(out) == {"outcome": "accepted"}
     [completed] = await events.wait_for("application.completed")
