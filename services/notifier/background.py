@@ -1,10 +1,13 @@
 """The background sender: the loop that delivers due jobs beside the consumer.
 
-The consumer records jobs and acknowledges; this loop looks for due jobs every
-``interval`` seconds (or at once when woken), claims each through the use case and sends
-it in its own task, at most ``concurrency`` at a time, so a slow or failing provider
-never holds up the others. On shutdown attempts under way get ``graceful`` seconds to
-finish; what is cut off is taken back by another sender when its lease runs out.
+Each round claims as many due jobs as there is room for (``concurrency`` attempts at
+once) in a few round trips, and sends each in its own task, so a slow or failing provider
+never holds up the others. A round starts when woken (new jobs recorded, an attempt
+finished), at once again while more jobs are due, or every ``interval`` seconds; wake-ups
+arriving within ``gather`` seconds make one round. A failing round (the database is down)
+is retried with a pause that doubles up to ``outage_cap``. On shutdown attempts under way
+get ``graceful`` seconds to finish; what is cut off is taken back by another sender when
+its lease runs out.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from services.notifier.usecases import Notifier
+from services.notifier.usecases import Claimed, Notifier
 
 log = structlog.get_logger("meter.notifier")
 
@@ -27,6 +30,10 @@ class Sender:
     interval: float = 1.0
     concurrency: int = 16
     graceful: float = 20.0
+    gather: float = 0.005
+    outage_cap: float = 30.0
+    round_wait: float = 60.0  # a round the database never answers is given up and retried
+    started: int = 0  # attempts started so far
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _inflight: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
@@ -35,35 +42,45 @@ class Sender:
         self._wake.set()
 
     async def run(self) -> None:
+        failures = 0
         try:
             while True:
                 self._wake.clear()
                 try:
-                    await self.deliver_due()
-                except Exception:
-                    log.exception("sender round failed; will retry")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.interval)
+                    async with asyncio.timeout(self.round_wait):
+                        again = await self.deliver_due()
+                except Exception as exc:
+                    failures += 1
+                    pause = min(self.outage_cap, self.interval * 2 ** (failures - 1))
+                    log.warning("sender round failed; will retry", error=repr(exc), retry_in=pause)
+                    await asyncio.sleep(pause)
+                    continue
+                failures = 0
+                if not again:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.interval)
+                await asyncio.sleep(self.gather)
         except asyncio.CancelledError:
             await self._let_inflight_finish()
             raise
 
-    async def deliver_due(self) -> int:
-        """Start an attempt for every due job there is room for; how many were started."""
+    async def deliver_due(self) -> bool:
+        """Start an attempt for as many due jobs as there is room for; whether to look again
+        at once (more are due and there is still room)."""
         room = self.concurrency - len(self._inflight)
         if room <= 0:
-            return 0
-        started = 0
-        for job in await self.notifier.due(room, set(self._inflight)):
-            claimed = await self.notifier.claim(job)
-            if claimed is None:
-                continue
-            key = claimed.job.id
-            task = asyncio.create_task(self.notifier.attempt(claimed))
-            self._inflight[key] = task
-            task.add_done_callback(functools.partial(self._done, key))
-            started += 1
-        return started
+            return False
+        batch = await self.notifier.claim_due(room, set(self._inflight))
+        for claimed in batch.claimed:
+            self._start(claimed)
+        return batch.more and len(self._inflight) < self.concurrency
+
+    def _start(self, claimed: Claimed) -> None:
+        key = claimed.job.id
+        task = asyncio.create_task(self.notifier.attempt(claimed))
+        self.started += 1
+        self._inflight[key] = task
+        task.add_done_callback(functools.partial(self._done, key))
 
     def _done(self, key: str, _task: asyncio.Task[None]) -> None:
         self._inflight.pop(key, None)

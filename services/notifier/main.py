@@ -1,11 +1,16 @@
 """The notifier's composition root: ``create_app`` wires the adapters it is given to the
-use cases, the handlers and the background sender."""
+use cases, the handlers and the background sender.
+
+The SMTP pool and the SMS gateway's HTTP client made here are one per process; they are
+closed when the sender stops, after the attempts under way have finished.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 import structlog
 from faststream import FastStream
@@ -22,6 +27,7 @@ from services.notifier.usecases import Notifier
 from shared.clock import utc_now
 from shared.contracts.registry import Service
 from shared.logging import configure
+from shared.metrics import Counted, size_of
 from shared.outbox import Outbox
 from shared.runtime import ServiceRuntime
 
@@ -47,30 +53,59 @@ def create_app(
         log.warning("SMS_GATEWAY_URL is not set: SMS wait (and are retried) until it is")
     runtime = ServiceRuntime(settings, Service.NOTIFIER)
     outbox = Outbox(runtime.messenger)
+    runtime.track_outbox(outbox)
+    made_store: MongoNotifierStore | None = None
     if store is None:
-        store = MongoNotifierStore(runtime.db, outbox)
-    if mailer is None:
-        mailer = SmtpMailer(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            sender=settings.smtp_from,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            starttls=settings.smtp_starttls,
-            timeout=settings.smtp_timeout,
-        )
-    if sms is None:
-        sms = HttpSmsGateway(
-            url=settings.sms_gateway_url,
-            token=settings.sms_gateway_token,
-            timeout=settings.sms_timeout,
-        )
+        store = made_store = MongoNotifierStore(runtime.db, outbox)
+    made_mailer, made_sms = make_providers(settings)
+    mailer, sms = mailer or made_mailer, sms or made_sms
+    deliveries = runtime.metrics.counter(
+        "meter_notifier_deliveries", "Delivery attempts by channel and result", ("channel", "state")
+    )
+    mailer, sms = Counted(mailer, deliveries, "email"), Counted(sms, deliveries, "sms")
     notifier = Notifier(store, mailer, sms, settings.retry_policy(), clock)
+    due = size_of(partial(notifier.due, 10_000))
+    runtime.gauge("meter_notifier_jobs_due", "Notifications due to be sent now", due)
     sender = Sender(
         notifier,
         interval=settings.notify_poll_interval,
         concurrency=settings.notify_concurrency,
         graceful=settings.graceful_timeout,
     )
+
+    async def send_until_stopped() -> None:
+        try:
+            await sender.run()
+        finally:  # the attempts under way have finished or been cut off
+            await made_mailer.aclose()
+            await made_sms.aclose()
+            if made_store is not None:
+                await made_store.aclose()
+
     NotifierHandlers(notifier, sender.wake).serve(runtime.routes)
-    return runtime.build_app(on_start=store.ensure_indexes, background=[outbox.run, sender.run])
+    return runtime.build_app(
+        on_start=store.ensure_indexes, background=[outbox.run, send_until_stopped]
+    )
+
+
+def make_providers(settings: NotifierSettings) -> tuple[SmtpMailer, HttpSmsGateway]:
+    """The SMTP mailer (pooled connections) and the SMS gateway (one HTTP client); neither
+    connects before its first message."""
+    mailer = SmtpMailer(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_from,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+        timeout=settings.smtp_timeout,
+        data_timeout=settings.smtp_data_timeout,
+        pool_size=settings.smtp_pool_size,
+    )
+    sms = HttpSmsGateway(
+        url=settings.sms_gateway_url,
+        token=settings.sms_gateway_token,
+        timeout=settings.sms_timeout,
+        connections=settings.notify_concurrency,
+    )
+    return mailer, sms

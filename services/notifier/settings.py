@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from services.notifier.domain.jobs import RetryPolicy
 from shared.settings import CommonSettings
 
 _DEFAULTS = RetryPolicy()
 _SECONDS = "seconds, more than 0"
+# How long an outage of the database an attempt's sender outlasts while it stores the outcome
+# (DESIGN.md section 12: ten minutes), before another sender could take the job back.
+STORE_OUTAGE = 600.0
 
 
 class NotifierSettings(CommonSettings):
@@ -25,6 +28,11 @@ class NotifierSettings(CommonSettings):
     smtp_password: str = Field("", description="the SMTP password")
     smtp_starttls: bool = Field(False, description="true or false")
     smtp_timeout: float = Field(15.0, gt=0, description=_SECONDS)
+    # RFC 5321 section 4.5.3.2: the reply to the end of data may take 10 minutes.
+    smtp_data_timeout: float = Field(600.0, gt=0, description=_SECONDS)
+    smtp_pool_size: int = Field(
+        4, ge=1, description="a whole number, at least 1 (SMTP connections kept open)"
+    )
     sms_gateway_url: str = Field("", description="the SMS gateway's URL")
     sms_gateway_token: str = Field("", description="the gateway's bearer token, or empty")
     sms_timeout: float = Field(10.0, gt=0, description=_SECONDS)
@@ -42,20 +50,47 @@ class NotifierSettings(CommonSettings):
     notify_concurrency: int = Field(
         16, ge=1, description="a whole number, at least 1 (notifications sent at once)"
     )
+    notify_lease: float | None = Field(
+        None, gt=0, description="seconds, longer than the longest attempt (or unset)"
+    )
 
     @field_validator("smtp_starttls", mode="before")
     @classmethod
     def _flag(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("notify_lease", mode="after")
+    @classmethod
+    def _outlasts_an_attempt(cls, value: float | None, info: ValidationInfo) -> float | None:
+        longest = longest_attempt(info.data)
+        if value is not None and value <= longest:
+            raise ValueError(f"must be longer than the longest attempt ({longest:g} s)")
+        return value
+
+    def lease(self) -> float:
+        """How long a claimed job is its sender's: by default the longest attempt plus a
+        database outage, so an outcome retried in place is never answered by a resend."""
+        if self.notify_lease is not None:
+            return self.notify_lease
+        return longest_attempt(self.model_dump()) + STORE_OUTAGE
+
     def retry_policy(self) -> RetryPolicy:
-        slowest = max(self.smtp_timeout, self.sms_timeout)
         return RetryPolicy(
             base=self.notify_retry_base,
             cap=self.notify_retry_cap,
             max_attempts=self.notify_max_attempts,
-            lease=max(60.0, 4 * slowest),
+            lease=self.lease(),
             contact_wait=self.notify_contact_wait,
             contact_recheck=min(30.0, max(self.notify_poll_interval, self.notify_retry_base)),
-            order_recheck=self.notify_poll_interval,
         )
+
+
+def longest_attempt(values: dict[str, Any]) -> float:
+    """The longest one attempt can take: an e-mail waits for a pooled connection, connects,
+    greets, may start TLS and log in, sends MAIL, RCPT and DATA (each within SMTP_TIMEOUT),
+    then waits for the end of data; an SMS waits at most four SMS_TIMEOUTs (pool, connect,
+    write, read)."""
+    smtp = float(values.get("smtp_timeout") or 15.0)
+    data = float(values.get("smtp_data_timeout") or 600.0)
+    sms = float(values.get("sms_timeout") or 10.0)
+    return max(9 * smtp + data, 4 * sms)

@@ -2,9 +2,10 @@
 
 Contacts: one per application, from its registration; the first one is kept. Jobs: one per
 (application, event, channel), keyed by that triple, so a redelivered event records nothing
-twice. A job is replaced whole, and only if nobody changed it since it was read (its
-``version``). ``save_and_publish`` finishes a job together with its outcome event in one
-write, then publishes the event (or leaves it to the outbox relay).
+twice. Every change of a job is written only if nobody changed it since it was read (its
+``version``): that is how two senders never both take one job. ``save_and_publish``
+finishes a job together with its outcome event in one write, then publishes the event (or
+leaves it to the outbox relay). Each method is one round trip, unless it says otherwise.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Protocol
 
-from services.notifier.domain.jobs import Job, NotificationOutcome
+from services.notifier.domain.jobs import Job, NotificationOutcome, State
 from services.notifier.domain.steps import Contact
 
 
@@ -23,31 +24,48 @@ class NotifierStore(Protocol):
         """Keep the first registration's contact; a redelivered one changes nothing."""
         ...
 
-    async def contact(self, number: str) -> Contact | None: ...
+    async def contacts(self, numbers: Collection[str]) -> dict[str, Contact]:
+        """The known contacts of these applications, by application number."""
+        ...
 
     async def record(self, jobs: Sequence[Job]) -> int:
         """Store the jobs not recorded yet (by id); how many were new."""
         ...
 
-    async def wake_waiting(self, number: str, at: str) -> None:
-        """The contact is known now: the application's waiting jobs are due at ``at``."""
+    async def make_due(self, ids: Collection[str], state: State, at: str) -> None:
+        """The jobs among ``ids`` that are in ``state`` become due at ``at``."""
         ...
 
     async def due(self, at: str, limit: int, busy: Collection[str]) -> list[Job]:
-        """Up to ``limit`` unfinished jobs due by ``at``, soonest first, except ``busy`` ids."""
+        """Up to ``limit`` unfinished jobs due by ``at``, soonest first, except ``busy`` ids
+        (read through an index: only unfinished jobs are in it)."""
         ...
 
-    async def earlier_open(self, job: Job) -> Job | None:
-        """An unfinished job of an earlier step of the same application and channel."""
+    async def jobs(self, ids: Collection[str]) -> list[Job]:
+        """The jobs among ``ids`` that exist."""
+        ...
+
+    async def claim(self, claims: Sequence[tuple[Job, Job]]) -> list[Job]:
+        """Write each ``(read, claimed)`` pair's claimed job if the job is still as read;
+        the claimed jobs written (one round trip, two when another sender won some)."""
+        ...
+
+    async def follow(self, earlier: Job, follower_id: str) -> bool:
+        """Note on the unfinished ``earlier`` job that ``follower_id`` waits for it; False
+        when ``earlier`` is finished already (then nobody will wake the follower)."""
         ...
 
     async def replace(self, current: Job, new: Job) -> bool:
         """Write ``new`` if nobody changed the job since ``current`` was read."""
         ...
 
-    async def save_and_publish(self, current: Job, final: Job, event: NotificationOutcome) -> bool:
+    async def save_and_publish(
+        self, current: Job, final: Job, event: NotificationOutcome
+    ) -> tuple[str, ...] | None:
         """Like ``replace``, with ``event`` (under the job's correlation id) in the same write;
-        then publish it. False, and nothing written, when the job changed meanwhile."""
+        then publish it (another round trip when the broker took it). The ids of the jobs
+        that waited for this one (``follow``); None, and nothing written, when the job
+        changed meanwhile."""
         ...
 
     async def job(self, job_id: str) -> Job | None: ...

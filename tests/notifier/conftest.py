@@ -4,6 +4,7 @@ and SMS gateway; events published on ``meter.events`` as the other services woul
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -11,11 +12,15 @@ from typing import Any
 import pytest
 
 from services.notifier.main import create_app
+from services.notifier.mongo import MongoNotifierStore
 from services.notifier.settings import NotifierSettings
 from shared.mongo import make_client
+from shared.outbox import Outbox
+from tests.notifier.fakes import MemoryNotifierStore
 from tests.notifier.servers import Gateway, SmtpServer
 from tests.support.amqp import EventLog, EventPublisher
 from tests.support.infra import free_port
+from tests.support.recording import RecordingMessenger
 
 TOKEN = "test-gateway-token"
 SENDER = "Su Təchizatı <bildiris@su.example.az>"
@@ -87,6 +92,21 @@ async def notifier_db(notifier_settings: NotifierSettings) -> AsyncIterator[Any]
     client = make_client(notifier_settings.mongo_url, "tests")
     db = client[notifier_settings.database_name("notifier")]
     yield db
+    await client.drop_database(db.name)
+    await client.close()
+
+
+@pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.store)])
+async def any_store(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """A store for the use cases: in memory, or over MongoDB (its outbox recorded)."""
+    if request.param == "memory":
+        yield MemoryNotifierStore()
+        return
+    client = make_client(request.getfixturevalue("mongo_url"), "tests")
+    db = client[f"t{uuid.uuid4().hex[:10]}_notifier"]
+    store = MongoNotifierStore(db, Outbox(RecordingMessenger()))  # type: ignore[arg-type]
+    await store.ensure_indexes()
+    yield store
     await client.drop_database(db.name)
     await client.close()
 

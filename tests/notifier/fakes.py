@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from services.notifier.domain.jobs import OPEN_STATES, Job, NotificationOutcome
+from services.notifier.domain.jobs import OPEN_STATES, Job, NotificationOutcome, State
 from services.notifier.domain.providers import DeliveryFailed, Mail, Sms
 from services.notifier.domain.steps import Contact
 
@@ -17,8 +17,9 @@ class MemoryNotifierStore:
     """The ``NotifierStore`` port in memory; ``published`` holds each outcome event sent."""
 
     def __init__(self) -> None:
-        self.contacts: dict[str, Contact] = {}
-        self.jobs: dict[str, Job] = {}
+        self.contacts_by_number: dict[str, Contact] = {}
+        self.jobs_by_id: dict[str, Job] = {}
+        self.followers: dict[str, set[str]] = {}
         self.published: list[tuple[NotificationOutcome, str | None]] = []
         self.broken = False  # every call raises, as a database outage would
 
@@ -31,31 +32,33 @@ class MemoryNotifierStore:
 
     async def remember_contact(self, number: str, contact: Contact, at: str) -> None:
         self._check()
-        self.contacts.setdefault(number, contact)
+        self.contacts_by_number.setdefault(number, contact)
 
-    async def contact(self, number: str) -> Contact | None:
+    async def contacts(self, numbers: Collection[str]) -> dict[str, Contact]:
         self._check()
-        return self.contacts.get(number)
+        known = self.contacts_by_number
+        return {number: known[number] for number in numbers if number in known}
 
     async def record(self, jobs: Sequence[Job]) -> int:
         self._check()
-        new = [job for job in jobs if job.id not in self.jobs]
-        self.jobs.update({job.id: job for job in new})
+        new = [job for job in jobs if job.id not in self.jobs_by_id]
+        self.jobs_by_id.update({job.id: job for job in new})
         return len(new)
 
-    async def wake_waiting(self, number: str, at: str) -> None:
+    async def make_due(self, ids: Collection[str], state: State, at: str) -> None:
         self._check()
-        for job in list(self.jobs.values()):
-            if job.application_number == number and job.state == "waiting":
-                self.jobs[job.id] = dataclasses.replace(
-                    job, next_attempt_at=at, version=job.version + 1
+        for job_id in ids:
+            job = self.jobs_by_id.get(job_id)
+            if job is not None and job.state == state:
+                self.jobs_by_id[job_id] = dataclasses.replace(
+                    job, next_attempt_at=at, updated_at=at, version=job.version + 1
                 )
 
     async def due(self, at: str, limit: int, busy: Collection[str]) -> list[Job]:
         self._check()
         due = [
             job
-            for job in self.jobs.values()
+            for job in self.jobs_by_id.values()
             if job.state in OPEN_STATES
             and job.next_attempt_at is not None
             and job.next_attempt_at <= at
@@ -63,40 +66,49 @@ class MemoryNotifierStore:
         ]
         return sorted(due, key=lambda job: str(job.next_attempt_at))[:limit]
 
-    async def earlier_open(self, job: Job) -> Job | None:
+    async def jobs(self, ids: Collection[str]) -> list[Job]:
         self._check()
-        earlier = [
-            other
-            for other in self.jobs.values()
-            if other.application_number == job.application_number
-            and other.channel == job.channel
-            and other.state in OPEN_STATES
-            and other.sequence < job.sequence
-        ]
-        return min(earlier, key=lambda other: other.sequence, default=None)
+        return [self.jobs_by_id[job_id] for job_id in ids if job_id in self.jobs_by_id]
+
+    async def claim(self, claims: Sequence[tuple[Job, Job]]) -> list[Job]:
+        self._check()
+        return [new for current, new in claims if self._write(current, new)]
+
+    async def follow(self, earlier: Job, follower_id: str) -> bool:
+        self._check()
+        stored = self.jobs_by_id.get(earlier.id)
+        if stored is None or stored.final:
+            return False
+        self.followers.setdefault(earlier.id, set()).add(follower_id)
+        return True
 
     async def replace(self, current: Job, new: Job) -> bool:
         self._check()
-        stored = self.jobs.get(current.id)
+        return self._write(current, new)
+
+    def _write(self, current: Job, new: Job) -> bool:
+        stored = self.jobs_by_id.get(current.id)
         if stored is None or stored.version != current.version:
             return False
-        self.jobs[current.id] = new
+        self.jobs_by_id[current.id] = new
         return True
 
-    async def save_and_publish(self, current: Job, final: Job, event: NotificationOutcome) -> bool:
+    async def save_and_publish(
+        self, current: Job, final: Job, event: NotificationOutcome
+    ) -> tuple[str, ...] | None:
         if not await self.replace(current, final):
-            return False
+            return None
         self.published.append((event, final.correlation_id))
-        return True
+        return tuple(sorted(self.followers.pop(current.id, set())))
 
     async def job(self, job_id: str) -> Job | None:
         self._check()
-        return self.jobs.get(job_id)
+        return self.jobs_by_id.get(job_id)
 
     def of(self, number: str) -> list[Job]:
         """The application's jobs in id order (as the broker tests read the collection)."""
         return sorted(
-            (job for job in self.jobs.values() if job.application_number == number),
+            (job for job in self.jobs_by_id.values() if job.application_number == number),
             key=lambda job: job.id,
         )
 

@@ -67,11 +67,12 @@ class LocalNotifier:
         return await self.routes.deliver(QUEUE, json.dumps(body).encode(), delivery)
 
     async def deliver_due(self) -> int:
-        """One round of the sender, one due job after another; how many were attempted."""
-        attempted = 0
-        for job in await self.notifier.due(1000):
-            attempted += await self.notifier.deliver(job)
-        return attempted
+        """One round of the sender: claim what is due, then attempt each claimed job one
+        after another; how many were attempted."""
+        batch = await self.notifier.claim_due(1000)
+        for claimed in batch.claimed:
+            await self.notifier.attempt(claimed)
+        return len(batch.claimed)
 
     async def run(self, until: Callable[[], bool] | None = None, rounds: int = 500) -> None:
         """Sender rounds until ``until()`` holds (or, without it, until no job is open)."""
@@ -92,7 +93,7 @@ class LocalNotifier:
         return self.bodies(routing_key)
 
     def open_jobs(self) -> list[Job]:
-        return [job for job in self.store.jobs.values() if job.state in OPEN_STATES]
+        return [job for job in self.store.jobs_by_id.values() if job.state in OPEN_STATES]
 
     def jobs_of(self, number: str) -> list[Job]:
         return self.store.of(number)

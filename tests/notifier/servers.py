@@ -48,13 +48,39 @@ class ReceivedMail:
 
 
 @dataclass
+class InFlight:
+    """Counts the requests a server is handling at once, and the most there ever were."""
+
+    now: int = 0
+    most: int = 0
+
+    async def hold(self, seconds: float) -> None:
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self.now -= 1
+
+
+@dataclass
 class SmtpServer:
-    """aiosmtpd, keeping every message; recipients in ``refuse`` get 550."""
+    """aiosmtpd, keeping every message; recipients in ``refuse`` get 550.
+
+    ``data_delay``: seconds it takes to answer the end of data (the message is kept first,
+    as a server that accepted it but answers late); ``rcpt_delay`` the same for RCPT.
+    ``sessions`` counts the connections messages came over.
+    """
 
     port: int
     received: list[ReceivedMail] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
     recipients_tried: list[str] = field(default_factory=list)
+    data_delay: float = 0.0
+    rcpt_delay: float = 0.0
+    in_flight: InFlight = field(default_factory=InFlight)
+    sessions: set[int] = field(default_factory=set)
+    connections: list[Any] = field(default_factory=list)
     server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -70,6 +96,11 @@ class SmtpServer:
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
         self.recipients_tried.append(address)
+        if id(session) not in self.sessions:
+            self.sessions.add(id(session))
+            self.connections.append(server)
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
         if address in self.refuse:
             return "550 5.1.1 No such mailbox"
         envelope.rcpt_tos.append(address)
@@ -79,10 +110,17 @@ class SmtpServer:
         self.received.append(
             ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
         )
+        await self.in_flight.hold(self.data_delay)
         return "250 OK"
 
     def to(self, address: str) -> list[ReceivedMail]:
         return [mail for mail in self.received if address in mail.recipients]
+
+    def drop_connections(self) -> None:
+        """Close every connection a message came over, as a server's idle time-out does."""
+        for connection in self.connections:
+            if connection.transport is not None:
+                connection.transport.close()
 
 
 @dataclass
@@ -94,6 +132,8 @@ class Gateway:
     accepted: list[dict[str, Any]] = field(default_factory=list)
     reject: set[str] = field(default_factory=set)
     failing: int | None = None
+    delay: float = 0.0  # seconds before each answer
+    in_flight: InFlight = field(default_factory=InFlight)
     server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -107,6 +147,7 @@ class Gateway:
 
     async def __call__(self, request: Request) -> tuple[int, Any]:
         self.requests.append(request)
+        await self.in_flight.hold(self.delay)
         body = request.json()
         if body["to"] in self.reject:
             return 400, {"error": "invalid destination number"}

@@ -85,8 +85,25 @@ def test_every_notifier_variable_is_read_with_its_default_when_unset_or_empty() 
     assert settings.smtp_starttls is True
     policy = settings.retry_policy()
     assert (policy.base, policy.cap, policy.contact_wait) == (0.5, 60.0, 3600.0)
-    assert (policy.contact_recheck, policy.order_recheck) == (0.5, 0.25)
-    assert policy.lease == 60.0
+    assert policy.contact_recheck == 0.5
+    # The longest attempt (9 SMTP commands and the end-of-data wait) plus a store outage.
+    assert policy.lease == 9 * 3.5 + 600 + 600
+
+
+def test_smtp_waits_ten_minutes_for_the_end_of_data_and_the_lease_outlasts_it() -> None:
+    defaults = NotifierSettings.from_env({})
+    assert (defaults.smtp_data_timeout, defaults.smtp_pool_size) == (600.0, 4)
+    assert defaults.retry_policy().lease == 9 * 15 + 600 + 600
+    chosen = NotifierSettings.from_env(
+        {"SMTP_DATA_TIMEOUT": "30", "SMTP_POOL_SIZE": "2", "NOTIFY_LEASE": "900"}
+    )
+    assert (chosen.smtp_data_timeout, chosen.smtp_pool_size) == (30.0, 2)
+    assert chosen.retry_policy().lease == 900.0
+
+
+def test_a_lease_shorter_than_the_longest_attempt_is_refused() -> None:
+    with pytest.raises(SettingsError, match=r"NOTIFY_LEASE.*longest attempt \(735 s\)"):
+        NotifierSettings.from_env({"NOTIFY_LEASE": "700"})
 
 
 @pytest.mark.parametrize(
@@ -102,6 +119,9 @@ def test_every_notifier_variable_is_read_with_its_default_when_unset_or_empty() 
         ("NOTIFY_CONTACT_WAIT", "a week"),
         ("NOTIFY_POLL_INTERVAL", "0"),
         ("NOTIFY_CONCURRENCY", "1.5"),
+        ("SMTP_DATA_TIMEOUT", "0"),
+        ("SMTP_POOL_SIZE", "0"),
+        ("NOTIFY_LEASE", "-5"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str) -> None:

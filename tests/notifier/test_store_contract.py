@@ -103,9 +103,9 @@ async def test_only_one_of_concurrent_claims_of_a_job_wins(store: NotifierStore)
     await store.record(jobs.new_jobs(step(), NOW, True))
     [job] = await store.due(stamp(NOW), 1, busy=())
     results = await asyncio.gather(
-        *(store.replace(job, jobs.claimed(job, NOW, POLICY)) for _ in range(8))
+        *(store.claim([(job, jobs.claimed(job, NOW, POLICY))]) for _ in range(8))
     )
-    assert results.count(True) == 1
+    assert [len(won) for won in results].count(1) == 1
     stored: Any = await store.job(job.id)
     assert stored.state == "sending"
     assert stored.attempts == 1
@@ -124,32 +124,79 @@ async def test_a_claimed_job_is_not_due_until_its_lease_runs_out(store: Notifier
 async def test_the_first_registration_keeps_the_contact(store: NotifierStore) -> None:
     await store.remember_contact(N, Contact("+994501234567", "a@example.az", "en"), stamp(NOW))
     await store.remember_contact(N, Contact("+994551112233", "b@example.az", "ru"), stamp(NOW))
-    assert await store.contact(N) == Contact("+994501234567", "a@example.az", "en")
-    assert await store.contact("SQ-2026-999999") is None
+    other = "SQ-2026-000302"
+    await store.remember_contact(other, Contact("+994701112233", "c@example.az", "az"), stamp(NOW))
+    assert await store.contacts([N, other, "SQ-2026-999999"]) == {
+        N: Contact("+994501234567", "a@example.az", "en"),
+        other: Contact("+994701112233", "c@example.az", "az"),
+    }
+    assert await store.contacts([]) == {}
 
 
-async def test_an_earlier_unfinished_step_on_the_same_channel_is_found(
-    store: NotifierStore,
-) -> None:
+async def test_jobs_are_read_by_id_and_missing_ids_are_left_out(store: NotifierStore) -> None:
     await store.record(jobs.new_jobs(step("application.registered", 1), NOW, True))
-    await store.record(jobs.new_jobs(step("application.forwarded", 2), NOW, True))
-    later = await store.job(jobs.job_id(N, "application.forwarded", "sms"))
-    assert later is not None
-    earlier = await store.earlier_open(later)
-    assert earlier is not None
-    assert earlier.id == jobs.job_id(N, "application.registered", "sms")
-    await store.replace(earlier, jobs.finished(earlier, NOW, receipt="x"))
-    assert await store.earlier_open(later) is None
+    wanted = [
+        jobs.job_id(N, "application.registered", "sms"),
+        jobs.job_id(N, "application.forwarded", "sms"),
+    ]
+    assert [job.id for job in await store.jobs(wanted)] == wanted[:1]
+    assert await store.jobs([]) == []
 
 
 async def test_waiting_jobs_become_due_when_the_contact_arrives(store: NotifierStore) -> None:
     await store.record(jobs.new_jobs(step(), NOW, contact_known=False))
-    [job, _] = await store.due(stamp(NOW), 10, busy=())
+    [job, other] = await store.due(stamp(NOW), 10, busy=())
     await store.replace(job, jobs.still_waiting(job, NOW, POLICY))
     assert len(await store.due(stamp(NOW), 10, busy=())) == 1
-    await store.wake_waiting(N, stamp(NOW))
+    await store.make_due([job.id, other.id], "waiting", stamp(NOW))
     woken = await store.due(stamp(NOW), 10, busy=())
     assert [job.state for job in woken] == ["waiting", "waiting"]
+    # Only jobs in the state named: the other was waiting too, the version tells who moved.
+    assert [job.version for job in woken] == [3, 2]
+
+
+async def test_a_batch_of_claims_writes_only_the_jobs_nobody_changed_meanwhile(
+    store: NotifierStore,
+) -> None:
+    await store.record(jobs.new_jobs(step(), NOW, True))
+    [email, sms] = await store.due(stamp(NOW), 10, busy=())
+    assert await store.replace(sms, jobs.deferred(sms, NOW, stamp(NOW)))  # someone else's
+
+    won = await store.claim([(job, jobs.claimed(job, NOW, POLICY)) for job in (email, sms)])
+
+    assert [job.id for job in won] == [email.id]
+    assert await store.job(email.id) == won[0]
+    stored_sms = await store.job(sms.id)
+    assert stored_sms is not None
+    assert stored_sms.state == "pending"
+    assert await store.claim([]) == []
+
+
+async def test_a_job_put_behind_an_earlier_one_is_named_when_that_one_finishes(
+    store: NotifierStore,
+) -> None:
+    await store.record(jobs.new_jobs(step("application.registered", 1), NOW, True))
+    earlier = await store.job(jobs.job_id(N, "application.registered", "sms"))
+    assert earlier is not None
+    assert await store.follow(earlier, "later-1")
+    assert await store.follow(earlier, "later-1")  # noted once, however often
+    # The earlier job changes state (claimed, retried) and keeps its followers.
+    taken = jobs.claimed(earlier, NOW, POLICY)
+    assert await store.claim([(earlier, taken)]) == [taken]
+    later = jobs.retry_later(taken, NOW, "gateway answered 503", POLICY)
+    assert await store.replace(taken, later)
+    assert await store.follow(later, "later-2")
+    again = jobs.claimed(later, NOW, POLICY)
+    assert await store.claim([(later, again)]) == [again]
+    sent = jobs.finished(again, NOW, receipt="gw-1")
+
+    followers = await store.save_and_publish(again, sent, jobs.outcome_event(sent, NOW))
+
+    assert followers is not None
+    assert sorted(followers) == ["later-1", "later-2"]
+    finished = await store.job(earlier.id)
+    assert finished is not None
+    assert not await store.follow(finished, "later-3")  # nobody would wake it
 
 
 async def test_a_job_reads_back_as_it_was_written_in_every_state(store: NotifierStore) -> None:
@@ -176,8 +223,11 @@ async def test_a_stale_copy_of_a_job_changes_nothing(store: NotifierStore) -> No
     taken = jobs.claimed(job, NOW, POLICY)
     assert await store.replace(job, taken)
     assert not await store.replace(job, jobs.still_waiting(job, NOW, POLICY))
-    assert not await store.save_and_publish(
-        job, jobs.finished(job, NOW, receipt="x"), jobs.outcome_event(taken, NOW)
+    assert (
+        await store.save_and_publish(
+            job, jobs.finished(job, NOW, receipt="x"), jobs.outcome_event(taken, NOW)
+        )
+        is None
     )
     assert await store.job(job.id) == taken
 
@@ -191,7 +241,7 @@ async def test_a_finished_job_and_its_outcome_event_are_saved_and_published_toge
     await subject.store.replace(job, taken)
     sent = jobs.finished(taken, NOW, receipt="gw-1")
 
-    assert await subject.store.save_and_publish(taken, sent, jobs.outcome_event(sent, NOW))
+    assert await subject.store.save_and_publish(taken, sent, jobs.outcome_event(sent, NOW)) == ()
 
     stored = await subject.store.job(job.id)
     assert stored is not None
@@ -242,7 +292,7 @@ async def test_the_delivery_log_keeps_its_document_shape(mongo_parts: MongoParts
     await store.record([job])
     taken = jobs.claimed(job, NOW, POLICY)
     later = jobs.retry_later(taken, NOW, "gateway answered 503", POLICY)
-    await store.replace(job, taken)
+    assert await store.claim([(job, taken)]) == [taken]
     await store.replace(taken, later)
     document = await mongo_parts.db["notifications"].find_one({"_id": job.id})
     assert list(document) == [
@@ -256,15 +306,27 @@ async def test_the_delivery_log_keeps_its_document_shape(mongo_parts: MongoParts
         "state",
         "attempts",
         "next_attempt_at",
+        "due_at",
         "created_at",
         "updated_at",
         "version",
+        "claim",
         "last_error",
     ]
     assert document["_id"] == f"{N}:application.forwarded:email"
     assert (document["state"], document["attempts"], document["version"]) == ("pending", 1, 3)
     assert document["last_error"] == "gateway answered 503"
     assert document["next_attempt_at"] == stamp(NOW + timedelta(seconds=10))
+    # The same moment in epoch milliseconds: what the due-jobs index holds.
+    assert document["due_at"] == int((NOW + timedelta(seconds=10)).timestamp() * 1000)
+    sent = jobs.finished(jobs.claimed(later, NOW, POLICY), NOW, receipt="gw-1")
+    await store.replace(later, jobs.claimed(later, NOW, POLICY))
+    await store.replace(jobs.claimed(later, NOW, POLICY), sent)
+    final = await mongo_parts.db["notifications"].find_one({"_id": job.id})
+    # A finished job is in no due index: neither time is left on it.
+    assert "next_attempt_at" not in final
+    assert "due_at" not in final
+    assert (final["state"], final["receipt"]) == ("sent", "gw-1")
 
 
 @pytest.mark.store
@@ -277,7 +339,7 @@ async def test_an_outcome_the_broker_did_not_take_is_left_to_the_relay(
     failed = jobs.finished(job, NOW, error="no contact")
     messenger.fail = True
 
-    assert await store.save_and_publish(job, failed, jobs.outcome_event(failed, NOW))
+    assert await store.save_and_publish(job, failed, jobs.outcome_event(failed, NOW)) == ()
 
     document = await mongo_parts.db["notifications"].find_one({"_id": job.id})
     assert document["state"] == "failed"
@@ -290,5 +352,28 @@ async def test_an_outcome_the_broker_did_not_take_is_left_to_the_relay(
     [published] = messenger.published
     assert (published.routing_key, published.correlation_id) == ("notification.failed", "c-2")
     assert published.message_id == entry["message_id"]
+    await store.aclose()  # published entries are taken out in batches: the last one now
     after = await mongo_parts.db["notifications"].find_one({"_id": job.id})
     assert not after.get("outbox")
+
+
+@pytest.mark.store
+async def test_published_outcomes_are_taken_out_of_the_outboxes_together(
+    mongo_parts: MongoParts,
+) -> None:
+    store = mongo_parts.store
+    finished = []
+    for number in ("SQ-2026-000311", "SQ-2026-000312", "SQ-2026-000313"):
+        [job, _] = jobs.new_jobs(StepEvent("application.forwarded", number, 2), NOW, True)
+        await store.record([job])
+        sent = jobs.finished(job, NOW, receipt="x")
+        assert await store.save_and_publish(job, sent, jobs.outcome_event(sent, NOW)) == ()
+        finished.append(job.id)
+    assert len(mongo_parts.messenger.published) == 3
+
+    await asyncio.sleep(0.2)  # the batch goes out shortly after the last one
+
+    cursor = mongo_parts.db["notifications"].find({"_id": {"$in": finished}})
+    documents = await cursor.to_list()
+    assert [document.get("outbox") for document in documents] == [[], [], []]
+    assert all("outbox_since" not in document for document in documents)

@@ -52,11 +52,7 @@ async def test_a_step_records_one_email_and_one_sms_job_due_at_once(local: Local
     outcome = await local.publish("application.registered", registered(A), correlation_id="c-1")
 
     assert outcome.reply is None
-    assert outcome.log == {
-        "outcome": "recorded",
-        "step": "application.registered",
-        "waiting_for_contact": False,
-    }
+    assert outcome.log == {"outcome": "recorded", "step": "application.registered"}
     assert states(local, A) == [
         ("application.registered:email", "pending"),
         ("application.registered:sms", "pending"),
@@ -115,8 +111,8 @@ async def test_events_the_citizen_is_not_told_of_record_nothing(
     outcome = await local.publish(key, body)
 
     assert outcome.log["outcome"] == "ignored"
-    assert local.store.jobs == {}
-    assert local.store.contacts == {}
+    assert local.store.jobs_by_id == {}
+    assert local.store.contacts_by_number == {}
 
 
 async def test_an_event_without_what_its_text_needs_is_malformed_and_records_nothing(
@@ -124,7 +120,7 @@ async def test_an_event_without_what_its_text_needs_is_malformed_and_records_not
 ) -> None:
     with pytest.raises(MalformedMessage, match="contact"):
         await local.publish("application.registered", {"application_number": A})
-    assert local.store.jobs == {}
+    assert local.store.jobs_by_id == {}
 
 
 # --- sending --------------------------------------------------------------------------------
@@ -306,7 +302,7 @@ async def test_steps_arriving_before_the_registration_wait_and_go_out_in_order_o
 ) -> None:
     outcome = await local.publish("application.completed", completed(A))
     await local.publish("application.forwarded", forwarded(A))
-    assert outcome.log["waiting_for_contact"] is True
+    assert outcome.log["outcome"] == "recorded"
     for _ in range(3):
         await local.deliver_due()
         local.clock.advance(POLICY.contact_recheck)
@@ -368,7 +364,8 @@ async def test_a_job_whose_sender_died_is_taken_back_when_its_lease_runs_out(
 ) -> None:
     await local.publish("application.registered", registered(A))
     [_, sms_job] = await local.notifier.due(10)
-    assert await local.notifier.claim(sms_job) is not None  # ... and the sender dies here
+    claimed, _ = await local.notifier.claim([sms_job])
+    assert len(claimed) == 1  # ... and the sender dies here
 
     await local.deliver_due()
     assert sms.tried == []
@@ -392,19 +389,15 @@ async def test_of_two_senders_with_the_same_due_job_only_one_sends(
     assert len(mailer.tried) == 1
 
 
-async def test_a_store_outage_during_an_attempt_leaves_the_job_to_its_lease(
-    local: LocalNotifier, mailer: FakeProvider
+async def test_a_round_claims_every_due_job_it_has_room_for_in_one_go(
+    local: LocalNotifier,
 ) -> None:
-    await local.publish("application.registered", registered(A))
-    [email, _] = await local.notifier.due(10)
-    claimed = await local.notifier.claim(email)
-    assert claimed is not None
-    local.store.broken = True
-    await local.notifier.attempt(claimed)  # sent, but the outcome cannot be stored
-    local.store.broken = False
+    for number in (A, B):
+        await local.publish("application.registered", registered(number))
 
-    assert local.jobs_of(A)[0].state == "sending"
-    assert local.store.published == []
-    assert [job.id for job in await local.notifier.due(10)] == [f"{A}:application.registered:sms"]
-    lease_over = stamp(local.clock.now + timedelta(seconds=POLICY.lease))
-    assert email.id in [job.id for job in await local.store.due(lease_over, 10, ())]
+    batch = await local.notifier.claim_due(3)
+
+    assert len(batch.claimed) == 3
+    assert {claimed.job.state for claimed in batch.claimed} == {"sending"}
+    assert batch.more  # a fourth job is still due
+    assert len(await local.notifier.due(10)) == 1

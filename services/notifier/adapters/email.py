@@ -1,4 +1,5 @@
-"""E-mail over SMTP (aiosmtplib): UTF-8 MIME with plain text and HTML parts."""
+"""E-mail over SMTP (aiosmtplib): UTF-8 MIME with plain text and HTML parts, sent over
+pooled connections (``smtp_pool``) that wait for the end of data as RFC 5321 says."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from email.utils import format_datetime, parseaddr
 import aiosmtplib
 from email_validator import EmailNotValidError, validate_email
 
+from services.notifier.adapters.smtp_pool import PatientSMTP, PoolExhausted, SmtpPool
 from services.notifier.domain.providers import DeliveryFailed, Mail
 from shared.clock import utc_now
 
@@ -16,7 +18,11 @@ _NOT_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]")
 
 
 class SmtpMailer:
-    """Sends through one SMTP server; refusals of the recipient are permanent failures."""
+    """Sends through one SMTP server; refusals of the recipient are permanent failures.
+
+    Every command waits ``timeout`` seconds, the reply to the end of data ``data_timeout``
+    (RFC 5321: 10 minutes); at most ``pool_size`` connections are open, kept for reuse.
+    """
 
     def __init__(
         self,
@@ -28,11 +34,31 @@ class SmtpMailer:
         password: str = "",
         starttls: bool = False,
         timeout: float = 15.0,
+        data_timeout: float = 600.0,
+        pool_size: int = 4,
     ) -> None:
         self.host, self.port, self.sender = host, port, sender
         self.username, self.password = username, password
         self.starttls, self.timeout = starttls, timeout
+        self.data_timeout = data_timeout
         self.domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+        self.pool = SmtpPool(self._connect, size=pool_size, acquire_timeout=timeout)
+
+    async def _connect(self) -> PatientSMTP:
+        connection = PatientSMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username or None,
+            password=self.password or None,
+            start_tls=self.starttls,
+            timeout=self.timeout,
+            data_timeout=self.data_timeout,
+        )
+        await connection.connect()
+        return connection
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
 
     def compose(self, mail: Mail, to: str) -> EmailMessage:
         message = EmailMessage()
@@ -55,15 +81,9 @@ class SmtpMailer:
             raise DeliveryFailed(f"invalid e-mail address: {exc}", permanent=True) from exc
         message = self.compose(mail, to)
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self.host,
-                port=self.port,
-                username=self.username or None,
-                password=self.password or None,
-                start_tls=self.starttls,
-                timeout=self.timeout,
-            )
+            await self.pool.send(message)
+        except PoolExhausted as exc:
+            raise DeliveryFailed(str(exc), permanent=False) from exc
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [refusal.code for refusal in exc.recipients]
             reasons = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)

@@ -2,6 +2,8 @@
 
 ``POST SMS_GATEWAY_URL`` with ``{"to", "text", "reference"}`` and an optional bearer token:
 2xx accepted (``{"id"}`` kept as the receipt), 4xx permanent, 5xx or time-out retried.
+One HTTP client per process (made at the first SMS, closed by ``aclose`` on shutdown)
+keeps its connections open for the next SMS, at most ``connections`` of them.
 Another gateway is one more class with ``async send(sms) -> receipt``.
 """
 
@@ -20,8 +22,25 @@ _RETRYABLE_4XX = {408, 425, 429}
 
 
 class HttpSmsGateway:
-    def __init__(self, *, url: str, token: str = "", timeout: float = 10.0) -> None:
+    def __init__(
+        self, *, url: str, token: str = "", timeout: float = 10.0, connections: int = 16
+    ) -> None:
         self.url, self.token, self.timeout = url, token, timeout
+        self.limits = httpx.Limits(
+            max_connections=connections, max_keepalive_connections=connections
+        )
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout, limits=self.limits)
+        return self._client
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
 
     async def send(self, sms: Sms) -> str | None:
         if not self.url:
@@ -33,10 +52,9 @@ class HttpSmsGateway:
             headers["Authorization"] = f"Bearer {self.token}"
         body = {"to": sms.to, "text": sms.text, "reference": sms.reference}
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
-                response = await client.post(
-                    self.url, content=json.dumps(body, ensure_ascii=False).encode(), headers=headers
-                )
+            response = await self.client.post(
+                self.url, content=json.dumps(body, ensure_ascii=False).encode(), headers=headers
+            )
         except httpx.TimeoutException as exc:
             raise DeliveryFailed(
                 f"gateway time-out ({type(exc).__name__})", permanent=False

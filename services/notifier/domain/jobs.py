@@ -3,8 +3,12 @@
 States: ``waiting`` (the registration with the contact has not arrived yet), ``pending``
 (due at ``next_attempt_at``), ``sending`` (claimed by a sender until ``next_attempt_at``,
 its lease), then finally ``sent`` or ``failed``. Every change makes a new ``Job`` with
-``version`` one higher; the store writes it whole, guarded by the version it replaces.
+``version`` one higher; the store writes it guarded by the version it replaces.
 Times are ``shared.clock.stamp`` text.
+
+The lease outlasts the longest attempt (the SMTP end-of-data wait included) and an outage
+of the store: an outcome that cannot be stored is retried in place by its sender, so no
+other sender takes the job back while its first sender may still store it.
 """
 
 from __future__ import annotations
@@ -30,13 +34,21 @@ class RetryPolicy:
     base: float = 10.0  # seconds before the first retry; doubles per attempt
     cap: float = 1800.0  # longest pause between attempts
     max_attempts: int = 56  # with the defaults above: about 24 hours of retries
-    lease: float = 120.0  # a claimed job is taken back after this (the sender died)
+    lease: float = 1800.0  # a claimed job is taken back after this (its sender died)
     contact_wait: float = 7 * 86400.0  # how long a step waits for its registration
     contact_recheck: float = 30.0
-    order_recheck: float = 1.0  # how soon a step waiting behind an earlier one looks again
+    # A step waiting behind an earlier one is made due when that one finishes; this only
+    # heals a chain whose sender died between the two writes.
+    order_recheck: float = 60.0
+    store_base: float = 0.2  # storing an outcome is retried in place: first pause
+    store_cap: float = 5.0  # ... doubling up to this
+    store_wait: float = 30.0  # a write not answered by then is taken as failed and retried
 
     def delay(self, attempts: int) -> float:
         return float(min(self.cap, self.base * 2 ** max(0, attempts - 1)))
+
+    def store_delay(self, failures: int) -> float:
+        return float(min(self.store_cap, self.store_base * 2 ** max(0, failures - 1)))
 
 
 @dataclass(frozen=True)
@@ -114,12 +126,13 @@ def claimed(job: Job, now: datetime, policy: RetryPolicy) -> Job:
 
 
 def deferred(job: Job, now: datetime, until: str) -> Job:
-    """Not yet: an earlier step of the application goes first on this channel."""
-    return _changed(job, now, next_attempt_at=until)
+    """Not yet: an earlier step of the application goes first on this channel (``pending``:
+    its contact is known, and it is made due when the earlier step finishes)."""
+    return _changed(job, now, state="pending", next_attempt_at=until)
 
 
 def after(earlier: Job, now: datetime, pause: float) -> str:
-    """When to look again at a job that waits for ``earlier`` to finish."""
+    """When to look again at a job that waits for ``earlier``, should nobody wake it."""
     soon = stamp(now + timedelta(seconds=pause))
     if earlier.state == "pending" and earlier.next_attempt_at is not None:
         return max(earlier.next_attempt_at, soon)

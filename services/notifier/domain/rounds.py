@@ -1,0 +1,100 @@
+"""What one sender round does with the jobs that are due (pure).
+
+A round reads the due jobs, the contacts of their applications and the other jobs of their
+lanes (the same application on the same channel) in one read each, then decides for every
+job: claim it, let it wait for the contact, report it failed because the contact never
+came, or put it behind the earlier step it must follow. Steps are chained: a job put
+behind an earlier one is made due by that one's sender when it finishes, so nothing is
+polled while it waits (``order_recheck`` only heals a chain whose sender died).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from services.notifier.domain import jobs
+from services.notifier.domain.jobs import Job, RetryPolicy
+from services.notifier.domain.steps import CHANNELS, STEPS, Contact
+
+
+def application_job_ids(number: str, *, besides: str = "") -> list[str]:
+    """Every job an application can have (its steps on both channels), but step ``besides``."""
+    return [
+        jobs.job_id(number, key, channel) for key in STEPS if key != besides for channel in CHANNELS
+    ]
+
+
+def lane_ids(job: Job) -> list[str]:
+    """The other steps' jobs of the same application on the same channel (its lane)."""
+    return [
+        jobs.job_id(job.application_number, key, job.channel) for key in STEPS if key != job.event
+    ]
+
+
+def lanes_to_read(due: Iterable[Job]) -> list[str]:
+    """The ids whose jobs tell whether ``due`` must wait; none for first steps."""
+    ids: dict[str, None] = {}
+    for job in due:
+        if job.sequence > 1:  # nothing of an application comes before its first event
+            ids.update(dict.fromkeys(lane_ids(job)))
+    return list(ids)
+
+
+def waits_for(job: Job, lane: Iterable[Job]) -> Job | None:
+    """The job ``job`` goes after: the latest unfinished earlier step on its channel."""
+    earlier = [
+        other
+        for other in lane
+        if other.application_number == job.application_number
+        and other.channel == job.channel
+        and other.sequence < job.sequence
+        and not other.final
+    ]
+    return max(earlier, key=lambda other: other.sequence, default=None)
+
+
+@dataclass(frozen=True)
+class Behind:
+    """A job put behind ``earlier``: ``deferred`` is written once ``earlier`` will wake it."""
+
+    current: Job
+    earlier: Job
+    deferred: Job
+
+
+@dataclass
+class Round:
+    claims: list[tuple[Job, Job]] = field(default_factory=list)  # (read, claimed)
+    waits: list[tuple[Job, Job]] = field(default_factory=list)  # no contact yet
+    expired: list[tuple[Job, Job]] = field(default_factory=list)  # (read, failed)
+    behind: list[Behind] = field(default_factory=list)
+
+
+def plan(
+    due: Sequence[Job],
+    contacts: Mapping[str, Contact],
+    lanes: Iterable[Job],
+    now: datetime,
+    policy: RetryPolicy,
+) -> Round:
+    """Decide what becomes of each due job this round."""
+    # The lanes were read after the due jobs: where both hold a job, theirs is newer.
+    lane = list({job.id: job for job in [*due, *lanes]}.values())
+    decided = Round()
+    for job in due:
+        if job.application_number not in contacts:
+            if jobs.contact_overdue(job, now, policy):
+                error = "no contact: application.registered was never received"
+                decided.expired.append((job, jobs.finished(job, now, error=error)))
+            else:
+                decided.waits.append((job, jobs.still_waiting(job, now, policy)))
+            continue
+        earlier = waits_for(job, lane)
+        if earlier is not None:  # the citizen hears of the steps in their order
+            until = jobs.after(earlier, now, policy.order_recheck)
+            decided.behind.append(Behind(job, earlier, jobs.deferred(job, now, until)))
+            continue
+        decided.claims.append((job, jobs.claimed(job, now, policy)))
+    return decided

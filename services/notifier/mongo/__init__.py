@@ -1,0 +1,180 @@
+"""The notifier's MongoDB adapter: applicants' contacts and the delivery log.
+
+``contacts``: one document per application, from its registration (phone, e-mail,
+language). ``notifications``: one job per (application, event, channel), its ``_id`` being
+that triple. Every change of a job is an update guarded by ``version`` that sets the job's
+fields and unsets the ones it no longer has, so ``followers`` (the ids of later steps
+waiting for this one, added by ``follow`` without a new version) survive until the job
+finishes. The outbox of each job's outcome lives inside it.
+
+Published outcome events are taken out of the jobs' outboxes in batches (``Cleared``): one
+round trip for all the jobs finished within ``clear_wait`` seconds instead of one each.
+
+``due_at`` is ``next_attempt_at`` in epoch milliseconds, present only while a job is due at
+some time: the due-jobs query is a range scan of its sparse index, and a number keeps the
+embedded MongoDB-compatible server on that index (it compares ISO-like text slowly).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from services.notifier.domain.jobs import OPEN_STATES, Job, NotificationOutcome, State
+from services.notifier.domain.steps import Contact
+from services.notifier.mongo.cleared import Cleared
+from services.notifier.mongo.documents import changes, document_of, job_of, millis
+from shared.outbox import Outbox, event_entry, with_outbox
+
+_DUPLICATE_KEY = 11000
+
+
+class MongoNotifierStore:
+    def __init__(self, db: Any, outbox: Outbox | None = None, *, clear_wait: float = 0.02) -> None:
+        self.contacts_collection = db["contacts"]
+        self.notifications = db["notifications"]
+        self.outbox = outbox
+        self.documents = Cleared(self.notifications, clear_wait)
+        if outbox is not None:
+            outbox.watch(self.documents)
+
+    async def aclose(self) -> None:
+        """Remove the entries published but not yet taken out (shutdown)."""
+        await self.documents.flush()
+
+    async def ensure_indexes(self) -> None:
+        await self.notifications.create_index([("due_at", ASCENDING)], sparse=True)
+        await self.notifications.create_index([("application_number", ASCENDING)])
+        await self.documents.documents.ensure_index()
+
+    async def remember_contact(self, number: str, contact: Contact, at: str) -> None:
+        document = {
+            "_id": number,
+            "phone": contact.phone,
+            "email": contact.email,
+            "language": contact.language,
+            "registered_at": at,
+        }
+        with contextlib.suppress(DuplicateKeyError):
+            await self.contacts_collection.insert_one(document)
+
+    async def contacts(self, numbers: Collection[str]) -> dict[str, Contact]:
+        if not numbers:
+            return {}
+        cursor = self.contacts_collection.find({"_id": {"$in": list(numbers)}})
+        return {
+            str(document["_id"]): Contact(
+                document["phone"], document["email"], document["language"]
+            )
+            for document in await cursor.to_list()
+        }
+
+    async def record(self, jobs: Sequence[Job]) -> int:
+        try:
+            result = await self.notifications.insert_many(
+                [document_of(job) for job in jobs], ordered=False
+            )
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != _DUPLICATE_KEY for error in errors):
+                raise
+            return int(exc.details.get("nInserted", 0))
+        return len(result.inserted_ids)
+
+    async def make_due(self, ids: Collection[str], state: State, at: str) -> None:
+        if not ids:
+            return
+        await self.notifications.update_many(
+            {"_id": {"$in": list(ids)}, "state": state},
+            {
+                "$set": {"next_attempt_at": at, "due_at": millis(at), "updated_at": at},
+                "$inc": {"version": 1},
+            },
+        )
+
+    async def due(self, at: str, limit: int, busy: Collection[str]) -> list[Job]:
+        cursor = (
+            self.notifications.find(due_query(at))
+            .sort("due_at", ASCENDING)
+            .limit(limit + len(busy))
+        )
+        jobs = [job_of(document) for document in await cursor.to_list()]
+        return [job for job in jobs if job.id not in busy][:limit]
+
+    async def jobs(self, ids: Collection[str]) -> list[Job]:
+        if not ids:
+            return []
+        cursor = self.notifications.find({"_id": {"$in": list(ids)}})
+        return [job_of(document) for document in await cursor.to_list()]
+
+    async def claim(self, claims: Sequence[tuple[Job, Job]]) -> list[Job]:
+        if not claims:
+            return []
+        tokens = {new.id: uuid.uuid4().hex for _, new in claims}
+        writes = []
+        for current, new in claims:
+            update = changes(new)
+            update["$set"]["claim"] = tokens[new.id]
+            writes.append(UpdateOne({"_id": current.id, "version": current.version}, update))
+        result = await self.notifications.bulk_write(writes, ordered=False)
+        if result.matched_count == len(claims):
+            return [new for _, new in claims]
+        # Another sender won some: the jobs that carry our token are ours.
+        cursor = self.notifications.find({"_id": {"$in": list(tokens)}}, {"claim": 1, "version": 1})
+        ours = {
+            str(document["_id"])
+            for document in await cursor.to_list()
+            if document.get("claim") == tokens[str(document["_id"])]
+        }
+        return [new for _, new in claims if new.id in ours]
+
+    async def follow(self, earlier: Job, follower_id: str) -> bool:
+        # $push, not $addToSet: the embedded server's $addToSet does nothing to a missing
+        # field. A follower noted twice is woken once (``save_and_publish`` reads a set).
+        result = await self.notifications.update_one(
+            {"_id": earlier.id, "state": {"$in": list(OPEN_STATES)}},
+            {"$push": {"followers": follower_id}},
+        )
+        return bool(result.matched_count)
+
+    async def replace(self, current: Job, new: Job) -> bool:
+        result = await self.notifications.update_one(
+            {"_id": current.id, "version": current.version}, changes(new)
+        )
+        return bool(result.matched_count)
+
+    async def save_and_publish(
+        self, current: Job, final: Job, event: NotificationOutcome
+    ) -> tuple[str, ...] | None:
+        entries = [event_entry(event, final.correlation_id)]
+        outbox = with_outbox({"_id": final.id, "version": final.version}, entries)
+        update = changes(final)
+        update["$set"].update(outbox=outbox["outbox"], outbox_since=outbox["outbox_since"])
+        update.setdefault("$unset", {})["followers"] = ""
+        before = await self.notifications.find_one_and_update(
+            {"_id": current.id, "version": current.version},
+            update,
+            projection={"followers": 1},
+            return_document=ReturnDocument.BEFORE,
+        )
+        if before is None:
+            return None
+        if self.outbox is not None:
+            await self.outbox.publish_or_leave(self.documents, outbox)
+        return tuple(sorted({str(follower) for follower in before.get("followers") or ()}))
+
+    async def job(self, job_id: str) -> Job | None:
+        document = await self.notifications.find_one({"_id": job_id})
+        return None if document is None else job_of(document)
+
+
+def due_query(at: str) -> dict[str, Any]:
+    """The due-jobs filter: a range of the sparse ``due_at`` index, which holds only jobs
+    that are due at some time (finished ones and claimed ones past their lease drop out of
+    it or move on)."""
+    return {"due_at": {"$lte": millis(at)}}

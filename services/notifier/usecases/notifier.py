@@ -1,0 +1,172 @@
+"""The notifier's use cases (see the package's docstring)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+
+from services.notifier.domain import jobs, rounds
+from services.notifier.domain.jobs import Job, RetryPolicy
+from services.notifier.domain.outgoing import mail_for, sms_for
+from services.notifier.domain.providers import DeliveryFailed, Mailer, SmsGateway
+from services.notifier.domain.steps import Contact, step_of
+from services.notifier.store import NotifierStore
+from services.notifier.usecases.outcomes import Outcomes
+from shared.clock import stamp, utc_now
+from shared.contracts.events import Event
+from shared.delivery import Outcome
+
+log = structlog.get_logger("meter.notifier")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A job one sender has taken for one attempt, and whom it goes to."""
+
+    job: Job
+    contact: Contact
+
+
+@dataclass(frozen=True)
+class Batch:
+    claimed: list[Claimed]
+    more: bool  # more jobs may be due now: worth another round at once
+
+
+@dataclass
+class Notifier:
+    store: NotifierStore
+    mailer: Mailer
+    sms: SmsGateway
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    clock: Callable[[], datetime] = utc_now
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # A stored contact never changes (the first registration's is kept): once read, it is
+    # kept here, so later steps of an application cost no read of it.
+    known: dict[str, Contact] = field(default_factory=dict)
+    known_limit: int = 10_000
+
+    @property
+    def outcomes(self) -> Outcomes:
+        return Outcomes(self.store, self.policy, self.clock, self.sleep)
+
+    async def record(self, event: Event, correlation_id: str | None) -> Outcome:
+        """Record the e-mail and SMS jobs of the step ``event`` tells the citizen of, once.
+
+        Jobs are due at once; a step whose registration has not arrived waits for the
+        contact when a sender finds none, and the registration makes such jobs due.
+        """
+        step = step_of(event)
+        if step is None:
+            return Outcome(None, {"outcome": "ignored", "step": event.routing_key})
+        structlog.contextvars.bind_contextvars(application_number=step.number)
+        now = self.clock()
+        if step.contact is not None:
+            await self.store.remember_contact(step.number, step.contact, stamp(now))
+        recorded = await self.store.record(jobs.new_jobs(step, now, True, correlation_id))
+        if step.contact is not None:
+            others = rounds.application_job_ids(step.number, besides=step.key)
+            await self.store.make_due(others, "waiting", stamp(now))
+        outcome = "recorded" if recorded else "duplicate"
+        return Outcome(None, {"outcome": outcome, "step": step.key})
+
+    async def due(self, limit: int, busy: Collection[str] = ()) -> list[Job]:
+        """Jobs due now, soonest first (``busy``: ids under way here, left out)."""
+        return await self.store.due(stamp(self.clock()), limit, busy)
+
+    async def claim_due(self, limit: int, busy: Collection[str] = ()) -> Batch:
+        """Claim up to ``limit`` due jobs in one round.
+
+        The round reads twice as many as it takes and takes a random choice of them, so
+        senders of several instances mostly take different jobs instead of racing for the
+        same few.
+        """
+        window = await self.store.due(stamp(self.clock()), 2 * limit, busy)
+        chosen = window
+        if len(window) > limit:
+            chosen = [window[i] for i in sorted(random.sample(range(len(window)), limit))]
+        claimed, left = await self.claim(chosen)
+        return Batch(claimed, more=len(window) > limit or left)
+
+    async def deliver(self, job: Job) -> bool:
+        """Deliver one due job: claim it, send it, store the outcome; False if not claimed."""
+        claimed, _ = await self.claim([job])
+        if not claimed:
+            return False
+        await self.attempt(claimed[0])
+        return True
+
+    async def claim(self, due: Sequence[Job]) -> tuple[list[Claimed], bool]:
+        """Take what can go out of ``due``; settle the rest (contact missing, or an earlier
+        step goes first). Also whether some stay due (an earlier step finished meanwhile)."""
+        if not due:
+            return [], False
+        now = self.clock()
+        contacts = await self._contacts({job.application_number for job in due})
+        lane_ids = rounds.lanes_to_read(due)
+        lanes = await self.store.jobs(lane_ids) if lane_ids else []
+        decided = rounds.plan(due, contacts, lanes, now, self.policy)
+        for current, _ in decided.claims:
+            if current.state == "sending":
+                log.warning("taking back a job whose sender did not finish", job=current.id)
+        won = await self.store.claim(decided.claims)
+        left = False
+        for behind in decided.behind:
+            # Noted on the earlier job first: its sender then wakes this one when it is done.
+            if await self.store.follow(behind.earlier, behind.current.id):
+                await self.store.replace(behind.current, behind.deferred)
+            else:
+                left = True  # the earlier one has just finished: due now, next round
+        for current, waiting in decided.waits:
+            await self.store.replace(current, waiting)
+        for current, failed in decided.expired:
+            await self.outcomes.settle(current, failed)
+        return [Claimed(job, contacts[job.application_number]) for job in won], left
+
+    async def _contacts(self, numbers: set[str]) -> dict[str, Contact]:
+        unknown = numbers - self.known.keys()
+        if unknown:
+            for number, contact in (await self.store.contacts(unknown)).items():
+                if len(self.known) >= self.known_limit:
+                    del self.known[next(iter(self.known))]  # the oldest
+                self.known[number] = contact
+        return {number: self.known[number] for number in numbers if number in self.known}
+
+    async def attempt(self, claimed: Claimed) -> None:
+        """Send a claimed job once and store what came of it."""
+        job = claimed.job
+        try:
+            receipt = await self._send(job, claimed.contact)
+        except DeliveryFailed as exc:
+            outcome = self._after_failure(job, exc.reason, permanent=exc.permanent)
+        except Exception as exc:  # a provider bug must not lose the job: retried like a time-out
+            log.exception("provider raised unexpectedly", job=job.id)
+            outcome = self._after_failure(job, f"{type(exc).__name__}: {exc}", permanent=False)
+        else:
+            outcome = jobs.finished(job, self.clock(), receipt=receipt)
+        await self.outcomes.settle(job, outcome)
+
+    async def _send(self, job: Job, contact: Contact) -> str | None:
+        if job.channel == "email":
+            return await self.mailer.send(mail_for(job, contact))
+        return await self.sms.send(sms_for(job, contact))
+
+    def _after_failure(self, job: Job, reason: str, *, permanent: bool) -> Job:
+        now = self.clock()
+        if permanent or jobs.gives_up(job, self.policy):
+            why = "permanent" if permanent else f"gave up after {job.attempts} attempts"
+            return jobs.finished(job, now, error=f"{reason} ({why})")
+        later = jobs.retry_later(job, now, reason, self.policy)
+        log.warning(
+            "notification failed; will retry",
+            job=job.id,
+            attempts=job.attempts,
+            error=reason,
+            retry_at=later.next_attempt_at,
+        )
+        return later
