@@ -47,8 +47,11 @@ portal: install  ## the example portal: make portal ARGS="accounts 5ABCD12"
 field-app: install  ## the example field-team app: make field-app ARGS="follow T-01"
 	@$(RUN_ENV) .venv/bin/python examples/field_app.py $(ARGS)
 
-bench: install  ## benchmarks: figures printed, compared with the raw broker
+bench: install  ## the whole system end to end vs the raw broker (quick: BENCH_APPLICATIONS=200 BENCH_RUNS=1)
 	@url="$$(scripts/ensure-broker)" && RABBITMQ_URL="$$url" .venv/bin/python -m bench
+
+faults: install  ## the fault suite: own broker node, killable MongoDB, breakable sinks (FAULTS=quick: CI)
+	@.venv/bin/python -m faults $(FAULTS)
 
 definitions: install  ## RabbitMQ definitions, the AsyncAPI contract and docs/reference/, from the code
 	.venv/bin/meterctl topology definitions > deploy/rabbitmq/definitions.json
@@ -56,7 +59,7 @@ definitions: install  ## RabbitMQ definitions, the AsyncAPI contract and docs/re
 	.venv/bin/python -m devtools.docs
 
 clean:  ## forget everything local: var/, environments, and `make run`'s broker vhost
-	@[ -n "$$RABBITMQ_URL" ] || python3 scripts/local-vhost delete meter-local || true
+	@[ -n "$$RABBITMQ_URL" ] || python3 scripts/local-vhost delete "$${LOCAL_VHOST:-meter-local}" || true
 	rm -rf var .venv .tools
 
-.PHONY: help install run test test-unit lint format meterctl portal field-app bench definitions clean
+.PHONY: help install run test test-unit lint format meterctl portal field-app bench faults definitions clean

@@ -38,7 +38,8 @@ from shared.topology import queues_of
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("VAR_DIR") or ROOT / "var")
 SERVICES = ("intake", "dispatcher", "notifier", "status")
-LOCAL_VHOST = "meter-local"
+# The local run's own vhost; LOCAL_VHOST renames it (tests use their own).
+LOCAL_VHOST = os.environ.get("LOCAL_VHOST") or "meter-local"
 READY_TIMEOUT = 90.0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -42,6 +43,9 @@ def fail(message: str, code: int = 1) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The client libraries' own connection logs would repeat our one line.
+    for library in ("aiormq", "aio_pika", "pymongo"):
+        logging.getLogger(library).setLevel(logging.CRITICAL)
     try:
         settings = CommonSettings.from_env()
     except SettingsError as exc:

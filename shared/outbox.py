@@ -2,7 +2,8 @@
 
 A state change and the events it causes are stored in one document write: the document
 carries ``outbox`` (entries to publish, in order) and ``outbox_since`` (when the oldest was
-stored). ``flush`` publishes a document's entries with confirms and removes them; the
+stored, in epoch milliseconds: a number, which every MongoDB-speaking server compares inside
+its index). ``flush`` publishes a document's entries with confirms and removes them; the
 ``relay`` re-publishes whatever a crash left behind. A store saves a document and its
 entries in one write, then calls ``publish_or_leave``: the one place that publishes now
 and otherwise leaves the entries to the relay. Entries keep their ``message_id``, so a
@@ -13,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
 
-from shared.clock import stamp, utc_now
+from shared.clock import utc_now
 from shared.contracts.events import DomainEvent, event_body
 from shared.contracts.registry import EVENTS_EXCHANGE
 from shared.messaging import Messenger, new_message_id
@@ -57,7 +58,11 @@ def with_outbox(document: dict[str, Any], entries: Sequence[dict[str, Any]]) -> 
         return document
     pending = list(document.get("outbox") or [])
     since = document.get("outbox_since") if pending else None
-    return {**document, "outbox": pending + list(entries), "outbox_since": since or stamp()}
+    return {**document, "outbox": pending + list(entries), "outbox_since": since or _millis()}
+
+
+def _millis(moment: datetime | None = None) -> int:
+    return int((moment or utc_now()).timestamp() * 1000)
 
 
 class OutboxDocuments(Protocol):
@@ -65,7 +70,7 @@ class OutboxDocuments(Protocol):
 
     name: str
 
-    async def left_over(self, older_than: str, limit: int) -> list[dict[str, Any]]:
+    async def left_over(self, older_than: int, limit: int) -> list[dict[str, Any]]:
         """Documents whose outbox holds entries stored before ``older_than``, oldest first."""
         ...
 
@@ -84,7 +89,7 @@ class MongoOutboxDocuments:
     async def ensure_index(self) -> None:
         await self.collection.create_index([("outbox_since", 1)], sparse=True)
 
-    async def left_over(self, older_than: str, limit: int) -> list[dict[str, Any]]:
+    async def left_over(self, older_than: int, limit: int) -> list[dict[str, Any]]:
         cursor = self.collection.find({"outbox_since": {"$lte": older_than}})
         return list(await cursor.sort("outbox_since", 1).limit(limit).to_list())
 
@@ -159,7 +164,7 @@ class Outbox:
 
     async def relay_once(self) -> int:
         """Publish what older writes left pending (after a crash or a broker outage)."""
-        cutoff = stamp(utc_now() - self.min_age)
+        cutoff = _millis(utc_now() - self.min_age)
         found = [(source, await source.left_over(cutoff, 200)) for source in self.sources]
         self.backlog = sum(len(doc.get("outbox") or []) for _, docs in found for doc in docs)
         count = 0

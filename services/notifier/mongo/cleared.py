@@ -29,7 +29,7 @@ class Cleared:
         self._pending: list[tuple[Mapping[str, Any], list[str]]] = []
         self._flushing: asyncio.Task[None] | None = None
 
-    async def left_over(self, older_than: str, limit: int) -> list[dict[str, Any]]:
+    async def left_over(self, older_than: int, limit: int) -> list[dict[str, Any]]:
         return await self.documents.left_over(older_than, limit)
 
     async def published(self, document: Mapping[str, Any], message_ids: list[str]) -> None:
