@@ -32,7 +32,16 @@ from shared.contracts.catalogue import (
 from shared.contracts.commands import COMMAND_MODELS, Command
 from shared.contracts.errors import LANGUAGES, ErrorCode, error_text
 from shared.contracts.events import EVENT_MODELS
-from shared.contracts.registry import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, REPLIES, reply_type
+from shared.contracts.field import WorkOrderAssigned
+from shared.contracts.portal import ApplicationUpdated
+from shared.contracts.registry import (
+    COMMANDS_EXCHANGE,
+    EVENTS_EXCHANGE,
+    FIELD_EXCHANGE,
+    PORTAL_EXCHANGE,
+    REPLIES,
+    reply_type,
+)
 from shared.settings import CommonSettings, variable_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,6 +190,30 @@ def events() -> str:
     for model in EVENT_MODELS:
         lines += [f"## {model.__name__}", "", f"Routing key `{model.routing_key}`.", ""]
         lines += _model_section(model)[2:]
+    lines += [
+        "## Messages for field apps and portals",
+        "",
+        "These are not on `meter.events` (which carries every citizen's FIN, phone and e-mail): "
+        "each reader sees only its own keys.",
+        "",
+        f"### {WorkOrderAssigned.__name__}",
+        "",
+        f"Exchange `{FIELD_EXCHANGE}`, routing key `team.<team_id>`, type "
+        f"`{WorkOrderAssigned.message_type}`; published by the dispatcher on every assignment, "
+        "in the same write as `application.assigned`. A field-app user may bind only its own "
+        "teams' keys.",
+        "",
+        *_model_section(WorkOrderAssigned)[4:],
+        f"### {ApplicationUpdated.__name__}",
+        "",
+        f"Exchange `{PORTAL_EXCHANGE}`, routing key `<channel>.application_updated` (`e-gov`, "
+        f"`azersu`, `e-su`), type `{ApplicationUpdated.message_type}`; published by the status "
+        "service after every change of an application's view: the whole view plus "
+        "`applicant_fin`, as state, not as a log. A portal user may bind only its own "
+        "channel's key.",
+        "",
+        *_model_section(ApplicationUpdated)[4:],
+    ]
     return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ import importlib
 import logging
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import aio_pika
 import pymongo.errors
@@ -41,13 +41,14 @@ def fail(message: str, code: int = 1) -> int:
     return code
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run one command; ``environ`` stands for the process environment (``make run`` uses it)."""
     args = build_parser().parse_args(argv)
     # The client libraries' own connection logs would repeat our one line.
     for library in ("aiormq", "aio_pika", "pymongo"):
         logging.getLogger(library).setLevel(logging.CRITICAL)
     try:
-        settings = CommonSettings.from_env()
+        settings = CommonSettings.from_env(environ)
     except SettingsError as exc:
         return fail(str(exc), 2)
     try:

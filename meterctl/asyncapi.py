@@ -15,15 +15,18 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.contracts.field import TEAM_KEY_PREFIX, WorkOrderAssigned
+from shared.contracts.portal import UPDATED, ApplicationUpdated
 from shared.contracts.registry import (
     COMMANDS,
     COMMANDS_EXCHANGE,
     EVENTS,
     EVENTS_EXCHANGE,
     FIELD_EXCHANGE,
+    PORTAL_EXCHANGE,
     REPLIES,
     reply_type,
 )
+from shared.senders import CHANNELS
 from shared.settings import CommonSettings
 from shared.topology import EXCHANGES
 
@@ -173,6 +176,30 @@ def document() -> dict[str, Any]:
         "action": "send",
         "channel": {"$ref": f"#/channels/{field_channel}"},
         "summary": f"published by {WorkOrderAssigned.producer.value} to the assigned team",
+        "bindings": {"amqp": {"deliveryMode": 2, "bindingVersion": BINDING_VERSION}},
+    }
+    # Portals' updates: one key per channel, readable only by that channel's portal users.
+    portal_channel = ApplicationUpdated.message_type
+    channels[portal_channel] = {
+        "address": "{channel}." + UPDATED,
+        "description": (
+            f"`{PORTAL_EXCHANGE}` ({EXCHANGES[PORTAL_EXCHANGE]}), routing key "
+            f"`<channel>.{UPDATED}`; published by {ApplicationUpdated.producer.value} after every "
+            "change of an application's view (the whole view, as state); a portal user may read "
+            "only its own channel's key"
+        ),
+        "parameters": {"channel": {"description": "e-gov, azersu or e-su", "enum": list(CHANNELS)}},
+        "messages": {
+            ApplicationUpdated.__name__: message(
+                ApplicationUpdated.__name__, ApplicationUpdated, ApplicationUpdated.message_type
+            )
+        },
+        "bindings": _channel_binding(PORTAL_EXCHANGE),
+    }
+    operations[ApplicationUpdated.__name__] = {
+        "action": "send",
+        "channel": {"$ref": f"#/channels/{portal_channel}"},
+        "summary": f"published by {ApplicationUpdated.producer.value} to the application's portal",
         "bindings": {"amqp": {"deliveryMode": 2, "bindingVersion": BINDING_VERSION}},
     }
     return {

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import font_source_sans_pro
-from fpdf import FPDF
 
 from shared.clock import baku
 from shared.contracts.commands import Act
@@ -68,6 +67,8 @@ def act_rows(copy: ActCopy) -> list[tuple[str, str]]:
 
 def render_act(copy: ActCopy) -> bytes:
     """The act as PDF bytes: the same facts always give the same bytes."""
+    from fpdf import FPDF  # local: fpdf (and numpy behind it) load only to draw an act
+
     pdf = FPDF(format="A4")
     pdf.add_font(FONT, fname=str(FONT_FILES / "SourceSansPro-Regular.ttf"))
     pdf.add_font(FONT, style="B", fname=str(FONT_FILES / "SourceSansPro-Bold.ttf"))

@@ -1,9 +1,10 @@
 """Dispatcher's background loop: housekeeping that the service only learns is due by looking.
 
-Capacity appears with a new Asia/Baku day or a team imported or changed, and a crash may
-leave a closed work order's stock change unfinished; every ``interval`` seconds the loop
-settles pending stock, then assigns waiting work orders, and on a new day forgets old
-team-day counts (all are use cases).
+Capacity appears with a new Asia/Baku day or a team imported or changed, a crash may
+leave a closed work order's stock change unfinished, and open work orders pass their due
+dates; every ``interval`` seconds the loop settles pending stock, then assigns waiting
+work orders, announces the newly overdue ones, and on a new day forgets old team-day
+counts (all are use cases).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Housekeeping:
     async def run_once(self) -> None:
         await self.dispatcher.settle_pending()
         await self.dispatcher.assign_waiting()
+        await self.dispatcher.announce_overdue()
         await self.dispatcher.forget_old_days()
 
     async def run(self) -> None:

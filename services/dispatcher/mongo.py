@@ -17,6 +17,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.dispatcher.domain import stock as meters
 from services.dispatcher.domain import teams as capacity
+from services.dispatcher.domain import workorders
 from services.dispatcher.domain.changes import Change, Document
 from services.dispatcher.domain.teams import Team
 from services.dispatcher.domain.workorders import Message, WorkOrder
@@ -43,6 +44,7 @@ class MongoDispatcherStore:
         await work_orders.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
         await work_orders.create_index("report_message_id", unique=True, sparse=True)
         await work_orders.create_index("stock_pending", sparse=True)
+        await work_orders.create_index([("status", ASCENDING), ("due_by", ASCENDING)])
         await self.documents.ensure_index()
         await self.team_days.create_index([("day", ASCENDING), ("team_id", ASCENDING)])
 
@@ -125,6 +127,20 @@ class MongoDispatcherStore:
         if stock_pending:
             query["stock_pending"] = {"$exists": True}
         order = [("created_at", ASCENDING), ("_id", ASCENDING)]
+        cursor = self.work_orders_collection.find(query).sort(order).limit(limit)
+        return list(await cursor.to_list())
+
+    async def past_due(
+        self, day: str, *, unannounced: bool = False, limit: int = 1000
+    ) -> list[WorkOrder]:
+        # $lt on a string matches strings only: a work order without a due date never is.
+        query: Document = {
+            "status": {"$in": sorted(workorders.OPEN)},
+            "due_by": {"$lt": day},
+        }
+        if unannounced:
+            query["overdue_at"] = {"$exists": False}
+        order = [("due_by", ASCENDING), ("_id", ASCENDING)]
         cursor = self.work_orders_collection.find(query).sort(order).limit(limit)
         return list(await cursor.to_list())
 

@@ -82,6 +82,14 @@ class DispatcherStore(Protocol):
         """Work orders oldest first: all, or those in ``status``, or with a pending stock change."""
         ...
 
+    async def past_due(
+        self, day: str, *, unannounced: bool = False, limit: int = 1000
+    ) -> list[WorkOrder]:
+        """Open work orders (waiting or assigned) due before ``day`` (``YYYY-MM-DD``), the
+        earliest due first, then by number; only those without ``overdue_at`` when
+        ``unannounced``. Work orders with no ``due_by`` are never past due."""
+        ...
+
     async def save_and_publish(
         self,
         work_order: WorkOrder,

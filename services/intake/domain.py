@@ -7,8 +7,9 @@ No I/O here: the use cases look up the subscriber and open applications, then as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 from shared.clock import baku
 from shared.contracts.catalogue import REASON_LABELS, Reason
@@ -51,6 +52,39 @@ class Application:
     channel: str
     registered_at: datetime
     reply: Registered
+
+
+@dataclass(frozen=True)
+class ServiceLevel:
+    """How long an application may take: working days (Monday to Friday, Asia/Baku) from
+    its registration date, holidays not counted."""
+
+    working_days: int = 10
+    holidays: frozenset[date] = field(default_factory=frozenset)
+
+    def due_by(self, registered_at: datetime) -> date:
+        """The date an application registered at ``registered_at`` is due."""
+        day, left = baku(registered_at).date(), self.working_days
+        while left > 0:
+            day += timedelta(days=1)
+            if day.weekday() < 5 and day not in self.holidays:
+                left -= 1
+        return day
+
+
+def read_holidays(lines: Iterable[str]) -> frozenset[date]:
+    """Holiday dates, one ``YYYY-MM-DD`` a line (words after it, blank lines and ``#``
+    comments allowed); ``ValueError`` naming the first bad line."""
+    found: set[date] = set()
+    for number, line in enumerate(lines, 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            found.add(date.fromisoformat(text.split()[0]))
+        except ValueError:
+            raise ValueError(f"line {number}: {line.strip()!r} is not a YYYY-MM-DD date") from None
+    return frozenset(found)
 
 
 def application_number(year: int, sequence: int) -> str:

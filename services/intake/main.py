@@ -34,5 +34,6 @@ def create_app(
     runtime.track_outbox(outbox)
     if store is None:
         store = MongoIntakeStore(runtime.db, outbox)
-    IntakeHandlers(Intake(store, settings.channel_users, clock)).serve(runtime.routes)
+    intake = Intake(store, settings.channel_users, clock, settings.service_level())
+    IntakeHandlers(intake).serve(runtime.routes)
     return runtime.build_app(on_start=store.ensure_indexes, background=[outbox.run])

@@ -7,7 +7,7 @@ storage is the ``IntakeStore`` port, time comes from ``clock``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import assert_never
 
@@ -28,8 +28,10 @@ from shared.contracts.events import (
     ApplicationAssigned,
     ApplicationCompleted,
     ApplicationForwarded,
+    ApplicationOverdue,
     ApplicationRegistered,
     ApplicationRejected,
+    ApplicationWithdrawn,
     Contact,
     Event,
     NotificationDelivered,
@@ -57,6 +59,7 @@ class Intake:
     store: IntakeStore
     channel_users: Mapping[str, str]
     clock: Callable[[], datetime] = utc_now
+    service_level: domain.ServiceLevel = field(default_factory=domain.ServiceLevel)
 
     async def list_reasons(self, query: ListReasons) -> Outcome:
         reply = ReasonsReply(reasons=domain.reason_labels(query.language))
@@ -143,7 +146,8 @@ class Intake:
         number = domain.application_number(year, await self.store.next_number(year))
         structlog.contextvars.bind_contextvars(application_number=number)
         reply = Registered(
-            application_number=number, message=registration_text(number, submission.language)
+            application_number=number,
+            message=registration_text(number, submission.language, channel),
         )
         application = domain.Application(
             number=number,
@@ -170,6 +174,7 @@ class Intake:
             contact=Contact(phone=submission.phone, email=submission.email),
             notes=submission.notes,
             address=decision.address or None,
+            due_by=self.service_level.due_by(now).isoformat(),
         )
         try:
             await self.store.save_and_publish(application, event, correlation_id)
@@ -195,10 +200,13 @@ class Intake:
                 return await self._close(event.application_number, "completed")
             case ApplicationRejected():
                 return await self._close(event.application_number, "rejected")
+            case ApplicationWithdrawn():
+                return await self._close(event.application_number, "withdrawn")
             case (
                 ApplicationRegistered()
                 | ApplicationForwarded()
                 | ApplicationAssigned()
+                | ApplicationOverdue()
                 | NotificationDelivered()
                 | NotificationFailed()
             ):

@@ -1,7 +1,8 @@
 """Status's composition root: ``create_app`` wires the adapters it is given to the handlers.
 
 ``rebuild`` is the composition of ``meterctl status rebuild``: the archive replayed into
-the MongoDB read model.
+the MongoDB read model, without pushing the views it re-derives to the portals
+(``mongo.MongoRebuild``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Any
 from faststream import FastStream
 
 from services.status.adapters import archive
-from services.status.adapters.http import HttpServer, create_http_app
+from services.status.adapters.http import create_http_app
+from services.status.adapters.serving import HttpServer
 from services.status.handlers import StatusHandlers
 from services.status.mongo import LIVE_COLLECTION, MongoRebuild, MongoStatusStore
 from services.status.settings import StatusSettings
@@ -19,6 +21,7 @@ from services.status.store import StatusStore
 from services.status.usecases import ReadModel
 from shared.contracts.registry import Service
 from shared.logging import configure
+from shared.outbox import Outbox
 from shared.runtime import ServiceRuntime
 
 
@@ -32,7 +35,10 @@ def create_app(
     if configure_logging:
         configure(settings.log_level, settings.log_format, service="status")
     runtime = ServiceRuntime(settings, Service.STATUS)
-    live = store if store is not None else MongoStatusStore(runtime.db[LIVE_COLLECTION])
+    # Portal updates are stored with the view they follow, published through the outbox.
+    outbox = Outbox(runtime.messenger)
+    runtime.track_outbox(outbox)
+    live = store if store is not None else MongoStatusStore(runtime.db[LIVE_COLLECTION], outbox)
     StatusHandlers(ReadModel(live)).serve(runtime.routes)
     http = HttpServer(
         create_http_app(live, settings.api_keys),
@@ -46,7 +52,7 @@ def create_app(
         await archive.declare_archive(runtime.broker_url)
         await live.ensure_indexes()
 
-    return runtime.build_app(on_start=prepare, background=[http.run])
+    return runtime.build_app(on_start=prepare, background=[http.run, outbox.run])
 
 
 async def rebuild(url: str, db: Any, idle_timeout: float = 30.0) -> dict[str, int]:

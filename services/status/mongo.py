@@ -2,13 +2,15 @@
 
 Each write reads the document, merges the new facts (``domain.merged``) and writes the
 result back guarded by the ``version`` it read (a fresh random token per write), retrying
-when another writer got there first; the first write of an application inserts it.
+when another writer got there first; the first write of an application inserts it. When
+the view changes, the same write puts the portal update in the document's outbox
+(``shared.outbox``), which is published right after the write or by the relay.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -17,22 +19,41 @@ from pymongo.errors import DuplicateKeyError
 from services.status import domain
 from services.status.domain import Fact
 from services.status.store import ConcurrentWrites
+from shared.contracts.portal import ApplicationUpdated
 from shared.contracts.replies import ApplicationSummary, ApplicationView
+from shared.documents import ActCopy
+from shared.outbox import MongoOutboxDocuments, Outbox, message_entry, with_outbox
 
 MAX_ATTEMPTS = 50
 LIVE_COLLECTION = "applications"
 FRESH_COLLECTION = "applications_rebuild"
 BATCH = 1000
+# What a rebuild's swap sets on a live document; its outbox (pending updates) stays.
+_DERIVED = ("received", "view", "applicant_fin", "submitted_key")
 
 
 class MongoStatusStore:
-    def __init__(self, collection: Any) -> None:
+    """The read model; with an ``outbox``, every change of a view is pushed to the portals.
+
+    ``updates`` (default: whether there is an outbox) stores the updates in the outbox;
+    without an outbox to publish them now, the running service's relay does.
+    """
+
+    def __init__(
+        self, collection: Any, outbox: Outbox | None = None, *, updates: bool | None = None
+    ) -> None:
         self.applications = collection
+        self.outbox = outbox
+        self.updates = outbox is not None if updates is None else updates
+        self.documents = ReadModelOutbox(collection)
+        if outbox is not None:
+            outbox.watch(self.documents)
 
     async def ensure_indexes(self) -> None:
         await self.applications.create_index(
             [("applicant_fin", ASCENDING), ("submitted_key", DESCENDING)]
         )
+        await self.documents.ensure_index()
 
     async def record(self, number: str, facts: Sequence[Fact]) -> bool:
         """Merge ``facts`` into the application's document; False when nothing was new."""
@@ -41,19 +62,34 @@ class MongoStatusStore:
             received = domain.merged(held["received"] if held else {}, facts)
             if received is None:
                 return False
-            new = {**domain.document(number, received), "version": uuid.uuid4().hex}
+            new = self._next(number, held, received)
             if held is None:
                 try:
                     await self.applications.insert_one(new)
                 except DuplicateKeyError:
                     continue
-                return True
-            result = await self.applications.replace_one(
-                {"_id": number, "version": held["version"]}, new
-            )
-            if result.matched_count:
-                return True
+            else:
+                result = await self.applications.replace_one(
+                    {"_id": number, "version": held["version"]}, new
+                )
+                if not result.matched_count:
+                    continue
+            if self.outbox is not None:
+                await self.outbox.publish_or_leave(self.documents, new)
+            return True
         raise ConcurrentWrites(f"{number}: {MAX_ATTEMPTS} writes lost to concurrent ones")
+
+    def _next(self, number: str, held: dict[str, Any] | None, received: Any) -> dict[str, Any]:
+        """The document to write: the new facts and view, and the outbox it carries on."""
+        new = {**domain.document(number, received), "version": uuid.uuid4().hex}
+        update = domain.portal_update(held, new) if self.updates else None
+        pending = list((held or {}).get("outbox") or [])
+        if update is not None:
+            # The new view supersedes an older one still waiting: portals want the state.
+            pending = [entry for entry in pending if entry["message_type"] != update.message_type]
+        if pending:
+            new |= {"outbox": pending, "outbox_since": (held or {}).get("outbox_since")}
+        return with_outbox(new, [] if update is None else [update_entry(update)])
 
     async def own_application(self, applicant_fin: str, number: str) -> ApplicationView | None:
         found = await self.applications.find_one(
@@ -67,12 +103,60 @@ class MongoStatusStore:
         )
         return [domain.listed(found["view"]) async for found in cursor if found.get("view")]
 
+    async def own_act(self, applicant_fin: str, number: str) -> ActCopy | None:
+        found = await self.applications.find_one(
+            {"_id": number, "applicant_fin": applicant_fin}, {"view": 1, "received": 1}
+        )
+        return None if found is None else domain.act_copy(found)
+
+
+def update_entry(update: ApplicationUpdated) -> dict[str, Any]:
+    """The outbox entry of a portal update (``meter.portal``, ``<channel>.application_updated``)."""
+    return message_entry(update.exchange, update.routing_key, update.message_type, update.body())
+
+
+class ReadModelOutbox(MongoOutboxDocuments):
+    """The read model's outbox: its documents' ``version`` is a random token, not a count.
+
+    Removing published entries changes the token too, so a writer that read the entries
+    still pending cannot write them back; a document with nothing pending has no
+    ``outbox`` field at all (as before any update), so a rebuilt document equals it.
+    """
+
+    async def published(self, document: Mapping[str, Any], message_ids: list[str]) -> None:
+        done = {"$unset": {"outbox": "", "outbox_since": ""}}
+        if len(message_ids) == len(document.get("outbox") or []):
+            # Common case, one round trip: nothing was appended since the document was read.
+            result = await self.collection.update_one(
+                {"_id": document["_id"], "version": document["version"]},
+                {**done, "$set": {"version": uuid.uuid4().hex}},
+            )
+            if result.modified_count:
+                return
+        await self.collection.update_one(
+            {"_id": document["_id"]},
+            {
+                "$pull": {"outbox": {"message_id": {"$in": message_ids}}},
+                "$set": {"version": uuid.uuid4().hex},
+            },
+        )
+        await self.collection.update_one(
+            {"_id": document["_id"], "outbox": {"$size": 0}},
+            {**done, "$set": {"version": uuid.uuid4().hex}},
+        )
+
 
 class MongoRebuild:
-    """The live read model and a fresh one beside it, in the same database."""
+    """The live read model and a fresh one beside it, in the same database.
+
+    A rebuild must not flood the portals with every old view: the fresh store stores no
+    updates, and the swap keeps whatever was pending. Only the catch-up after the swap,
+    which projects into the live store like the service, stores an update for a view it
+    changes; the running service's relay publishes it (or, if it is stopped, once it runs).
+    """
 
     def __init__(self, db: Any) -> None:
-        self._live = MongoStatusStore(db[LIVE_COLLECTION])
+        self._live = MongoStatusStore(db[LIVE_COLLECTION], updates=True)
         self._fresh = MongoStatusStore(db[FRESH_COLLECTION])
 
     @property
@@ -96,11 +180,19 @@ class MongoRebuild:
 
 
 async def replace_documents(source: Any, target: Any) -> tuple[int, int]:
-    """Make ``target`` hold exactly ``source``'s documents; (written, removed)."""
+    """Make ``target`` hold exactly ``source``'s documents; (written, removed).
+
+    Updates still pending in a target document's outbox are kept: the live service
+    stored them and its relay publishes them.
+    """
     kept: set[str] = set()
     async for document in source.find({}):
-        document["version"] = uuid.uuid4().hex
-        await target.replace_one({"_id": document["_id"]}, document, upsert=True)
+        derived = {key: document[key] for key in _DERIVED if key in document}
+        absent = {key: "" for key in _DERIVED if key not in document}
+        change: dict[str, Any] = {"$set": {**derived, "version": uuid.uuid4().hex}}
+        if absent:
+            change["$unset"] = absent
+        await target.update_one({"_id": document["_id"]}, change, upsert=True)
         kept.add(document["_id"])
     stale = [found["_id"] async for found in target.find({}, {"_id": 1})]
     stale = [number for number in stale if number not in kept]

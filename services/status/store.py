@@ -1,8 +1,9 @@
 """What status's use cases need from storage (a port; ``mongo.py`` is the adapter).
 
 The read model keeps one document per application: the facts it received and the view
-folded from them (``domain.projection``). Status publishes no events, so its store has
-no outbox: ``record`` is its one write.
+folded from them (``domain.projection``). ``record`` is its one write: when it changes an
+application's view, the same write stores the portal update (``domain.portal_update``)
+in the document's outbox, published right after it or by the relay.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Protocol
 
 from services.status.domain import Fact
 from shared.contracts.replies import ApplicationSummary, ApplicationView
+from shared.documents import ActCopy
 
 
 class ConcurrentWrites(RuntimeError):
@@ -29,6 +31,10 @@ class StatusReader(Protocol):
         """The citizen's applications, newest first (by submission, then number)."""
         ...
 
+    async def own_act(self, applicant_fin: str, number: str) -> ActCopy | None:
+        """The copy of the application's act if ``applicant_fin`` owns it and it has one."""
+        ...
+
 
 class StatusStore(StatusReader, Protocol):
     async def ensure_indexes(self) -> None: ...
@@ -36,6 +42,8 @@ class StatusStore(StatusReader, Protocol):
     async def record(self, number: str, facts: Sequence[Fact]) -> bool:
         """Merge ``facts`` into the application's document; False when nothing was new.
 
+        A store that publishes stores the portal update of a changed view in the same
+        write, then publishes it; a rebuild's stores publish nothing.
         ``ConcurrentWrites`` when other writers keep winning.
         """
         ...

@@ -1,8 +1,8 @@
 """Status's use cases: project events into the read model, answer the citizen's queries.
 
 Each takes a typed event or query and returns the ``Outcome`` (reply and log fields);
-storage is the ``StatusStore`` port. Someone else's application and an unknown number
-answer alike: ``not_found``.
+storage is the ``StatusStore`` port, whose write also pushes a changed view to the
+portals. Someone else's application and an unknown number answer alike: ``not_found``.
 """
 
 from __future__ import annotations

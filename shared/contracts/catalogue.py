@@ -54,6 +54,12 @@ class Status(StrEnum):
     ASSIGNED = "assigned"
     COMPLETED = "completed"
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def is_open(self) -> bool:
+        """Open: neither completed, rejected nor withdrawn."""
+        return self in (Status.REGISTERED, Status.FORWARDED, Status.ASSIGNED)
 
 
 STATUS_LABELS: dict[Status, dict[str, str]] = {
@@ -70,6 +76,7 @@ STATUS_LABELS: dict[Status, dict[str, str]] = {
     },
     Status.COMPLETED: {"az": "İcra edildi", "en": "Completed", "ru": "Исполнена"},
     Status.REJECTED: {"az": "İcra edilmədi", "en": "Not executed", "ru": "Не исполнена"},
+    Status.WITHDRAWN: {"az": "Geri götürüldü", "en": "Withdrawn", "ru": "Отозвана"},
 }
 
 
@@ -92,8 +99,22 @@ REJECTION_LABELS: dict[RejectionReason, dict[str, str]] = {
 }
 
 
-def registration_text(number: str, language: str) -> str:
-    """The utility's own registration sentence (DESIGN.md section 1, step 4)."""
+# The e-su.az portal's own confirmation screen; e-gov.az and azersu.az show the other one.
+_SHORT_REGISTRATION_TEXTS = {
+    "az": "Müraciətiniz qeydə alındı. Müraciət nömrəniz: {number}",
+    "en": "Your application has been recorded. Your application number: {number}",
+    "ru": "Ваша заявка принята. Номер вашей заявки: {number}",
+}
+
+
+def registration_text(number: str, language: str, channel: str = "e-gov") -> str:
+    """The registration sentence of the channel's own screen, in ``language``.
+
+    e-gov and azersu: the utility's full sentence; e-su: its short one.
+    """
+    if channel == "e-su":
+        texts = _SHORT_REGISTRATION_TEXTS
+        return texts.get(language, texts["az"]).format(number=number)
     texts = {
         "az": (
             "Müraciətiniz qeydiyyata alındı. Xidmətimizdən istifadə etdiyiniz üçün sizə "

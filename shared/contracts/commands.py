@@ -435,6 +435,22 @@ class ReceiveStock(Command):
         return self
 
 
+class WithdrawApplication(Command):
+    """A citizen takes back an application before a team is assigned to it."""
+
+    routing_key: ClassVar[str] = "dispatcher.withdraw_application"
+    owner: ClassVar[Service] = Service.DISPATCHER
+    sender: ClassVar[Role] = Role.PORTAL
+    refusal_codes: ClassVar[tuple[ErrorCode, ...]] = (
+        ErrorCode.NOT_FOUND,
+        ErrorCode.CANNOT_WITHDRAW,
+    )
+
+    applicant_fin: Fin
+    application_number: Annotated[Trimmed, Field(examples=["SQ-2026-000001"])]
+    language: Language = "az"
+
+
 # Every command and query, in the order the contract lists them.
 COMMAND_MODELS: tuple[type[Command], ...] = (
     ListReasons,
@@ -445,4 +461,5 @@ COMMAND_MODELS: tuple[type[Command], ...] = (
     ListApplications,
     ReportOutcome,
     ReceiveStock,
+    WithdrawApplication,
 )

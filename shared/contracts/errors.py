@@ -33,6 +33,9 @@ class ErrorCode(StrEnum):
     ACT_REQUIRED = "act_required"
     INVALID_ACT = "invalid_act"
     INVALID_REASON_CODE = "invalid_reason_code"
+    # dispatcher.withdraw_application
+    NOT_FOUND = "not_found"
+    CANNOT_WITHDRAW = "cannot_withdraw"
 
 
 _TEXTS: dict[ErrorCode, dict[str, str]] = {
@@ -140,6 +143,16 @@ _TEXTS: dict[ErrorCode, dict[str, str]] = {
         "az": "Səbəb kodu no_meter_stock və ya unsuitable_water_line olmalıdır.",
         "en": "The reason code must be no_meter_stock or unsuitable_water_line.",
         "ru": "Код причины должен быть no_meter_stock или unsuitable_water_line.",
+    },
+    ErrorCode.NOT_FOUND: {
+        "az": "Müraciət tapılmadı.",
+        "en": "No such application of yours.",
+        "ru": "Заявка не найдена.",
+    },
+    ErrorCode.CANNOT_WITHDRAW: {
+        "az": "Müraciəti artıq geri götürmək olmaz: icraçı təyin edilib və ya müraciət bağlanıb.",
+        "en": "The application can no longer be withdrawn: a team is assigned or it is closed.",
+        "ru": "Заявку уже нельзя отозвать: назначен исполнитель или она закрыта.",
     },
 }
 

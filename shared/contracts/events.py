@@ -65,6 +65,9 @@ class ApplicationRegistered(ApplicationEvent):
     contact: Contact
     notes: str
     address: str | None = Field(None, description="the subscriber code's address")
+    due_by: str | None = Field(
+        None, description="the date it is due (YYYY-MM-DD, Asia/Baku working days)"
+    )
 
 
 class ApplicationForwarded(ApplicationEvent):
@@ -113,6 +116,30 @@ class ApplicationRejected(ApplicationEvent):
     work_order_id: str | None = None
 
 
+class ApplicationWithdrawn(ApplicationEvent):
+    """The citizen took the application back before a team was assigned."""
+
+    routing_key: ClassVar[str] = "application.withdrawn"
+    producer: ClassVar[Service] = Service.DISPATCHER
+    status: ClassVar[Status | None] = Status.WITHDRAWN
+    notifies_citizen: ClassVar[bool] = True
+    closes_application: ClassVar[bool] = True
+
+    work_order_id: str | None = None
+
+
+class ApplicationOverdue(ApplicationEvent):
+    """An open application passed its due date (for operations: the citizen is not told)."""
+
+    routing_key: ClassVar[str] = "application.overdue"
+    producer: ClassVar[Service] = Service.DISPATCHER
+
+    due_by: str = Field(description="YYYY-MM-DD, Asia/Baku")
+    district_code: str
+    team_id: str | None = None
+    work_order_id: str | None = None
+
+
 class NotificationOutcomeEvent(DomainEvent):
     """What became of one e-mail or SMS about one step."""
 
@@ -138,6 +165,8 @@ Event = Union[  # noqa: UP007  (a union of classes that ``get_args`` reads)
     ApplicationAssigned,
     ApplicationCompleted,
     ApplicationRejected,
+    ApplicationWithdrawn,
+    ApplicationOverdue,
     NotificationDelivered,
     NotificationFailed,
 ]

@@ -23,6 +23,7 @@ from shared.contracts.commands import (
     Role,
     Service,
     SubmitApplication,
+    WithdrawApplication,
 )
 from shared.contracts.events import EVENT_MODELS, EVENTS, DomainEvent, Event
 from shared.contracts.replies import (
@@ -37,6 +38,7 @@ from shared.contracts.replies import (
     Registered,
     StockAccepted,
     SubscriberAccount,
+    Withdrawn,
 )
 
 COMMANDS_EXCHANGE = "meter.commands"  # topic: exact keys bound, topic permissions per user
@@ -59,6 +61,7 @@ REPLIES: dict[type[Command], tuple[type[BaseModel], ...]] = {
     ListApplications: (ApplicationList, Refused),
     ReportOutcome: (Accepted, Refused),
     ReceiveStock: (StockAccepted, Refused),
+    WithdrawApplication: (Withdrawn, Refused),
 }
 
 

@@ -78,6 +78,10 @@ class Accepted(Reply):
     outcome: Literal["accepted"] = "accepted"
 
 
+class Withdrawn(Reply):
+    outcome: Literal["withdrawn"] = "withdrawn"
+
+
 class StockAccepted(Reply):
     outcome: Literal["accepted"] = "accepted"
     in_stock: int = Field(description="free meters in the district (reserved ones not counted)")
@@ -119,6 +123,12 @@ class ApplicationSummary(Reply):
     channel: str
     submitted_at: str
     updated_at: str
+    due_by: str | None = Field(
+        default=None,
+        description="the date it is due (YYYY-MM-DD, Asia/Baku): the registration date plus "
+        "the service level's working days",
+    )
+    overdue: bool = Field(default=False, description="open and past due_by")
     act: Act | None = Field(default=None, description="present when completed")
     rejection: Rejection | None = Field(default=None, description="present when rejected")
     notifications: list[NotificationOutcome]

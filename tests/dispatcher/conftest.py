@@ -3,6 +3,7 @@ or with its routes called directly over the in-memory store (unit tests, ``local
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -12,6 +13,7 @@ from typing import Any
 import aio_pika
 import pytest
 
+from meterctl.__main__ import main as meterctl_main
 from services.dispatcher.domain.teams import Team
 from services.dispatcher.handlers import DispatcherHandlers
 from services.dispatcher.main import create_app
@@ -51,6 +53,18 @@ def clock() -> MovableClock:
 def database_prefix() -> str:
     """This test's own databases (the dispatcher's and meterctl's are the same one)."""
     return f"t{uuid.uuid4().hex[:10]}_"
+
+
+@pytest.fixture
+def operator_env(mongo_url: str, database_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """meterctl's environment: the dispatcher's database of this test (no broker needed)."""
+    monkeypatch.setenv("MONGO_URL", mongo_url)
+    monkeypatch.setenv("DATABASE_PREFIX", database_prefix)
+
+
+async def meterctl(*argv: str) -> int:
+    """``meterctl ARGV``; it runs its own event loop, as from a shell, so in a thread."""
+    return await asyncio.to_thread(meterctl_main, list(argv))
 
 
 @pytest.fixture
@@ -119,6 +133,18 @@ def registered(
         "additional_meter": False,
         "contact": {"phone": "+994501234567", "email": "citizen@example.az"},
         "notes": "",
+        "due_by": "2026-12-10",  # ten working days after 26 November 2026, as intake says
+    }
+    body.update(overrides)
+    return body
+
+
+def withdrawal(registration: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """The applicant's ``dispatcher.withdraw_application`` of a registered application."""
+    body = {
+        "applicant_fin": registration["applicant_fin"],
+        "application_number": registration["application_number"],
+        "language": registration["language"],
     }
     body.update(overrides)
     return body

@@ -10,6 +10,7 @@ from typing import Any
 
 from services.dispatcher.domain import stock as meters
 from services.dispatcher.domain import teams as capacity
+from services.dispatcher.domain import workorders
 from services.dispatcher.domain.changes import Change, Document
 from services.dispatcher.domain.teams import Team
 from services.dispatcher.domain.workorders import Message, WorkOrder
@@ -113,6 +114,20 @@ class MemoryDispatcherStore:
             and (not stock_pending or "stock_pending" in document)
         ]
         found.sort(key=lambda document: (document["created_at"], document["_id"]))
+        return copy.deepcopy(found[:limit])
+
+    async def past_due(
+        self, day: str, *, unannounced: bool = False, limit: int = 1000
+    ) -> list[WorkOrder]:
+        found = [
+            document
+            for document in self.documents.values()
+            if document.get("status") in workorders.OPEN
+            and isinstance(document.get("due_by"), str)
+            and document["due_by"] < day
+            and not (unannounced and "overdue_at" in document)
+        ]
+        found.sort(key=lambda document: (document["due_by"], document["_id"]))
         return copy.deepcopy(found[:limit])
 
     async def save_and_publish(

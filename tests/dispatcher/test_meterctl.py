@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from meterctl.__main__ import main
 from services.dispatcher.mongo import MongoDispatcherStore
-from tests.dispatcher.conftest import level
+from tests.dispatcher.conftest import level, meterctl
 
 DEMO = Path(__file__).resolve().parents[2] / "deploy" / "demo"
-
-
-@pytest.fixture
-def operator_env(mongo_url: str, database_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """meterctl's environment: the dispatcher's database of this test (no broker needed)."""
-    monkeypatch.setenv("MONGO_URL", mongo_url)
-    monkeypatch.setenv("DATABASE_PREFIX", database_prefix)
-
-
-async def run(*argv: str) -> int:
-    """``meterctl ARGV``; it runs its own event loop, as from a shell, so in a thread."""
-    return await asyncio.to_thread(main, list(argv))
 
 
 async def test_the_demo_teams_and_stock_load(
     operator_env: None, store: MongoDispatcherStore, capsys: Any
 ) -> None:
-    assert await run("teams", "import", str(DEMO / "teams.csv")) == 0
+    assert await meterctl("teams", "import", str(DEMO / "teams.csv")) == 0
     for line in (DEMO / "stock.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             district, quantity = line.split()
-            assert await run("stock", "receive", district, quantity) == 0
+            assert await meterctl("stock", "receive", district, quantity) == 0
 
     teams = await store.teams()
     served = {district for team in teams for district in team.district_codes}
@@ -50,9 +36,9 @@ async def test_importing_a_team_again_updates_it(
 ) -> None:
     csv = tmp_path / "teams.csv"
     csv.write_text("team_id,name,district_codes,daily_capacity\nT-01,A,BAK-NAS,2\n")
-    assert await run("teams", "import", str(csv)) == 0
+    assert await meterctl("teams", "import", str(csv)) == 0
     csv.write_text("team_id,name,district_codes,daily_capacity\nT-01,A,BAK-NAS;GNC-01,6\n")
-    assert await run("teams", "import", str(csv)) == 0
+    assert await meterctl("teams", "import", str(csv)) == 0
 
     [team] = await store.teams()
     assert (team.district_codes, team.daily_capacity) == (("BAK-NAS", "GNC-01"), 6)
@@ -68,7 +54,7 @@ async def test_a_file_with_a_bad_row_imports_nothing_and_names_the_lines(
         "T-02,B,,2\n"
         "T-03,C,SUM-01,many\n"
     )
-    assert await run("teams", "import", str(csv)) == 1
+    assert await meterctl("teams", "import", str(csv)) == 1
 
     errors = capsys.readouterr().err
     assert "line 3: district_codes is empty" in errors
@@ -80,17 +66,17 @@ async def test_a_file_with_a_bad_row_imports_nothing_and_names_the_lines(
 async def test_stock_receive_needs_a_positive_whole_number(
     quantity: str, operator_env: None, store: MongoDispatcherStore
 ) -> None:
-    assert await run("stock", "receive", "GNC-01", quantity) == 2
+    assert await meterctl("stock", "receive", "GNC-01", quantity) == 2
     assert await store.stock_levels() == []
 
 
 async def test_stock_receive_adds_and_stock_show_tells_the_balance(
     operator_env: None, store: MongoDispatcherStore, capsys: Any
 ) -> None:
-    assert await run("stock", "receive", "GNC-01", "3") == 0
-    assert await run("stock", "receive", "GNC-01", "2") == 0
+    assert await meterctl("stock", "receive", "GNC-01", "3") == 0
+    assert await meterctl("stock", "receive", "GNC-01", "2") == 0
     assert await store.reserve("GNC-01", "SQ-2026-000001")
-    assert await run("stock", "show") == 0
+    assert await meterctl("stock", "show") == 0
 
     out = capsys.readouterr().out
     assert "received 2 meter(s) into GNC-01; 5 available" in out
@@ -101,11 +87,11 @@ async def test_stock_receive_adds_and_stock_show_tells_the_balance(
 async def test_a_receipt_sent_again_adds_nothing_and_reports_the_stock_now(
     operator_env: None, store: MongoDispatcherStore, capsys: Any
 ) -> None:
-    assert await run("stock", "receive", "GNC-01", "20", "--receipt", "INV-2026-117") == 0
+    assert await meterctl("stock", "receive", "GNC-01", "20", "--receipt", "INV-2026-117") == 0
     assert await store.reserve("GNC-01", "SQ-2026-000001")
     assert await store.reserve("GNC-01", "SQ-2026-000002")
 
-    assert await run("stock", "receive", "GNC-01", "20", "--receipt", "INV-2026-117") == 0
+    assert await meterctl("stock", "receive", "GNC-01", "20", "--receipt", "INV-2026-117") == 0
 
     first, again = capsys.readouterr().out.splitlines()
     assert first == "received 20 meter(s) into GNC-01; 20 available"
@@ -128,7 +114,7 @@ async def test_teams_waiting_lists_the_work_orders_waiting_for_capacity(
             "version": 1,
         }
     )
-    assert await run("teams", "waiting") == 0
+    assert await meterctl("teams", "waiting") == 0
     out = capsys.readouterr().out
     assert "WO-5F0C2A9B13D7E846  SQ-2026-000007  BAK-YAS" in out
     assert "1 work order(s) waiting" in out

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from services.dispatcher.domain import workorders
+from services.dispatcher.domain import deadlines, withdrawals, workorders
 from services.dispatcher.domain.stock import Receipt
 from services.dispatcher.domain.workorders import Application, WorkOrder
 from services.dispatcher.mongo import MongoDispatcherStore
@@ -76,7 +76,7 @@ def subject(request: pytest.FixtureRequest) -> Subject:
     return request.getfixturevalue(f"{request.param}_subject")  # type: ignore[no-any-return]
 
 
-def application(number: str, district: str = "BAK-NAS") -> Application:
+def application(number: str, district: str = "BAK-NAS", due_by: str | None = None) -> Application:
     return Application(
         number=number,
         district_code=district,
@@ -84,19 +84,23 @@ def application(number: str, district: str = "BAK-NAS") -> Application:
         language="az",
         subscriber_code="1000001",
         sequence=1,
+        applicant_fin="5ABCD12",
+        due_by=due_by,
     )
 
 
 def opened(
-    number: str, at: datetime = NOON, reserved: bool | None = True
+    number: str, at: datetime = NOON, reserved: bool | None = True, due_by: str | None = None
 ) -> tuple[WorkOrder, list[workorders.Message]]:
     # Any unique id will do: the store never derives one from the other.
     order_id = number.replace("SQ-", "WO-")
-    return workorders.opened(application(number), at, reserved, "corr-1", order_id)
+    return workorders.opened(application(number, due_by=due_by), at, reserved, "corr-1", order_id)
 
 
-async def save_new(subject: Subject, number: str, at: datetime = NOON) -> WorkOrder:
-    work_order, events = opened(number, at)
+async def save_new(
+    subject: Subject, number: str, at: datetime = NOON, due_by: str | None = None
+) -> WorkOrder:
+    work_order, events = opened(number, at, due_by=due_by)
     assert await subject.store.save_and_publish(work_order, events)
     stored = await subject.store.work_order(number)
     assert stored is not None
@@ -359,6 +363,67 @@ async def test_a_closed_work_order_is_found_by_its_report_and_its_stock_change_s
     assert "stock_pending" not in settled
     assert settled["status"] == "rejected"
     assert subject.published()[-1] == ("application.rejected", "SQ-2026-000001", 4)
+
+
+# --- withdrawals and due dates ----------------------------------------------------------
+
+
+async def test_a_withdrawn_work_order_keeps_its_applicant_and_awaits_its_stock_release(
+    subject: Subject,
+) -> None:
+    waiting = await save_new(subject, "SQ-2026-000001", due_by="2026-12-10")
+    assert (waiting["applicant_fin"], waiting["due_by"]) == ("5ABCD12", "2026-12-10")
+
+    changed, events = withdrawals.withdrawn(waiting, NOON)
+    assert await subject.store.save_and_publish(changed, events, replacing=waiting)
+    assert not await subject.store.save_and_publish(changed, events, replacing=waiting)
+
+    stored = await subject.store.work_order("SQ-2026-000001")
+    assert stored is not None
+    assert (stored["status"], stored["stock_pending"]) == ("withdrawn", "release")
+    assert [w["_id"] for w in await subject.store.work_orders(stock_pending=True)] == [
+        "SQ-2026-000001"
+    ]
+    assert subject.published()[-1] == ("application.withdrawn", "SQ-2026-000001", 3)
+
+
+async def test_past_due_lists_open_work_orders_due_before_a_day_earliest_first(
+    subject: Subject,
+) -> None:
+    await save_new(subject, "SQ-2026-000001", due_by="2026-12-03")
+    await save_new(subject, "SQ-2026-000002", due_by="2026-12-01")
+    await save_new(subject, "SQ-2026-000003", due_by="2026-12-04")  # due on the day: not yet
+    await save_new(subject, "SQ-2026-000004")  # no due date
+    assigned = await save_new(subject, "SQ-2026-000005", due_by="2026-12-03")
+    changed, events = workorders.assigned(assigned, team("T-01", "BAK-NAS"), "d", NOON)
+    assert await subject.store.save_and_publish(changed, events, replacing=assigned)
+    withdrawn = await save_new(subject, "SQ-2026-000006", due_by="2026-11-30")
+    changed, events = withdrawals.withdrawn(withdrawn, NOON)
+    assert await subject.store.save_and_publish(changed, events, replacing=withdrawn)
+    rejected, events = opened("SQ-2026-000007", reserved=False, due_by="2026-11-30")
+    assert await subject.store.save_and_publish(rejected, events)
+
+    def numbers(found: list[WorkOrder]) -> list[str]:
+        return [work_order["_id"] for work_order in found]
+
+    assert numbers(await subject.store.past_due("2026-12-04")) == [
+        "SQ-2026-000002",
+        "SQ-2026-000001",
+        "SQ-2026-000005",
+    ]
+    assert numbers(await subject.store.past_due("2026-12-04", limit=1)) == ["SQ-2026-000002"]
+    assert await subject.store.past_due("2026-12-01") == []
+
+    first = await subject.store.work_order("SQ-2026-000002")
+    assert first is not None
+    changed, events = deadlines.announced(first, NOON)
+    assert await subject.store.save_and_publish(changed, events, replacing=first)
+    assert numbers(await subject.store.past_due("2026-12-04", unannounced=True)) == [
+        "SQ-2026-000001",
+        "SQ-2026-000005",
+    ]
+    assert len(await subject.store.past_due("2026-12-04")) == 3, "still overdue, announced"
+    assert subject.published()[-1] == ("application.overdue", "SQ-2026-000002", 3)
 
 
 # --- refused reports --------------------------------------------------------------------

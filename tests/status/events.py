@@ -9,6 +9,8 @@ from tests.support.amqp import EventPublisher
 __all__ = ["EventPublisher"]
 
 FIN = "5ABCD12"
+ADDRESS = "Bakı şəhəri, Nəsimi rayonu, Əliyar Əliyev küçəsi 12, mənzil 4"
+DUE_BY = "2026-12-10"
 ACT = {
     "act_number": "AKT-2026-0042",
     "meter_serial": "WM-778812",
@@ -40,6 +42,8 @@ def registered(
         "additional_meter": False,
         "contact": {"phone": "+994501234567", "email": "citizen@example.az"},
         "notes": "",
+        "address": ADDRESS,
+        "due_by": DUE_BY,
     }
 
 
@@ -79,6 +83,22 @@ def rejected(number: str, sequence: int = 3, minute: int = 3) -> dict[str, Any]:
         "sequence": sequence,
         "reason_code": "no_meter_stock",
         "comment": "Rayonda sayğac ehtiyatı yoxdur.",
+    }
+
+
+def withdrawn(number: str, sequence: int = 3, minute: int = 3) -> dict[str, Any]:
+    return {"application_number": number, "occurred_at": at(minute), "sequence": sequence}
+
+
+def overdue(number: str, sequence: int = 4, minute: int = 4) -> dict[str, Any]:
+    """``application.overdue``: a sequence of its own, yet no step."""
+    return {
+        "application_number": number,
+        "occurred_at": at(minute),
+        "sequence": sequence,
+        "due_by": DUE_BY,
+        "district_code": "BAK-NAS",
+        "team_id": "T-01",
     }
 
 

@@ -17,8 +17,10 @@ from tests.status.events import (
     completed,
     forwarded,
     notified,
+    overdue,
     registered,
     rejected,
+    withdrawn,
 )
 
 NUMBER = "SQ-2026-000001"
@@ -35,7 +37,8 @@ def all_facts() -> list[dict[str, Any]]:
         ("application.registered", registered(NUMBER, language="ru")),
         ("application.forwarded", forwarded(NUMBER)),
         ("application.assigned", assigned(NUMBER)),
-        ("application.completed", completed(NUMBER)),
+        ("application.overdue", overdue(NUMBER, sequence=4)),
+        ("application.completed", {**completed(NUMBER), "sequence": 5}),
         ("notification.delivered", notified(NUMBER, "application.registered", "email", 1)),
         ("notification.failed", notified(NUMBER, "application.registered", "sms", 2)),
         ("notification.delivered", notified(NUMBER, "application.registered", "sms", 7)),
@@ -54,7 +57,7 @@ def fold_one_by_one(facts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @settings(max_examples=200, derandomize=True)
-@given(st.permutations(all_facts()), st.lists(st.integers(0, 8), max_size=6))
+@given(st.permutations(all_facts()), st.lists(st.integers(0, 9), max_size=6))
 def test_any_order_with_any_repeats_folds_into_the_same_document(
     order: list[dict[str, Any]], repeats: list[int]
 ) -> None:
@@ -62,6 +65,18 @@ def test_any_order_with_any_repeats_folds_into_the_same_document(
     shuffled = order + [order[index] for index in repeats]
 
     assert fold_one_by_one(shuffled) == fold_one_by_one(facts)
+
+
+def test_the_folded_journey_is_completed_and_no_longer_overdue() -> None:
+    view = fold_one_by_one(all_facts())["view"]
+
+    assert (view["status"], view["overdue"], view["due_by"]) == ("completed", False, "2026-12-10")
+    assert [step["status"] for step in view["timeline"]] == [
+        "completed",
+        "assigned",
+        "forwarded",
+        "registered",
+    ]
 
 
 def test_a_delivery_outranks_a_failure_of_the_same_event_and_channel() -> None:
@@ -84,7 +99,7 @@ def test_a_repeated_fact_is_reported_as_nothing_new() -> None:
 
 def test_the_highest_sequence_decides_the_status_even_when_it_came_first() -> None:
     facts = all_facts()
-    document = fold_one_by_one([facts[3], facts[1], facts[0]])
+    document = fold_one_by_one([facts[4], facts[1], facts[0]])
 
     assert document["view"]["status"] == "completed"
     assert [step["status"] for step in document["view"]["timeline"]] == [
@@ -103,6 +118,7 @@ def test_a_document_without_its_registration_has_no_owner_and_no_view() -> None:
     assert document["view"] is None
     assert "applicant_fin" not in document
     assert len(document["received"]["steps"]) == 3
+    assert len(document["received"]["overdue"]) == 1
 
 
 @pytest.mark.parametrize(
@@ -182,13 +198,15 @@ BODIES = {
     "application.assigned": assigned(NUMBER),
     "application.completed": completed(NUMBER),
     "application.rejected": rejected(NUMBER),
+    "application.withdrawn": withdrawn(NUMBER),
+    "application.overdue": overdue(NUMBER),
     "notification.delivered": notified(NUMBER, "application.registered", "email"),
     "notification.failed": notified(NUMBER, "application.registered", "sms"),
 }
 
 
 @pytest.mark.parametrize("model", EVENT_MODELS, ids=lambda model: model.routing_key)
-def test_each_event_of_the_registry_is_a_step_with_its_status_or_a_notification_outcome(
+def test_each_event_of_the_registry_is_a_step_an_overdue_mark_or_a_notification_outcome(
     model: Any,
 ) -> None:
     fact = fact_from(model.routing_key, BODIES[model.routing_key])
@@ -196,6 +214,9 @@ def test_each_event_of_the_registry_is_a_step_with_its_status_or_a_notification_
     assert fact is not None
     if model.status is not None:
         assert (fact["kind"], fact["status"]) == ("step", model.status)
+    elif model.routing_key == "application.overdue":
+        assert (fact["kind"], fact["sequence"], fact["due_by"]) == ("overdue", 4, "2026-12-10")
+        assert "status" not in fact
     else:
         assert fact["kind"] == "notification"
         assert fact["state"] == model.routing_key.removeprefix("notification.")
@@ -208,4 +229,5 @@ def test_steps_rank_in_the_registrys_order() -> None:
         Status.ASSIGNED,
         Status.COMPLETED,
         Status.REJECTED,
+        Status.WITHDRAWN,
     ]

@@ -17,6 +17,8 @@ from shared.contracts.events import Event
 from shared.contracts.reading import read_event
 from shared.mongo import make_client
 from tests.status.events import (
+    ACT,
+    ADDRESS,
     FIN,
     assigned,
     completed,
@@ -173,3 +175,24 @@ async def test_concurrent_writers_of_one_application_lose_no_fact(store: StatusS
         ("email", "delivered"),
         ("sms", "delivered"),
     }
+
+
+async def test_the_act_copy_is_the_owners_once_completed(store: StatusStore) -> None:
+    number = "SQ-2026-000030"
+    events = journey(number)
+    for key, body in events[:3]:
+        await record(store, key, body)
+    assert await store.own_act(FIN, number) is None  # no act yet
+
+    await record(store, *events[3])
+
+    copy = await store.own_act(FIN, number)
+    assert copy is not None
+    assert (copy.application_number, copy.subscriber_code, copy.address) == (
+        number,
+        "1000001",
+        ADDRESS,
+    )
+    assert copy.act.model_dump() == ACT
+    assert await store.own_act(OTHER_FIN, number) is None
+    assert await store.own_act(FIN, "SQ-2026-999999") is None

@@ -7,6 +7,8 @@ is stored, ask these functions what changes, and hand the result to the store.
 - ``stock``: a district's meters, reserved, consumed and received;
 - ``workorders``: a work order's changes and the events each causes;
 - ``reports``: whether a field team's report may close its work order;
+- ``withdrawals``: whether a citizen may withdraw an application, and what that changes;
+- ``deadlines``: when an open work order is overdue, and its announcement;
 - ``comments``: rejection sentences in the application's language.
 """
 

@@ -9,14 +9,18 @@ returns the new document and the messages it causes (events, and the team's
 (``store.DispatcherStore.save_and_publish``).
 
     waiting ──assigned──▶ assigned ──reported──▶ completed | rejected
-       └──── no meter in stock ──▶ rejected
+       ├──── no meter in stock ──▶ rejected
+       └──── withdrawn by the citizen ──▶ withdrawn   (``withdrawals``)
+
+An open work order (waiting or assigned) past its due date is announced overdue once
+(``deadlines``); that changes no status.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from services.dispatcher.domain.comments import rejection_comment
@@ -33,6 +37,7 @@ from shared.contracts.events import (
     ApplicationRejected,
 )
 from shared.contracts.field import WorkOrderAssigned
+from shared.contracts.fields import normalize_fin
 from shared.contracts.reading import MalformedMessage
 from shared.contracts.replies import Accepted
 
@@ -40,12 +45,14 @@ WorkOrder = dict[str, Any]
 """A work order as stored: ``_id`` (the application number), ``work_order_id``,
 ``district_code``, ``reason_code``, ``language``, ``subscriber_code``, ``address``,
 ``phone``, ``notes``, ``additional_meter``, ``status``, ``meter_reserved``, ``sequence``,
-``created_at``, ``updated_at``, ``correlation_id``;
+``created_at``, ``updated_at``, ``correlation_id``, ``applicant_fin`` (normalized: who may
+withdraw it) and ``due_by`` (``YYYY-MM-DD`` or None);
 ``team_id``, ``assigned_day``, ``assigned_at`` once assigned; ``closed_at`` and
 ``rejection`` or ``outcome``/``act``/``comment`` once closed; ``stock_pending`` while a
 closing's stock change is unfinished; ``report_message_id`` and ``report_reply`` of the
-report that closed it (every copy of that message is answered with that reply). The store
-adds ``version`` (and the outbox)."""
+report that closed it (every copy of that message is answered with that reply);
+``withdrawn_at`` once withdrawn; ``overdue_at`` once announced overdue. The store adds
+``version`` (and the outbox)."""
 
 Message = ApplicationEvent | WorkOrderAssigned
 """What a change of a work order publishes: events on ``meter.events``, work orders on
@@ -56,7 +63,9 @@ WAITING = "waiting"
 ASSIGNED = "assigned"
 COMPLETED = "completed"
 REJECTED = "rejected"
-CLOSED = frozenset({COMPLETED, REJECTED})
+WITHDRAWN = "withdrawn"
+OPEN = frozenset({WAITING, ASSIGNED})
+CLOSED = frozenset({COMPLETED, REJECTED, WITHDRAWN})
 
 # Reasons whose work needs a meter from the district's stock (DESIGN.md 4a).
 REASONS_NEEDING_A_METER = frozenset(
@@ -71,6 +80,14 @@ REASONS_NEEDING_A_METER = frozenset(
 
 def needs_meter(reason_code: str) -> bool:
     return reason_code in REASONS_NEEDING_A_METER
+
+
+def holds_meter(work_order: WorkOrder) -> bool:
+    """Whether the district's reservation under this number is the work order's: while it
+    is open, or closed with its stock change still to make (``stock_pending``)."""
+    return work_order.get("meter_reserved") is True and (
+        work_order.get("status") in OPEN or "stock_pending" in work_order
+    )
 
 
 def new_work_order_id() -> str:
@@ -93,6 +110,9 @@ class Application:
     phone: str = ""
     notes: str = ""
     additional_meter: bool = False
+    # Who may withdraw it (normalized FIN) and when it is due (YYYY-MM-DD, Asia/Baku).
+    applicant_fin: str = ""
+    due_by: str | None = None
 
     @classmethod
     def from_event(cls, event: ApplicationRegistered) -> Application:
@@ -111,7 +131,18 @@ class Application:
             phone=event.contact.phone,
             notes=event.notes or "",
             additional_meter=event.additional_meter is True,
+            applicant_fin=normalize_fin(event.applicant_fin or ""),
+            due_by=_date_or_none(event.due_by),
         )
+
+
+def _date_or_none(value: str | None) -> str | None:
+    """A ``YYYY-MM-DD`` date as given; None for none or anything else (an application with
+    an unreadable due date is still dispatched, it is just never announced overdue)."""
+    try:
+        return date.fromisoformat(value).isoformat() if value else None
+    except ValueError:
+        return None
 
 
 def opened(
@@ -137,6 +168,8 @@ def opened(
         "phone": app.phone,
         "notes": app.notes,
         "additional_meter": app.additional_meter,
+        "applicant_fin": app.applicant_fin,
+        "due_by": app.due_by,
         "status": WAITING,
         "meter_reserved": bool(reserved),
         "sequence": app.sequence + 1,
@@ -215,7 +248,7 @@ def rejected(
         comment=comment,
         work_order_id=work_order["work_order_id"],
     )
-    changed = _closed(work_order, now, REJECTED, sequence, stock_pending)
+    changed = closing(work_order, now, REJECTED, sequence, stock_pending)
     changed["rejection"] = {"reason_code": reason, "comment": comment}
     return changed, [event]
 
@@ -254,7 +287,7 @@ def reported(
             team_id=report.team_id,
         )
         pending = ("consume" if outcome == "installed" else "release") if held else None
-        changed = _closed(work_order, now, COMPLETED, sequence, pending)
+        changed = closing(work_order, now, COMPLETED, sequence, pending)
         changed.update(
             outcome=outcome, act=report.act.model_dump(mode="json"), comment=report.comment
         )
@@ -264,9 +297,11 @@ def reported(
     return changed, events
 
 
-def _closed(
+def closing(
     work_order: WorkOrder, now: datetime, status: str, sequence: int, stock_pending: str | None
 ) -> WorkOrder:
+    """The work order closed as ``status``; ``stock_pending`` marks the stock change still
+    to make (``consume`` or ``release``), which housekeeping finishes after a crash."""
     changed = {
         **work_order,
         "status": status,

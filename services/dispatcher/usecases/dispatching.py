@@ -1,5 +1,6 @@
 """The dispatcher: dispatch registered applications, receive stock, and the housekeeping
-that finishes what waits (``background`` runs it); reports are ``reporting``'s."""
+that finishes what waits (``background`` runs it); reports are ``reporting``'s,
+withdrawals ``withdrawing``'s, due dates ``deadlines``'s."""
 
 from __future__ import annotations
 
@@ -14,15 +15,19 @@ from services.dispatcher.domain import teams, workorders
 from services.dispatcher.domain.teams import Team
 from services.dispatcher.domain.workorders import Application, WorkOrder
 from services.dispatcher.store import DispatcherStore
+from services.dispatcher.usecases.deadlines import Deadlines
 from services.dispatcher.usecases.reporting import Reporting, settle_stock
+from services.dispatcher.usecases.withdrawing import Withdrawing
 from shared.clock import utc_now
-from shared.contracts.commands import ReceiveStock, ReportOutcome
+from shared.contracts.commands import ReceiveStock, ReportOutcome, WithdrawApplication
 from shared.contracts.events import (
     ApplicationAssigned,
     ApplicationCompleted,
     ApplicationForwarded,
+    ApplicationOverdue,
     ApplicationRegistered,
     ApplicationRejected,
+    ApplicationWithdrawn,
     Event,
     NotificationDelivered,
     NotificationFailed,
@@ -47,15 +52,20 @@ class Dispatcher:
     clock: Callable[[], datetime] = utc_now
     senders: Senders = field(default_factory=Senders)
     reporting: Reporting = field(init=False)
+    withdrawing: Withdrawing = field(init=False)
+    deadlines: Deadlines = field(init=False)
     _kept_since: str = field(default="", init=False)  # the oldest team day kept
 
     def __post_init__(self) -> None:
         self.reporting = Reporting(self.store, self.clock, self.senders)
+        self.withdrawing = Withdrawing(self.store, self.clock)
+        self.deadlines = Deadlines(self.store, self.clock)
 
     # --- application.registered --------------------------------------------------------
 
     async def follow(self, event: Event, correlation_id: str | None) -> Outcome:
-        """Dispatch each registered application; no other event concerns the dispatcher."""
+        """Dispatch each registered application; no other event concerns the dispatcher
+        (withdrawn and overdue are its own)."""
         match event:
             case ApplicationRegistered():
                 return await self.register(event, correlation_id)
@@ -64,6 +74,8 @@ class Dispatcher:
                 | ApplicationAssigned()
                 | ApplicationCompleted()
                 | ApplicationRejected()
+                | ApplicationWithdrawn()
+                | ApplicationOverdue()
                 | NotificationDelivered()
                 | NotificationFailed()
             ):
@@ -112,7 +124,9 @@ class Dispatcher:
         stored = await self.store.work_order(app.number)
         if stored is None:
             return
-        if reserved and stored.get("meter_reserved") is not True:
+        # The winner may have been withdrawn or closed and its meter given back already,
+        # before this copy reserved one again under the same number.
+        if reserved and not workorders.holds_meter(stored):
             await self.store.release(app.district_code, app.number)
         if team is not None:
             await self._unclaim_unless_kept(app.number, team, day)
@@ -124,6 +138,12 @@ class Dispatcher:
     ) -> Outcome:
         """Close the work order as reported (``reporting.Reporting.report``)."""
         return await self.reporting.report(parsed, message_id, user_id)
+
+    # --- dispatcher.withdraw_application ----------------------------------------------
+
+    async def withdraw(self, command: WithdrawApplication) -> Outcome:
+        """Withdraw a waiting application (``withdrawing.Withdrawing.withdraw``)."""
+        return await self.withdrawing.withdraw(command)
 
     # --- dispatcher.receive_stock ------------------------------------------------------
 
@@ -179,11 +199,19 @@ class Dispatcher:
         return assigned
 
     async def settle_pending(self) -> int:
-        """Finish the stock changes of closed work orders that a crash interrupted."""
+        """Finish the stock changes of closed work orders that a crash interrupted
+        (a withdrawn one gives back its team-day slot too)."""
         pending = await self.store.work_orders(stock_pending=True)
         for work_order in pending:
-            await self.settle_stock(work_order)
+            if work_order.get("status") == workorders.WITHDRAWN:
+                await self.withdrawing.settle(work_order)
+            else:
+                await self.settle_stock(work_order)
         return len(pending)
+
+    async def announce_overdue(self) -> int:
+        """Publish ``application.overdue`` once for each open work order past due."""
+        return await self.deadlines.announce_overdue()
 
     async def settle_stock(self, work_order: WorkOrder) -> None:
         await settle_stock(self.store, work_order)

@@ -8,6 +8,12 @@ rebuilt documents (removing any the archive does not explain) and finally replay
 arrived meanwhile (from the first mark to a second one) into the live store: the
 projection is idempotent, so overlap is harmless, and the service may keep running
 throughout. No other service is asked to resend anything.
+
+Portals are not flooded with every old view: what the rebuild re-derives (the fresh
+store and the swap) stores no portal update, while the catch-up, which projects into the
+live store as the service does, stores one for each view it changes, for the running
+service's outbox relay to publish (``mongo.MongoRebuild``). A view the rebuild repaired
+reaches the portals with its application's next change.
 """
 
 from __future__ import annotations

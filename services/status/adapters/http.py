@@ -1,23 +1,22 @@
 """The status reads over HTTP (DESIGN.md section 5), documented by their OpenAPI document.
 
-``GET /v1/applications/{number}`` and ``GET /v1/applications``: the portal authenticates
-with a bearer key from ``STATUS_API_KEYS``, the citizen is named by ``X-Applicant-Fin``.
-Checked in this order: 401 (key), 400 (citizen), 422 (number), then 404 or 200.
+``GET /v1/applications/{number}``, ``GET /v1/applications`` and the copy of the
+installation act as a PDF, ``GET /v1/applications/{number}/act`` (DESIGN.md section 13):
+the portal authenticates with a bearer key from ``STATUS_API_KEYS``, the citizen is named
+by ``X-Applicant-Fin``. Checked in this order: 401 (key), 400 (citizen), 422 (number),
+then 404 or 200.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
-import uvicorn
 from fastapi import Depends, FastAPI, Header, Path, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict
@@ -27,7 +26,9 @@ from services.status.store import StatusReader
 from shared.contracts.commands import NUMBER_PATTERN
 from shared.contracts.fields import normalize_fin
 from shared.contracts.replies import ApplicationList, ApplicationView
+from shared.documents import render_act
 
+PDF = "application/pdf"
 NUMBER_HINT = "the application number must look like SQ-2026-000001 (SQ-<4 digits>-<6 digits>)"
 
 
@@ -55,7 +56,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
         400: "X-Applicant-Fin is missing or blank",
         401: "the bearer key is missing or unknown",
-        404: "no such application of this citizen",
+        404: "no such application of this citizen (or, for its act, none drawn up yet)",
         422: "the number is not SQ-<4 digits>-<6 digits>",
     }
     return {status: {"model": Problem, "description": described[status]} for status in statuses}
@@ -150,35 +151,33 @@ def create_http_app(reader: StatusReader, api_keys: frozenset[str]) -> FastAPI:
     async def list_applications(applicant_fin: ApplicantFin) -> Any:
         return ApplicationList(applications=await reader.own_applications(applicant_fin))
 
+    @app.get(
+        "/v1/applications/{number}/act",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "the installation act as a PDF, in Azerbaijani: "
+                "`akt-<act_number>.pdf`, the same file as the completion e-mail's attachment",
+                "content": {PDF: {"schema": {"type": "string", "format": "binary"}}},
+                "headers": {
+                    "Content-Disposition": {
+                        "description": 'attachment; filename="akt-<act_number>.pdf"',
+                        "schema": {"type": "string"},
+                    }
+                },
+            },
+            **_errors(400, 401, 404, 422),
+        },
+        dependencies=[Depends(portal)],
+        summary="The citizen's copy of the installation act, once the meter is installed",
+    )
+    async def get_act(number: Number, applicant_fin: ApplicantFin) -> Response:
+        copy = await reader.own_act(applicant_fin, number)
+        if copy is None:
+            raise ApiError(404, "not_found", f"no act of an application {number} of this citizen")
+        # Rendering takes a few milliseconds of CPU: off the event loop.
+        pdf = await asyncio.to_thread(render_act, copy)
+        disposition = f'attachment; filename="{copy.filename}"'
+        return Response(pdf, media_type=PDF, headers={"Content-Disposition": disposition})
+
     return app
-
-
-class _Server(uvicorn.Server):
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # The FastStream app owns SIGINT/SIGTERM and stops this server on shutdown.
-        yield
-
-
-class HttpServer:
-    """Serves an ASGI app inside the service's event loop; cancelling it stops gracefully."""
-
-    def __init__(self, app: FastAPI, host: str, port: int, graceful_timeout: float) -> None:
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            lifespan="off",
-            log_config=None,
-            timeout_graceful_shutdown=int(graceful_timeout) or 1,
-        )
-        self.server = _Server(config)
-
-    async def run(self) -> None:
-        serving = asyncio.ensure_future(self.server.serve())
-        try:
-            await asyncio.shield(serving)
-        except asyncio.CancelledError:
-            self.server.should_exit = True  # finish in-flight requests, then stop
-            await serving
-            raise

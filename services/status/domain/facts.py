@@ -1,8 +1,9 @@
 """Events read into facts: what the projection keeps of each event, checked and normalized.
 
 Every event of the registry is a fact here: an application event is a step with the
-status its model names (``status``), a notification event an outcome of one e-mail or
-SMS. Times become ISO 8601 in Asia/Baku time, the FIN is normalized as intake normalizes
+status its model names (``status``), ``application.overdue`` (which names no status) a
+mark that the application passed its due date, a notification event an outcome of one
+e-mail or SMS. Times become ISO 8601 in Asia/Baku time, the FIN is normalized as intake normalizes
 it, the act keeps the contract's fields. Facts are plain dicts: they are what the read
 model stores.
 """
@@ -21,8 +22,10 @@ from shared.contracts.events import (
     ApplicationCompleted,
     ApplicationEvent,
     ApplicationForwarded,
+    ApplicationOverdue,
     ApplicationRegistered,
     ApplicationRejected,
+    ApplicationWithdrawn,
     DomainEvent,
     Event,
     NotificationDelivered,
@@ -55,13 +58,18 @@ def fact_of(event: Event) -> Fact:
                 reason_code=event.reason_code,
                 channel=event.channel,
                 language=event.language,
+                # Not shown in the view: the act's copy names it (GET .../act).
+                address=event.address,
+                due_by=event.due_by,
             )
-        case ApplicationForwarded() | ApplicationAssigned():
+        case ApplicationForwarded() | ApplicationAssigned() | ApplicationWithdrawn():
             return _step(event)
         case ApplicationCompleted():
             return _step(event, outcome=event.outcome, act=event.act.model_dump(mode="json"))
         case ApplicationRejected():
             return _step(event, reason_code=event.reason_code, comment=event.comment)
+        case ApplicationOverdue():
+            return _overdue(event)
         case NotificationDelivered():
             return _notification(event, "delivered")
         case NotificationFailed():
@@ -87,6 +95,17 @@ def _step(event: ApplicationEvent, **details: Any) -> Fact:
     }
     fact.update(details)
     return fact
+
+
+def _overdue(event: ApplicationOverdue) -> Fact:
+    """Not a step: whatever its sequence, it never becomes the current status."""
+    return {
+        "kind": "overdue",
+        "application_number": _number(event.application_number),
+        "sequence": event.sequence,
+        "due_by": event.due_by,
+        "at": _baku_time(event.occurred_at),
+    }
 
 
 def _notification(event: NotificationOutcomeEvent, state: Literal["delivered", "failed"]) -> Fact:

@@ -1,11 +1,12 @@
 """The projection's rules, pure: merge facts into what a document received, fold the view.
 
-A document keeps every fact it received — application steps keyed by ``sequence``,
-notification outcomes keyed by (event, channel) — and its view is recomputed from them on
-every write. So a redelivered event changes nothing, and any arrival order of the same
-events ends in the same document. The current status is that of the highest sequence.
-Until ``application.registered`` arrives a document has no owner and no view: nobody sees
-it.
+A document keeps every fact it received — application steps and overdue marks keyed by
+``sequence``, notification outcomes keyed by (event, channel) — and its view is
+recomputed from them on every write. So a redelivered event changes nothing, and any
+arrival order of the same events ends in the same document. The current status is that of
+the step with the highest sequence; an overdue mark is no step, so it never is the
+status, it makes the view ``overdue`` while the application is open. Until
+``application.registered`` arrives a document has no owner and no view: nobody sees it.
 """
 
 from __future__ import annotations
@@ -31,15 +32,19 @@ Received = dict[str, list[Fact]]
 _STATE_RANK = {"failed": 0, "delivered": 1}
 _EVENT_RANK = {model.routing_key: rank for rank, model in enumerate(STEP_EVENTS)}
 _REGISTERED = step_status(ApplicationRegistered)
+_KINDS = ("steps", "notifications", "overdue")
 
 
 def merged(received: Received, facts: Iterable[Fact]) -> Received | None:
     """What the document holds after ``facts``; None when they add nothing new."""
     steps = {step["sequence"]: step for step in received.get("steps", [])}
+    marks = {mark["sequence"]: mark for mark in received.get("overdue", [])}
     outcomes = {(n["event"], n["channel"]): n for n in received.get("notifications", [])}
     for fact in facts:
         if fact["kind"] == "step":
             steps.setdefault(fact["sequence"], fact)
+        elif fact["kind"] == "overdue":
+            marks.setdefault(fact["sequence"], fact)
         else:
             key = (fact["event"], fact["channel"])
             outcomes[key] = _preferred(outcomes.get(key), fact)
@@ -47,8 +52,10 @@ def merged(received: Received, facts: Iterable[Fact]) -> Received | None:
         "steps": [steps[sequence] for sequence in sorted(steps)],
         "notifications": [outcomes[key] for key in sorted(outcomes, key=_outcome_order)],
     }
-    before = {key: received.get(key, []) for key in ("steps", "notifications")}
-    return None if result == before else result
+    if marks:  # only then: documents of applications never overdue stay as they were
+        result["overdue"] = [marks[sequence] for sequence in sorted(marks)]
+    unchanged = all(result.get(key, []) == received.get(key, []) for key in _KINDS)
+    return None if unchanged else result
 
 
 def _preferred(held: Fact | None, new: Fact) -> Fact:
@@ -79,6 +86,9 @@ def view_of(number: str, registered: Fact, received: Received) -> ApplicationVie
     steps, language = received["steps"], registered["language"]
     current = steps[-1]
     status = Status(current["status"])
+    # Overdue only while open: completion, rejection or withdrawal clears it.
+    overdue = status.is_open and bool(received.get("overdue"))
+    shown_marks = received.get("overdue", []) if overdue else []
     return ApplicationView(
         application_number=number,
         status=status,
@@ -87,7 +97,9 @@ def view_of(number: str, registered: Fact, received: Received) -> ApplicationVie
         reason_code=registered["reason_code"],
         channel=registered["channel"],
         submitted_at=registered["at"],
-        updated_at=_latest([*steps, *received["notifications"]]),
+        updated_at=_latest([*steps, *received["notifications"], *shown_marks]),
+        due_by=registered.get("due_by"),
+        overdue=overdue,
         # DESIGN.md section 5: lists are newest first.
         timeline=[_timeline_step(step, language) for step in reversed(steps)],
         act=current["act"] if status == Status.COMPLETED else None,
