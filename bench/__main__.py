@@ -1,224 +1,99 @@
-"""``make bench``: request/reply throughput of intake against the raw broker, same run.
+"""``make bench``: the whole system, end to end, against the raw broker in the same run.
 
-Prints, for several rounds, submissions per second and latency through intake (a
-separate process, real broker, MongoDB-compatible server) next to a raw aio-pika echo
-server doing the same request/reply over the same broker; then the medians. The
-machine is shared and noisy: compare the ratio, not absolute figures.
+Each run starts the system fresh as ``make run`` does (its own vhost, its own embedded
+database in a temporary directory, mail and SMS sinks, demo data, the four services as
+processes), measures a raw aio-pika request/reply baseline, then offers applications from
+concurrent portal clients: open loop at each ``BENCH_RATES`` rate, then closed loop at
+saturation. A field-team driver reports every assignment as installed; each application
+is followed until ``completed``. Every reply is checked, each application's status is
+asked at the end, and the sinks' e-mails and SMS are counted per (application, step):
+a refused, malformed or missing reply, an application not completed, and a lost or
+duplicated notification each fail the benchmark (exit code 1, the reason printed).
 
-    BENCH_REQUESTS=1000 BENCH_CONCURRENCY=32 BENCH_ROUNDS=5 make bench
+Figures are medians over the runs; they are printed and saved to
+``bench/results/<date>.json`` with a PNG chart. Options (``bench/options.py``):
+
+    BENCH_APPLICATIONS=2000 BENCH_RUNS=3 BENCH_CONCURRENCY=32 BENCH_RATES=20,50 make bench
+    BENCH_APPLICATIONS=200 BENCH_RUNS=1 make bench          # a quick try
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import dataclasses
 import os
-import statistics
-import subprocess
+import signal
 import sys
-import time
-import uuid
-from contextlib import ExitStack
-from pathlib import Path
+from datetime import UTC, datetime
+from typing import Any
 
-import aio_pika
-
-from services.intake.mongo import MongoIntakeStore
-from shared.mongo import make_client
-from tests.support import infra
-from tests.support.amqp import wait_until_consumed
-
-ROOT = Path(__file__).resolve().parent.parent
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", "1000"))
-CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+from bench import report
+from bench.amqp import BenchFailure
+from bench.figures import summarise
+from bench.management import Management
+from bench.options import OptionError, from_env
+from bench.procs import StartFailed
+from bench.run import Run, say
+from bench.system import running
 
 
-class Client:
-    """Request/reply over one connection, ``concurrency`` requests in flight."""
-
-    async def start(self, url: str) -> None:
-        self.connection = await aio_pika.connect(url)
-        self.channel = await self.connection.channel()
-        self.replies = await self.channel.declare_queue(exclusive=True)
-        self.pending: dict[str, asyncio.Future[bytes]] = {}
-        await self.replies.consume(self._on_reply, no_ack=True)
-
-    async def _on_reply(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        future = self.pending.pop(message.correlation_id or "", None)
-        if future is not None:
-            future.set_result(message.body)
-
-    async def call(self, exchange: aio_pika.abc.AbstractExchange, key: str, body: bytes) -> float:
-        correlation_id = str(uuid.uuid4())
-        future = asyncio.get_running_loop().create_future()
-        self.pending[correlation_id] = future
-        started = time.perf_counter()
-        await exchange.publish(
-            aio_pika.Message(
-                body,
-                content_type="application/json",
-                user_id="guest",
-                correlation_id=correlation_id,
-                reply_to=self.replies.name,
-                message_id=correlation_id,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=key,
-        )
-        await asyncio.wait_for(future, 30)
-        return time.perf_counter() - started
-
-    async def run(
-        self, exchange: aio_pika.abc.AbstractExchange, key: str, bodies: list[bytes]
-    ) -> dict[str, float]:
-        queue: asyncio.Queue[bytes] = asyncio.Queue()
-        for body in bodies:
-            queue.put_nowait(body)
-        latencies: list[float] = []
-
-        async def worker() -> None:
-            while not queue.empty():
-                latencies.append(await self.call(exchange, key, queue.get_nowait()))
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        elapsed = time.perf_counter() - started
-        latencies.sort()
-        return {
-            "per_s": len(bodies) / elapsed,
-            "p50_ms": latencies[len(latencies) // 2] * 1000,
-            "p95_ms": latencies[int(len(latencies) * 0.95)] * 1000,
-        }
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
-async def raw_echo_round(url: str, client: Client) -> dict[str, float]:
-    """The broker alone: a quorum queue and an echo consumer replying with confirms."""
-    connection = await aio_pika.connect(url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        await channel.set_qos(prefetch_count=32)
-        exchange = await channel.declare_exchange("bench.raw", aio_pika.ExchangeType.DIRECT)
-        queue = await channel.declare_queue(
-            "bench.raw", durable=True, arguments={"x-queue-type": "quorum"}
-        )
-        await queue.bind(exchange, "bench.raw")
-
-        async def echo(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            await channel.default_exchange.publish(
-                aio_pika.Message(
-                    message.body,
-                    correlation_id=message.correlation_id,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                routing_key=message.reply_to or "",
-            )
-            await message.ack()
-
-        tag = await queue.consume(echo)
-        client_exchange = await client.channel.get_exchange("bench.raw")
-        bodies = [json.dumps({"n": n, "pad": "x" * 300}).encode() for n in range(REQUESTS)]
-        result = await client.run(client_exchange, "bench.raw", bodies)
-        await queue.cancel(tag)
-        return result
-
-
-async def intake_round(url: str, client: Client, round_no: int) -> dict[str, float]:
-    commands = await client.channel.get_exchange("meter.commands")
-    bodies = [
-        json.dumps(
-            {
-                "submission_id": str(uuid.uuid4()),
-                "applicant_fin": "5ABCD12",
-                "subscriber_code": f"B{n:06d}",
-                "reason_code": [
-                    "new_installation",
-                    "relocate_meter",
-                    "replace_faulty",
-                    "register_existing",
-                    "additional_meter",
-                ][round_no % 5],
-                "phone": "+994501234567",
-                "email": "bench@example.az",
-                "data_confirmed": True,
-            }
-        ).encode()
-        for n in range(REQUESTS)
-    ]
-    return await client.run(commands, "intake.submit_application", bodies)
-
-
-async def seed(mongo_url: str, prefix: str) -> None:
-    client = make_client(mongo_url, "bench")
-    store = MongoIntakeStore(client[f"{prefix}intake"])
-    await store.ensure_indexes()
-    await store.upsert_subscribers(
-        [
-            {
-                "_id": f"B{n:06d}",
-                "applicant_fin": "5ABCD12",
-                "address": "Bakı",
-                "district_code": "BAK-NAS",
-                "active_meters": [],
-            }
-            for n in range(REQUESTS)
-        ]
-    )
-    await client.close()
-
-
-def main() -> None:
+def main() -> int:
+    try:
+        options = from_env(os.environ)
+    except OptionError as exc:
+        print(f"make bench: {exc}", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _interrupt)
     base = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    admin = infra.VhostAdmin(base)
-    vhost = f"bench-{uuid.uuid4().hex[:8]}"
-    url = admin.create(vhost)
-    prefix = f"bench{uuid.uuid4().hex[:6]}_"
-    with ExitStack() as stack:
-        mongo_url = os.environ.get("MONGO_URL") or stack.enter_context(infra.embedded_mongo())
-        asyncio.run(seed(mongo_url, prefix))
-        env = {
-            **os.environ,
-            "RABBITMQ_URL": url,
-            "MONGO_URL": mongo_url,
-            "DATABASE_PREFIX": prefix,
-            "LOG_LEVEL": "WARNING",
-            "LOG_FORMAT": "json",
-        }
-        service = subprocess.Popen([sys.executable, "-m", "services.intake"], cwd=ROOT, env=env)
-        try:
-            asyncio.run(measure(url))
-        finally:
-            service.terminate()
-            service.wait(timeout=30)
-            admin.delete(vhost)
-
-
-async def measure(url: str) -> None:
-    await wait_until_consumed(url, "intake.submit_application", timeout=60)
-    client = Client()
-    await client.start(url)
-    print(f"{REQUESTS} request/replies per round, {CONCURRENCY} in flight, {ROUNDS} rounds")
-    raw, intake = [], []
-    for round_no in range(ROUNDS):
-        raw.append(await raw_echo_round(url, client))
-        intake.append(await intake_round(url, client, round_no))
-        print(
-            f"round {round_no + 1}: raw broker {raw[-1]['per_s']:7.0f}/s "
-            f"p50 {raw[-1]['p50_ms']:6.1f} ms | intake submissions {intake[-1]['per_s']:7.0f}/s "
-            f"p50 {intake[-1]['p50_ms']:6.1f} ms p95 {intake[-1]['p95_ms']:6.1f} ms"
-        )
-    med = {
-        name: {key: statistics.median(r[key] for r in rows) for key in rows[0]}
-        for name, rows in (("raw", raw), ("intake", intake))
+    management = Management(base, os.environ.get("RABBITMQ_MANAGEMENT_URL"))
+    started = datetime.now(UTC).astimezone()
+    result: dict[str, Any] = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "machine": report.machine(management.version()),
+        "options": dataclasses.asdict(options),
+        "runs": [],
+        "failures": [],
     }
-    print(
-        f"median: raw broker {med['raw']['per_s']:.0f}/s (p50 {med['raw']['p50_ms']:.1f} ms); "
-        f"intake {med['intake']['per_s']:.0f}/s (p50 {med['intake']['p50_ms']:.1f} ms, "
-        f"p95 {med['intake']['p95_ms']:.1f} ms) = "
-        f"{med['intake']['per_s'] / med['raw']['per_s']:.0%} of the raw broker"
+    say(
+        f"{options.runs} run(s): open loop at {', '.join(f'{r:g}/s' for r in options.rates)} "
+        f"for {options.open_seconds:g} s each, then {options.applications} applications at "
+        f"saturation ({options.concurrency} in flight)"
     )
-    await client.connection.close()
+    try:
+        for number in range(1, options.runs + 1):
+            say(f"run {number}: starting the system")
+            with running(management, options.applications_per_run(), options.db_proxy) as system:
+                run = Run(system, options, number)
+                try:
+                    asyncio.run(run.measure())
+                finally:
+                    result["runs"].append(run.result)
+    except (BenchFailure, StartFailed) as exc:
+        result["failures"].append(str(exc))
+    except KeyboardInterrupt:
+        say("interrupted: everything it started is stopped; nothing saved")
+        return 130
+    except Exception as exc:  # any other failure still prints and saves what was measured
+        result["failures"].append(f"{type(exc).__name__}: {exc}")
+    finished = [run for run in result["runs"] if "notifications" in run]
+    result["summary"] = summarise(finished, options.rates, os.cpu_count() or 1)
+    if finished:
+        print(report.text({**result, "runs": finished}), flush=True)
+    stamp = started.strftime("%Y-%m-%dT%H%M%S")
+    saved, chart = report.save(result, stamp)
+    say(
+        f"saved {saved.relative_to(report.RESULTS.parent.parent)}"
+        + (f" and {chart.name}" if chart else "")
+    )
+    if result["failures"]:
+        print(f"make bench: FAILED: {result['failures'][0]}", file=sys.stderr, flush=True)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""From timestamps and counters to the figures a run reports, and from runs to the summary
+(pure: timestamps in, numbers out)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bench.follow import Application
+from bench.stats import latency_summary, median_of
+
+
+def rate(count: int, seconds: float) -> float | None:
+    return round(count / seconds, 2) if seconds > 0 else None
+
+
+def phase_figures(
+    name: str, offered: float | None, apps: Sequence[Application], completed: Mapping[str, float]
+) -> dict[str, Any]:
+    """Rates and latencies of one phase (every application registered and completed)."""
+    submitted = [app.submitted for app in apps]
+    registered = [app.registered or app.submitted for app in apps]
+    done = [completed[app.number] for app in apps if app.number and app.number in completed]
+    first = min(submitted)
+    return {
+        "phase": name,
+        "offered_per_s": offered,
+        "applications": len(apps),
+        # Between the first and the last submission: the load actually offered.
+        "submitted_per_s": rate(len(apps) - 1, max(submitted) - first),
+        "registered_per_s": rate(len(apps), max(registered) - first),
+        "lifecycles_per_s": rate(len(done), max(done) - first) if done else None,
+        "duration_s": round(max(done or registered) - first, 2),
+        "registration_ms": latency_summary(
+            [r - s for r, s in zip(registered, submitted, strict=True)]
+        ),
+        "submit_to_completed_ms": latency_summary(
+            [
+                completed[app.number] - app.submitted
+                for app in apps
+                if app.number and app.number in completed
+            ]
+        ),
+    }
+
+
+def per_unit(
+    before: Mapping[str, float | None], after: Mapping[str, float | None], count: int
+) -> dict[str, float | None]:
+    """(after - before) / count per key, rounded; None where either reading is missing."""
+    result: dict[str, float | None] = {}
+    for key, start in before.items():
+        end = after.get(key)
+        result[key] = (
+            None if start is None or end is None or count == 0 else round((end - start) / count, 2)
+        )
+    return result
+
+
+def deliveries_by_service(
+    before: Mapping[str, int], after: Mapping[str, int], owner: Mapping[str, str]
+) -> dict[str, int]:
+    """Deliveries between two readings of the per-queue counters, summed per service."""
+    result: dict[str, int] = {}
+    for queue, service in owner.items():
+        result[service] = result.get(service, 0) + after.get(queue, 0) - before.get(queue, 0)
+    return result
+
+
+def _pick(run: Mapping[str, Any], path: Sequence[str]) -> Any:
+    value: Any = run
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
+def median_over_runs(runs: Sequence[Mapping[str, Any]], *path: str) -> float | None:
+    return median_of(_pick(run, path) for run in runs)
+
+
+def summarise(
+    runs: Sequence[Mapping[str, Any]], rates: Sequence[float], cpus: int = 2
+) -> dict[str, Any]:
+    """Medians over the runs of every headline figure."""
+    sat = ("phases", "saturation")
+    summary: dict[str, Any] = {
+        "lifecycles_per_s": median_over_runs(runs, *sat, "lifecycles_per_s"),
+        "submit_to_completed_ms": {
+            q: median_over_runs(runs, *sat, "submit_to_completed_ms", q)
+            for q in ("p50", "p95", "p99")
+        },
+        "registration_ms": {},
+        "pipeline_deliveries_per_s": median_over_runs(runs, *sat, "pipeline_deliveries_per_s"),
+        "raw_deliveries_per_s": median_over_runs(runs, "raw", "deliveries_per_s"),
+        "raw_broker_cpu_ms_per_delivery": median_over_runs(
+            runs, "raw", "broker_cpu_ms_per_delivery"
+        ),
+        "deliveries_per_lifecycle": median_over_runs(runs, *sat, "deliveries_per_lifecycle"),
+    }
+    pipeline, raw = summary["pipeline_deliveries_per_s"], summary["raw_deliveries_per_s"]
+    summary["pipeline_to_raw"] = round(pipeline / raw, 4) if pipeline and raw else None
+    loads = [(f"open-{r:g}", f"{r:g}/s offered") for r in rates] + [("saturation", "saturation")]
+    for phase, label in loads:
+        summary["registration_ms"][label] = {
+            q: median_over_runs(runs, "phases", phase, "registration_ms", q)
+            for q in ("p50", "p95", "p99")
+        }
+        summary.setdefault("submit_to_completed_by_load_ms", {})[label] = {
+            q: median_over_runs(runs, "phases", phase, "submit_to_completed_ms", q)
+            for q in ("p50", "p95", "p99")
+        }
+        summary.setdefault("achieved_per_s", {})[label] = {
+            key: median_over_runs(runs, "phases", phase, key)
+            for key in ("submitted_per_s", "registered_per_s", "lifecycles_per_s")
+        }
+    processes = sorted(
+        {name for run in runs for name in _pick(run, (*sat, "cpu_ms_per_lifecycle")) or {}}
+    )
+    summary["cpu_ms_per_lifecycle"] = {
+        name: median_over_runs(runs, *sat, "cpu_ms_per_lifecycle", name) for name in processes
+    }
+    # On a machine of ``cpus`` cores, the CPU every process spends per lifecycle bounds the
+    # lifecycles per second, however the work is spread.
+    measured = [value for value in summary["cpu_ms_per_lifecycle"].values() if value]
+    total = round(sum(measured), 1) if measured else None
+    summary["cpu_ms_per_lifecycle_total"] = total
+    summary["cpu_bound_lifecycles_per_s"] = round(cpus * 1000 / total, 1) if total else None
+    summary["notified_per_s"] = median_over_runs(runs, *sat, "notified_per_s")
+    summary["peak_rss_mb"] = {
+        name: max((_pick(run, ("peak_rss_mb", name)) or 0) for run in runs) or None
+        for name in sorted({name for run in runs for name in run.get("peak_rss_mb", {})})
+    }
+    services = sorted(
+        {n for run in runs for n in _pick(run, (*sat, "db_round_trips_per_lifecycle")) or {}}
+    )
+    summary["db_round_trips_per_lifecycle"] = {
+        name: median_over_runs(runs, *sat, "db_round_trips_per_lifecycle", name)
+        for name in services
+    }
+    handlers = sorted({n for run in runs for n in _pick(run, (*sat, "handler_ms_mean")) or {}})
+    summary["handler_ms_mean"] = {
+        name: median_over_runs(runs, *sat, "handler_ms_mean", name) for name in handlers
+    }
+    summary["notifications"] = {
+        key: sum((_pick(run, ("notifications", key)) or 0) for run in runs)
+        for key in ("expected", "received", "lost", "duplicated", "unexpected")
+    }
+    return summary

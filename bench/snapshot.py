@@ -1,0 +1,119 @@
+"""What a phase cost: readings taken before and after it, and their difference per lifecycle.
+
+A reading holds each process's CPU time, each service's Prometheus text (``GET /metrics``
+on its ``HEALTH_PORT``) and, with ``BENCH_DB_PROXY=1``, the counting proxy's. From two
+readings, per service: CPU ms, database round trips (``meter_db_commands_total``) and
+settled deliveries by outcome (``meter_messages_total``) per lifecycle, and the mean time
+a handler took (``meter_handler_seconds``: from reading a body to the outcome, waits for
+the database included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bench import probes
+
+
+@dataclass(frozen=True)
+class Reading:
+    cpu: dict[str, float | None]
+    metrics: dict[str, str | None]  # service -> its /metrics text, None if nothing answered
+    proxy: str | None  # the counting proxy's /metrics text
+
+
+def take(
+    watch: probes.ProcessWatch, health_ports: Mapping[str, int], proxy_port: int | None
+) -> Reading:
+    return Reading(
+        cpu=watch.cpu(),
+        metrics={service: probes.scrape(port) for service, port in health_ports.items()},
+        proxy=None if proxy_port is None else probes.scrape(proxy_port),
+    )
+
+
+def _by(text: str | None, family: str, label: str | None) -> dict[str, float]:
+    """A family's samples summed by one label's value (all together under "" if None)."""
+    sums: dict[str, float] = {}
+    for labels, value in probes.samples(text or "", family):
+        key = labels.get(label, "") if label else ""
+        sums[key] = sums.get(key, 0.0) + value
+    return sums
+
+
+def _delta(
+    before: Mapping[str, float], after: Mapping[str, float], count: int, scale: float = 1.0
+) -> dict[str, float]:
+    return {
+        key: round((value - before.get(key, 0.0)) * scale / count, 2)
+        for key, value in sorted(after.items())
+        if value != before.get(key, 0.0)
+    }
+
+
+def db_round_trips(before: Reading, after: Reading, count: int) -> dict[str, float | None]:
+    """Per service, per lifecycle: the services' own counters, else the proxy's."""
+    result: dict[str, float | None] = {}
+    if before.proxy is not None and after.proxy is not None:
+        start = _by(before.proxy, "meter_db_commands_total", "service")
+        end = _by(after.proxy, "meter_db_commands_total", "service")
+        result = {s: round((end.get(s, 0) - start.get(s, 0)) / count, 2) for s in before.metrics}
+    else:
+        for service in before.metrics:
+            start_total = _by(before.metrics[service], "meter_db_commands_total", None).get("")
+            end_total = _by(after.metrics.get(service), "meter_db_commands_total", None).get("")
+            result[service] = (
+                None
+                if start_total is None or end_total is None
+                else round((end_total - start_total) / count, 2)
+            )
+    if result and all(value is not None for value in result.values()):
+        result["total"] = round(sum(value or 0.0 for value in result.values()), 2)
+    return result
+
+
+def costs(before: Reading, after: Reading, count: int) -> dict[str, Any]:
+    cpu: dict[str, float | None] = {}
+    for name, start in before.cpu.items():
+        end = after.cpu.get(name)
+        cpu[name] = None if start is None or end is None else round((end - start) * 1000 / count, 1)
+    handler_ms: dict[str, float | None] = {}
+    outcomes: dict[str, dict[str, float]] = {}
+    for service in before.metrics:
+        b, a = before.metrics[service], after.metrics.get(service)
+        if b is None or a is None:
+            continue
+        spent = _delta(
+            _by(b, "meter_handler_seconds_sum", None), _by(a, "meter_handler_seconds_sum", None), 1
+        ).get("", 0.0)
+        handled = _delta(
+            _by(b, "meter_handler_seconds_count", None),
+            _by(a, "meter_handler_seconds_count", None),
+            1,
+        ).get("", 0.0)
+        handler_ms[service] = round(spent * 1000 / handled, 1) if handled else None
+        outcomes[service] = _delta(
+            _by(b, "meter_messages_total", "outcome"),
+            _by(a, "meter_messages_total", "outcome"),
+            count,
+        )
+    result: dict[str, Any] = {
+        "cpu_ms_per_lifecycle": cpu,
+        "db_round_trips_per_lifecycle": db_round_trips(before, after, count),
+        "handler_ms_mean": handler_ms,
+        "messages_per_lifecycle_by_outcome": outcomes,
+    }
+    if before.proxy is not None and after.proxy is not None:
+        result["db_commands_per_lifecycle"] = _delta(
+            _commands(before.proxy), _commands(after.proxy), count
+        )
+    return result
+
+
+def _commands(text: str) -> dict[str, float]:
+    return {
+        f"{labels.get('service')}:{labels.get('command')}": value
+        for labels, value in probes.samples(text, "meter_db_commands_total")
+    }

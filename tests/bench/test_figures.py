@@ -1,0 +1,51 @@
+"""From one phase's timestamps to its figures, and from runs to medians."""
+
+from __future__ import annotations
+
+from bench.figures import deliveries_by_service, phase_figures, summarise
+from bench.follow import Application
+
+
+def test_a_phase_is_measured_from_its_first_submission_to_its_last_completion() -> None:
+    apps = [
+        Application(0, submitted=10.0, registered=10.1, number="SQ-2026-000001"),
+        Application(1, submitted=10.5, registered=10.7, number="SQ-2026-000002"),
+        Application(2, submitted=11.0, registered=11.4, number="SQ-2026-000003"),
+    ]
+    completed = {"SQ-2026-000001": 11.0, "SQ-2026-000002": 12.0, "SQ-2026-000003": 13.0}
+    figures = phase_figures("open-2", 2.0, apps, completed)
+    assert figures["submitted_per_s"] == 2.0
+    assert figures["lifecycles_per_s"] == 1.0  # 3 in the 3 s from 10.0 to 13.0
+    assert figures["registration_ms"]["p50"] == 200.0
+    assert figures["submit_to_completed_ms"]["max"] == 2000.0
+
+
+def test_deliveries_are_summed_per_service_between_two_readings() -> None:
+    owner = {"intake.submit_application": "intake", "status.application_events": "status"}
+    before = {"intake.submit_application": 5, "unowned": 100}
+    after = {"intake.submit_application": 9, "status.application_events": 12, "unowned": 900}
+    assert deliveries_by_service(before, after, owner) == {"intake": 4, "status": 12}
+
+
+def test_the_summary_takes_medians_and_the_pipeline_to_raw_ratio_of_medians() -> None:
+    def run(lifecycles: float, pipeline: float, raw: float) -> dict[str, object]:
+        return {
+            "raw": {"deliveries_per_s": raw},
+            "phases": {
+                "saturation": {
+                    "lifecycles_per_s": lifecycles,
+                    "pipeline_deliveries_per_s": pipeline,
+                    "cpu_ms_per_lifecycle": {"intake": lifecycles},
+                }
+            },
+            "peak_rss_mb": {"intake": 60 + lifecycles},
+            "notifications": {"expected": 6, "received": 6, "lost": 0, "duplicated": 0},
+        }
+
+    summary = summarise([run(4, 100, 1000), run(6, 120, 1000), run(5, 200, 4000)], rates=[])
+    assert summary["lifecycles_per_s"] == 5
+    assert summary["pipeline_to_raw"] == 0.12
+    assert summary["cpu_ms_per_lifecycle"] == {"intake": 5}
+    assert summary["cpu_bound_lifecycles_per_s"] == 400  # 2 cores, 5 ms each
+    assert summary["peak_rss_mb"] == {"intake": 66}
+    assert summary["notifications"]["expected"] == 18

@@ -1,0 +1,41 @@
+"""BENCH_* variables: the issue's values by default, every bad value named."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.options import OptionError, Options, from_env
+
+
+def test_without_variables_the_issue_values_are_used() -> None:
+    options = from_env({})
+    assert options == Options()
+    assert (options.applications, options.runs, options.rates) == (2000, 3, (20.0, 50.0))
+
+
+def test_the_quick_mode_shrinks_open_loop_phases_to_the_applications_asked_for() -> None:
+    options = from_env({"BENCH_APPLICATIONS": "200", "BENCH_RUNS": "1"})
+    assert options.open_loop_count(20) == 200  # 20/s for 20 s would be 400
+    assert options.applications_per_run() == 600
+
+
+def test_rates_are_read_as_a_comma_separated_list_or_none() -> None:
+    assert from_env({"BENCH_RATES": "5, 12.5"}).rates == (5.0, 12.5)
+    assert from_env({"BENCH_RATES": "none"}).rates == ()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("BENCH_APPLICATIONS", "0"),
+        ("BENCH_RUNS", "two"),
+        ("BENCH_CONCURRENCY", "-3"),
+        ("BENCH_RATES", "20,fast"),
+        ("BENCH_RATES", "0,50"),
+        ("BENCH_OPEN_SECONDS", "inf"),
+        ("BENCH_DB_PROXY", "maybe"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(OptionError, match=variable):
+        from_env({variable: value})
