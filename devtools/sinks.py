@@ -1,14 +1,18 @@
 """Development sinks for ``make run``: what would have been sent, written under ``var/``.
 
     python -m devtools.sinks mail PORT DIR   an SMTP server; each e-mail is DIR/<name>.eml
-                                             plus DIR/<name>.txt with the decoded text
+                                             plus DIR/<name>.txt with the decoded text and
+                                             each attachment as DIR/<name>-<file name>
     python -m devtools.sinks sms PORT DIR    the SMS gateway contract (POST JSON {to, text,
                                              reference}, bearer optional, answers 200
                                              {"id"}); each SMS is a line of DIR/sms.jsonl
                                              plus DIR/<name>.txt
 
-Both listen on 127.0.0.1 and stop on SIGTERM or SIGINT. ``serve_smtp`` and ``serve_http``
-are also what the notifier's tests stand their SMTP server and gateway on.
+Both listen on 127.0.0.1 and stop on SIGTERM or SIGINT. ``--delay-file FILE`` makes a sink
+slow on demand (the fault suite, ``python -m faults``): after storing each message it waits
+the seconds written in FILE (read per message; missing, empty or 0: no wait) before it
+answers, as a provider that accepted a message but answers late. ``serve_smtp`` and
+``serve_http`` are also what the notifier's tests stand their SMTP server and gateway on.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -37,6 +42,27 @@ from services.notifier.domain import smsparts
 HOST = "127.0.0.1"
 
 
+def no_pause() -> float:
+    return 0.0
+
+
+def pause_from(path: Path | None) -> Callable[[], float]:
+    """The answer delay written in ``path`` (seconds), read anew for each message."""
+
+    def seconds() -> float:
+        try:
+            return max(0.0, float(path.read_text().strip() or 0)) if path else 0.0
+        except (OSError, ValueError):
+            return 0.0
+
+    return seconds
+
+
+async def _answer_later(pause: Callable[[], float]) -> None:
+    if (seconds := pause()) > 0:
+        await asyncio.sleep(seconds)
+
+
 def _name(counter: itertools.count[int]) -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{next(counter):04d}"
 
@@ -52,8 +78,25 @@ async def serve_smtp(handler: Any, port: int, host: str = HOST) -> asyncio.Serve
     )
 
 
-def readable_mail(raw: bytes, recipients: list[str]) -> str:
-    """The e-mail as a person reads it: decoded headers and the plain-text part."""
+def save_attachments(raw: bytes, directory: Path, name: str) -> list[str]:
+    """Each attachment of the e-mail (the act's PDF) as DIR/<name>-<its file name>, next to
+    the .eml so a reader of the directory finds it; the names written."""
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    written: list[str] = []
+    for index, part in enumerate(message.iter_attachments()):
+        # The sender chose the name: keep it inside DIR and free of odd characters.
+        filename = re.sub(r"[^\w.-]", "_", Path(part.get_filename() or "").name).strip(".")
+        target = directory / f"{name}-{filename or index}"
+        data = part.get_payload(decode=True)  # the bytes, whatever the transfer encoding
+        target.write_bytes(data if isinstance(data, bytes) else b"")
+        written.append(target.name)
+    return written
+
+
+def readable_mail(raw: bytes, recipients: list[str], files: list[str] | None = None) -> str:
+    """The e-mail as a person reads it: decoded headers and the plain-text part (and the
+    files its attachments were saved as)."""
     message = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
     body = message.get_body(preferencelist=("plain", "html"))
@@ -65,6 +108,7 @@ def readable_mail(raw: bytes, recipients: list[str]) -> str:
         f"Date: {message['Date']}",
         f"Message-ID: {message['Message-ID']}",
         f"Parts: {', '.join(kinds)}",
+        *([f"Files: {', '.join(files)}"] if files else []),
         "",
         body.get_content() if isinstance(body, EmailMessage) else "",
     ]
@@ -75,13 +119,17 @@ def readable_mail(raw: bytes, recipients: list[str]) -> str:
 class MailSink:
     directory: Path
     counter: itertools.count[int] = field(default_factory=itertools.count)
+    pause: Callable[[], float] = no_pause  # seconds to wait before answering (stored already)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         name = _name(self.counter)
         (self.directory / f"{name}.eml").write_bytes(raw)
         recipients = [str(address) for address in envelope.rcpt_tos]
-        (self.directory / f"{name}.txt").write_text(readable_mail(raw, recipients), "utf-8")
+        files = save_attachments(raw, self.directory, name)
+        readable = readable_mail(raw, recipients, files)
+        (self.directory / f"{name}.txt").write_text(readable, "utf-8")
+        await _answer_later(self.pause)
         return "250 Message accepted for delivery"
 
 
@@ -144,6 +192,7 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
 class SmsSink:
     directory: Path
     counter: itertools.count[int] = field(default_factory=itertools.count)
+    pause: Callable[[], float] = no_pause  # seconds to wait before answering (stored already)
 
     async def __call__(self, request: Request) -> tuple[int, Any]:
         if request.method != "POST":
@@ -168,21 +217,23 @@ class SmsSink:
             lines.write(json.dumps(record, ensure_ascii=False) + "\n")
         readable = "".join(f"{key}: {record[key]}\n" for key in record if key != "text")
         (self.directory / f"{name}.txt").write_text(f"{readable}\n{body['text']}\n", "utf-8")
+        await _answer_later(self.pause)
         return 200, {"id": record["id"]}
 
 
 # --- command line ---------------------------------------------------------------------
 
 
-async def run_sink(kind: str, port: int, directory: Path) -> None:
+async def run_sink(kind: str, port: int, directory: Path, delay_file: Path | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    pause = pause_from(delay_file)
     if kind == "mail":
-        server = await serve_smtp(MailSink(directory), port)
+        server = await serve_smtp(MailSink(directory, pause=pause), port)
     else:
-        server = await serve_http(SmsSink(directory), port)
+        server = await serve_http(SmsSink(directory, pause=pause), port)
     print(f"[sinks] {kind} sink on {HOST}:{port}, writing to {directory}", file=sys.stderr)
     await stop.wait()
     server.close()
@@ -194,9 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("kind", choices=("mail", "sms"))
     parser.add_argument("port", type=int)
     parser.add_argument("directory", type=Path)
+    parser.add_argument(
+        "--delay-file", type=Path, help="seconds to wait before answering, read per message"
+    )
     args = parser.parse_args(argv)
     args.directory.mkdir(parents=True, exist_ok=True)
-    asyncio.run(run_sink(args.kind, args.port, args.directory))
+    asyncio.run(run_sink(args.kind, args.port, args.directory, args.delay_file))
     return 0
 
 

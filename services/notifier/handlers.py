@@ -15,8 +15,10 @@ from shared.contracts.events import (
     ApplicationAssigned,
     ApplicationCompleted,
     ApplicationForwarded,
+    ApplicationOverdue,
     ApplicationRegistered,
     ApplicationRejected,
+    ApplicationWithdrawn,
     Event,
     NotificationDelivered,
     NotificationFailed,
@@ -38,12 +40,15 @@ class NotifierHandlers:
                 | ApplicationAssigned()
                 | ApplicationCompleted()
                 | ApplicationRejected()
+                | ApplicationWithdrawn()
             ):
                 # The use case tells the steps the citizen hears of from the others.
                 outcome = await self.notifier.record(event, delivery.correlation_id)
                 self.wake_sender()
                 return outcome
-            case NotificationDelivered() | NotificationFailed():
+            # Overdue is for operations (the citizen is not told): not bound to this queue, and
+            # ignored should it arrive.
+            case ApplicationOverdue() | NotificationDelivered() | NotificationFailed():
                 return Outcome(None, {"outcome": "ignored", "step": event.routing_key})
             case _:
                 assert_never(event)

@@ -160,8 +160,9 @@ def registered(
     language: str = "az",
     phone: str = "+994501234567",
     email: str = "citizen@example.az",
+    address: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    body = {
         "application_number": number,
         "occurred_at": "2026-11-27T10:00:00.000+04:00",
         "sequence": 1,
@@ -175,6 +176,9 @@ def registered(
         "contact": {"phone": phone, "email": email},
         "notes": "",
     }
+    if address is not None:
+        body["address"] = address
+    return body
 
 
 def forwarded(number: str) -> dict[str, Any]:
@@ -203,6 +207,24 @@ def completed(
             "installed_at": "2026-11-28T11:00:00+04:00",
             "installer_name": "Əli Məmmədov",
         },
+    }
+
+
+def withdrawn(number: str, sequence: int = 3) -> dict[str, Any]:
+    return {
+        "application_number": number,
+        "occurred_at": "2026-11-27T11:00:00.000+04:00",
+        "sequence": sequence,
+    }
+
+
+def overdue(number: str) -> dict[str, Any]:
+    return {
+        "application_number": number,
+        "occurred_at": "2026-12-12T00:00:00.000+04:00",
+        "sequence": 3,
+        "due_by": "2026-12-11",
+        "district_code": "BAK-NAS",
     }
 
 

@@ -134,6 +134,10 @@ class FakeProvider:
     def texts(self) -> list[str]:
         return [message.text for message in self.taken]
 
+    def mails(self) -> list[Mail]:
+        """The e-mails taken (a mailer takes nothing else)."""
+        return [message for message in self.taken if isinstance(message, Mail)]
+
 
 def transient(reason: str = "gateway answered 503") -> DeliveryFailed:
     return DeliveryFailed(reason, permanent=False)

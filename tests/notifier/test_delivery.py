@@ -13,8 +13,10 @@ from tests.notifier.conftest import (
     StartNotifier,
     completed,
     forwarded,
+    overdue,
     registered,
     rejected,
+    withdrawn,
 )
 from tests.notifier.servers import Gateway, SmtpServer
 from tests.support.amqp import EventLog, drain
@@ -66,7 +68,45 @@ async def test_every_step_sends_one_email_and_one_sms_with_its_text(
         REGISTERED_AZ.format(B),
         f"{B} nömrəli müraciətiniz icra edilmədi. Səbəb: sayğac ehtiyatı yoxdur.",
     ]
+    # The installed completion's e-mail, and only it, carries the act's copy.
+    files = {
+        mail.subject: [part.get_filename() for part in mail.message.iter_attachments()]
+        for mail in smtp.received
+    }
+    assert files.pop(f"Müraciət {A}: İcra edildi") == ["akt-AKT-2026-0042.pdf"]
+    assert set(map(tuple, files.values())) == {()}
     assert outcomes.bodies("notification.failed") == []
+
+
+async def test_a_withdrawal_reaches_the_citizen_and_an_overdue_application_does_not(
+    notifier: object,
+    events: Publisher,
+    outcomes: EventLog,
+    smtp: SmtpServer,
+    gateway: Gateway,
+    jobs: Jobs,
+    rabbitmq_url: str,
+) -> None:
+    await events.publish("application.registered", registered(A))
+    await events.publish("application.forwarded", forwarded(A))
+    await events.publish("application.overdue", overdue(A))  # not bound: never arrives
+    await events.publish("application.withdrawn", withdrawn(A))
+
+    delivered = await outcomes.wait_for("notification.delivered", 6)
+
+    assert sorted((d["event"], d["channel"]) for d in delivered) == sorted(
+        (f"application.{step}", channel)
+        for step in ("registered", "forwarded", "withdrawn")
+        for channel in ("email", "sms")
+    )
+    assert [mail.subject for mail in smtp.received][-1] == f"Müraciət {A}: Geri götürüldü"
+    assert [body["text"] for body in gateway.to("+994501234567")] == [
+        REGISTERED_AZ.format(A),
+        f"{A} nömrəli müraciətiniz icraya yönləndirildi.",
+        f"{A} nömrəli müraciətiniz geri götürüldü.",
+    ]
+    assert not any("overdue" in job["_id"] for job in await jobs.of(A))
+    assert await drain(rabbitmq_url, "notifier.application_events.dlq", timeout=0.5) == []
 
 
 async def test_every_event_delivered_twice_sends_exactly_one_email_and_one_sms(

@@ -73,6 +73,34 @@ async def test_the_mail_sink_writes_each_email_and_a_readable_copy(sink: StartSi
     assert "Müraciətiniz qeydiyyata alındı." in readable
 
 
+async def test_the_mail_sink_saves_each_attachment_next_to_the_eml_inside_its_directory(
+    sink: StartSink,
+) -> None:
+    port, directory = sink("mail")
+    message = EmailMessage()
+    message["From"] = "no-reply@localhost"
+    message["To"] = "citizen@example.az"
+    message["Subject"] = "Müraciət SQ-2026-000001: İcra edildi"
+    message.set_content("Quraşdırma aktının nüsxəsi məktuba əlavə edilib.")
+    pdf = b"%PDF-1.7 not really\x00\xff"
+    message.add_attachment(pdf, maintype="application", subtype="pdf", filename="akt-AKT-1.pdf")
+    message.add_attachment(b"x", maintype="application", subtype="pdf", filename="../../up.pdf")
+
+    await aiosmtplib.send(message, hostname="127.0.0.1", port=port)
+
+    [eml] = wait_for_files(directory, "*.eml", 1)
+    [txt] = wait_for_files(directory, "*.txt", 1)
+    stem = eml.stem
+    assert (directory / f"{stem}-akt-AKT-1.pdf").read_bytes() == pdf
+    assert (directory / f"{stem}-up.pdf").read_bytes() == b"x"  # never outside the directory
+    assert sorted(path.name for path in directory.iterdir()) == sorted(
+        [eml.name, txt.name, f"{stem}-akt-AKT-1.pdf", f"{stem}-up.pdf"]
+    )
+    readable = txt.read_text("utf-8")
+    assert f"Files: {stem}-akt-AKT-1.pdf, {stem}-up.pdf" in readable
+    assert "Parts: text/plain, application/pdf, application/pdf" in readable
+
+
 async def test_the_sms_sink_answers_the_gateway_contract_and_keeps_each_sms(
     sink: StartSink,
 ) -> None:

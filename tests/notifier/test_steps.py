@@ -11,8 +11,16 @@ from services.notifier.domain.steps import STEPS, reason_in_words, step_of
 from services.notifier.domain.texts import render, sms_text, step_text
 from shared.contracts.events import EVENT_MODELS, Event
 from shared.contracts.reading import read_event
-from shared.contracts.registry import events_where
-from tests.notifier.conftest import completed, forwarded, registered, rejected
+from shared.contracts.registry import EVENTS_EXCHANGE, events_where
+from shared.topology import queue_named
+from tests.notifier.conftest import (
+    completed,
+    forwarded,
+    overdue,
+    registered,
+    rejected,
+    withdrawn,
+)
 
 N = "SQ-2026-000042"
 DETAILS = {
@@ -41,6 +49,8 @@ def sample_events() -> list[Event]:
         ),
         ("application.completed", completed(N)),
         ("application.rejected", rejected(N)),
+        ("application.withdrawn", withdrawn(N)),
+        ("application.overdue", overdue(N)),
     ]
     outcome = {
         "application_number": N,
@@ -90,3 +100,26 @@ def test_an_unknown_rejection_reason_is_told_by_the_comment_or_else_its_code() -
     assert reason_in_words("pipe_frozen", "Boru donub.", "az") == "Boru donub"
     assert reason_in_words("pipe_frozen", "  ", "az") == "pipe_frozen"
     assert reason_in_words("no_meter_stock", "ignored", "en") == "there is no meter in stock"
+
+
+def test_a_withdrawal_is_a_step_the_citizen_is_told_of_and_an_overdue_one_is_not() -> None:
+    events = {type(event).__name__: event for event in sample_events()}
+    step = step_of(events["ApplicationWithdrawn"])
+    assert step is not None
+    assert (step.key, step.number, step.sequence, step.details) == (
+        "application.withdrawn",
+        N,
+        3,
+        {},
+    )
+    assert step_of(events["ApplicationOverdue"]) is None
+    assert "application.withdrawn" in STEPS
+    assert "application.overdue" not in STEPS
+
+
+def test_the_notifiers_queue_is_bound_to_the_withdrawal_and_not_to_overdue() -> None:
+    queue = queue_named("notifier.application_events")
+    keys = {key for exchange, key in queue.bindings if exchange == EVENTS_EXCHANGE}
+    assert keys == set(STEPS)
+    assert "application.withdrawn" in keys
+    assert "application.overdue" not in keys

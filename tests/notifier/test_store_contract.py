@@ -133,6 +133,36 @@ async def test_the_first_registration_keeps_the_contact(store: NotifierStore) ->
     assert await store.contacts([]) == {}
 
 
+async def test_a_contact_keeps_what_the_acts_copy_names(store: NotifierStore) -> None:
+    contact = Contact(
+        "+994501234567", "a@example.az", "az", "1000001", "Şəki ş., M. Ə. Rəsulzadə 7"
+    )
+    await store.remember_contact(N, contact, stamp(NOW))
+    assert await store.contacts([N]) == {N: contact}
+
+
+async def test_a_contact_stored_before_the_acts_copy_reads_with_no_code_or_address(
+    mongo_parts: MongoParts,
+) -> None:
+    document = {"_id": N, "phone": "+994501234567", "email": "a@example.az", "language": "en"}
+    await mongo_parts.db["contacts"].insert_one(document)
+    assert await mongo_parts.store.contacts([N]) == {
+        N: Contact("+994501234567", "a@example.az", "en", "", "")
+    }
+
+
+async def test_an_email_job_keeps_the_act_exactly_and_the_sms_job_does_not_hold_it(
+    store: NotifierStore,
+) -> None:
+    act = '{"act_number":"AKT-1","installer_name":"Əli Şükürov","seal_numbers":["S-1"]}'
+    completion = StepEvent("application.completed", N, 4, {"outcome": "installed", "act": act})
+    await store.record(jobs.new_jobs(completion, NOW, True))
+    ids = [jobs.job_id(N, completion.key, "email"), jobs.job_id(N, completion.key, "sms")]
+    email, sms = sorted(await store.jobs(ids), key=lambda job: job.id)
+    assert email.details == {"outcome": "installed", "act": act}
+    assert sms.details == {"outcome": "installed"}
+
+
 async def test_jobs_are_read_by_id_and_missing_ids_are_left_out(store: NotifierStore) -> None:
     await store.record(jobs.new_jobs(step("application.registered", 1), NOW, True))
     wanted = [

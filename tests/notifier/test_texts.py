@@ -8,7 +8,8 @@ import pytest
 
 from services.notifier.domain import steps
 from services.notifier.domain.steps import StepEvent, step_of
-from services.notifier.domain.texts import render, step_text
+from services.notifier.domain.texts import render, sms_text, step_text
+from shared.contracts.commands import Act
 from shared.contracts.events import Event
 from shared.contracts.reading import MalformedMessage
 from shared.contracts.reading import read_event as read_wire_event
@@ -85,6 +86,7 @@ def test_en_and_ru_texts_translate_every_step() -> None:
         ("application.completed", ACT),
         ("application.completed", EXISTING),
         ("application.rejected", {"reason_code": "no_meter_stock"}),
+        ("application.withdrawn", {}),
     ],
 )
 @pytest.mark.parametrize("language", ["az", "en", "ru"])
@@ -123,14 +125,23 @@ def test_the_html_part_escapes_what_came_from_outside() -> None:
 
 
 def test_events_are_read_into_steps() -> None:
-    step = read_event("application.registered", registered(N, language="en"))
-    assert step.contact == steps.Contact("+994501234567", "citizen@example.az", "en")
+    step = read_event("application.registered", registered(N, language="en", address="Bakı"))
+    assert step.contact == steps.Contact(
+        "+994501234567", "citizen@example.az", "en", "1000001", "Bakı"
+    )
+    assert read_event("application.registered", registered(N)).contact == steps.Contact(
+        "+994501234567", "citizen@example.az", "az", "1000001", ""
+    )
     assert read_event("application.forwarded", forwarded(N)).contact is None
-    assert read_event("application.completed", completed(N)).details == {
+    installed = read_event("application.completed", completed(N)).details
+    assert Act.model_validate_json(installed.pop(steps.ACT)) == Act(**completed(N)["act"])
+    assert installed == {
         "outcome": "installed",
         "meter_serial": "WM-77001",
         "act_number": "AKT-2026-0042",
     }
+    existing = read_event("application.completed", completed(N, "existing_meter_registered"))
+    assert steps.ACT not in existing.details  # no copy of the act: nothing was installed
     assert read_event("application.rejected", rejected(N)).details["reason_code"] == (
         "no_meter_stock"
     )
@@ -145,3 +156,40 @@ def test_an_event_without_what_its_text_needs_is_unreadable() -> None:
         read_event("application.completed", body)
     with pytest.raises(MalformedMessage, match="application_number"):
         read_event("application.forwarded", {"occurred_at": "x", "sequence": 2})
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "subject"),
+    [
+        ("az", f"{N} nömrəli müraciətiniz geri götürüldü.", f"Müraciət {N}: Geri götürüldü"),
+        ("en", f"Your application {N} has been withdrawn.", f"Application {N}: Withdrawn"),
+        ("ru", f"Ваша заявка {N} отозвана.", f"Заявка {N}: Отозвана"),
+    ],
+)
+def test_a_withdrawal_is_told_in_the_applicants_language(
+    language: str, text: str, subject: str
+) -> None:
+    assert step_text("application.withdrawn", N, {}, language) == text
+    notice = render("application.withdrawn", N, {}, language)
+    assert notice.subject == subject
+    assert notice.text.startswith(text)
+    assert sms_text("application.withdrawn", N, {}, language) == text
+
+
+@pytest.mark.parametrize(
+    ("language", "mention"),
+    [
+        ("az", "Quraşdırma aktının nüsxəsi məktuba əlavə edilib: akt-AKT-7.pdf."),
+        ("en", "A copy of the installation act is attached: akt-AKT-7.pdf."),
+        ("ru", "Копия акта установки приложена к письму: akt-AKT-7.pdf."),
+    ],
+)
+def test_an_email_with_the_acts_copy_says_so_after_the_steps_sentence(
+    language: str, mention: str
+) -> None:
+    sentence = step_text("application.completed", N, ACT, language)
+    notice = render("application.completed", N, ACT, language, ["akt-AKT-7.pdf"])
+    assert notice.text.startswith(f"{sentence}\n\n{mention}\n\n-- \n")
+    assert f"<p>{mention}</p>" in notice.html
+    assert mention not in render("application.completed", N, ACT, language).text
+    assert mention not in sms_text("application.completed", N, ACT, language)

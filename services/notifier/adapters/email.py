@@ -1,4 +1,5 @@
-"""E-mail over SMTP (aiosmtplib): UTF-8 MIME with plain text and HTML parts, sent over
+"""E-mail over SMTP (aiosmtplib): UTF-8 MIME with plain text and HTML parts (multipart/
+alternative; inside multipart/mixed with the attachments, when it has any), sent over
 pooled connections (``smtp_pool``) that wait for the end of data as RFC 5321 says."""
 
 from __future__ import annotations
@@ -72,6 +73,13 @@ class SmtpMailer:
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(mail.text, charset="utf-8", cte="quoted-printable")
         message.add_alternative(mail.html, subtype="html", charset="utf-8", cte="quoted-printable")
+        for attachment in mail.attachments:
+            # The alternative becomes the first part of a multipart/mixed; the file follows
+            # base64-encoded, as an attachment with its name.
+            maintype, _, subtype = attachment.content_type.partition("/")
+            message.add_attachment(
+                attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
+            )
         return message
 
     async def send(self, mail: Mail) -> str | None:

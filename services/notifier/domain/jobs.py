@@ -98,7 +98,7 @@ def new_jobs(
             sequence=step.sequence,
             channel=channel,
             correlation_id=correlation_id,
-            details=dict(step.details),
+            details=step.details_for(channel),
             state="pending" if contact_known else "waiting",
             attempts=0,
             next_attempt_at=at,

@@ -21,6 +21,15 @@ class DeliveryFailed(Exception):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file the e-mail carries (the act's copy)."""
+
+    filename: str
+    content_type: str  # "maintype/subtype"
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Mail:
     to: str
     subject: str
@@ -28,6 +37,7 @@ class Mail:
     html: str
     reference: str  # stable per (application, event): the Message-ID is made from it
     language: str = "az"
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)

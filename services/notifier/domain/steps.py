@@ -16,8 +16,10 @@ from shared.contracts.events import (
     ApplicationAssigned,
     ApplicationCompleted,
     ApplicationForwarded,
+    ApplicationOverdue,
     ApplicationRegistered,
     ApplicationRejected,
+    ApplicationWithdrawn,
     Event,
     NotificationDelivered,
     NotificationFailed,
@@ -40,14 +42,22 @@ def _steps() -> dict[str, Status]:
 # routing key -> the status it gives, for every event the citizen is told about.
 STEPS: dict[str, Status] = _steps()
 
+# The detail holding an installed completion's act (JSON): the e-mail attaches its copy.
+ACT = "act"
+# Details only the e-mail needs: the SMS job does not carry them.
+EMAIL_ONLY = frozenset({ACT})
+
 
 @dataclass(frozen=True)
 class Contact:
-    """Where and in which language the applicant hears from us (from the registration)."""
+    """Where and in which language the applicant hears from us, and what the act's copy
+    names besides the act (all from the registration)."""
 
     phone: str
     email: str
     language: str = DEFAULT_LANGUAGE
+    subscriber_code: str = ""
+    address: str = ""  # empty: unknown (the copy shows "—")
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,12 @@ class StepEvent:
     details: dict[str, str] = field(default_factory=dict)
     contact: Contact | None = None  # only the registration carries it
 
+    def details_for(self, channel: Channel) -> dict[str, str]:
+        """The details a job on ``channel`` keeps (the act only for the e-mail)."""
+        if channel == "email":
+            return dict(self.details)
+        return {key: value for key, value in self.details.items() if key not in EMAIL_ONLY}
+
 
 def language_of(value: Any) -> str:
     return value if isinstance(value, str) and value in LANGUAGES else DEFAULT_LANGUAGE
@@ -71,7 +87,13 @@ def step_of(event: Event) -> StepEvent | None:
         return None
     match event:
         case ApplicationRegistered():
-            contact = Contact(event.contact.phone, event.contact.email, language_of(event.language))
+            contact = Contact(
+                event.contact.phone,
+                event.contact.email,
+                language_of(event.language),
+                event.subscriber_code,
+                event.address or "",
+            )
             return StepEvent(
                 event.routing_key, event.application_number, event.sequence, contact=contact
             )
@@ -81,12 +103,16 @@ def step_of(event: Event) -> StepEvent | None:
                 "meter_serial": event.act.meter_serial,
                 "act_number": event.act.act_number,
             }
+            if event.outcome == "installed":  # the citizen gets a copy of the act (DESIGN 13)
+                details[ACT] = event.act.model_dump_json()
             return StepEvent(event.routing_key, event.application_number, event.sequence, details)
         case ApplicationRejected():
             details = {"reason_code": event.reason_code, "comment": event.comment}
             return StepEvent(event.routing_key, event.application_number, event.sequence, details)
-        case ApplicationForwarded() | ApplicationAssigned():
+        case ApplicationForwarded() | ApplicationAssigned() | ApplicationWithdrawn():
             return StepEvent(event.routing_key, event.application_number, event.sequence)
+        case ApplicationOverdue():
+            return None  # for operations; the citizen is not told (DESIGN 13)
         case NotificationDelivered() | NotificationFailed():
             return None  # what became of a notification is not itself a step
         case _:

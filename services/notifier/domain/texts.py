@@ -1,5 +1,5 @@
-"""What the citizen reads: the sentences of DESIGN.md section 6 (az as given, en and ru
-translated) and the e-mail's subject, plain text and HTML for each step (pure).
+"""What the citizen reads: the sentences of DESIGN.md sections 6 and 13 (az as given, en
+and ru translated) and the e-mail's subject, plain text and HTML for each step (pure).
 
 The registration sentence is ``shared.contracts.catalogue.registration_text``.
 """
@@ -7,7 +7,7 @@ The registration sentence is ``shared.contracts.catalogue.registration_text``.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from services.notifier.domain import smsparts
@@ -18,6 +18,7 @@ from shared.contracts.events import (
     ApplicationForwarded,
     ApplicationRegistered,
     ApplicationRejected,
+    ApplicationWithdrawn,
 )
 
 TEMPLATES: dict[str, dict[str, str]] = {
@@ -49,6 +50,17 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "az": "{number} nömrəli müraciətiniz icra edilmədi. Səbəb: {reason}.",
         "en": "Your application {number} has not been executed. Reason: {reason}.",
         "ru": "Ваша заявка {number} не исполнена. Причина: {reason}.",
+    },
+    "withdrawn": {
+        "az": "{number} nömrəli müraciətiniz geri götürüldü.",
+        "en": "Your application {number} has been withdrawn.",
+        "ru": "Ваша заявка {number} отозвана.",
+    },
+    # The e-mail names what it carries, so the citizen looks for the act's copy.
+    "attached": {
+        "az": "Quraşdırma aktının nüsxəsi məktuba əlavə edilib: {files}.",
+        "en": "A copy of the installation act is attached: {files}.",
+        "ru": "Копия акта установки приложена к письму: {files}.",
     },
     "subject": {
         "az": "Müraciət {number}: {label}",
@@ -91,23 +103,35 @@ def step_text(key: str, number: str, details: Mapping[str, str], language: str) 
             details.get("reason_code", ""), details.get("comment", ""), language
         )
         return TEMPLATES["rejected"][language].format(number=number, reason=reason)
+    if key == ApplicationWithdrawn.routing_key:
+        return TEMPLATES["withdrawn"][language].format(number=number)
     raise ValueError(f"no text for {key!r}: the citizen is not told of it")
 
 
-def render(key: str, number: str, details: Mapping[str, str], language: str) -> Notice:
-    """Subject, plain text and HTML of the e-mail for one step."""
+def render(
+    key: str,
+    number: str,
+    details: Mapping[str, str],
+    language: str,
+    attachments: Sequence[str] = (),
+) -> Notice:
+    """Subject, plain text and HTML of the e-mail for one step; ``attachments``: the names
+    of the files it carries, told after the step's sentence."""
     language = language_of(language)
-    text = step_text(key, number, details, language)
+    paragraphs = [step_text(key, number, details, language)]
+    if attachments:
+        files = ", ".join(attachments)
+        paragraphs.append(TEMPLATES["attached"][language].format(files=files))
     label = STATUS_LABELS[STEPS[key]][language]
     footer = TEMPLATES["footer"][language]
     body = (
-        f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8"></head>'
-        f"<body><p>{html.escape(text)}</p>"
-        f'<p style="color:#666;font-size:small">{html.escape(footer)}</p></body></html>\n'
+        f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8"></head><body>'
+        + "".join(f"<p>{html.escape(paragraph)}</p>" for paragraph in paragraphs)
+        + f'<p style="color:#666;font-size:small">{html.escape(footer)}</p></body></html>\n'
     )
     return Notice(
         subject=TEMPLATES["subject"][language].format(number=number, label=label),
-        text=f"{text}\n\n-- \n{footer}\n",
+        text="\n\n".join(paragraphs) + f"\n\n-- \n{footer}\n",
         html=body,
     )
 

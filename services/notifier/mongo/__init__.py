@@ -1,11 +1,12 @@
 """The notifier's MongoDB adapter: applicants' contacts and the delivery log.
 
 ``contacts``: one document per application, from its registration (phone, e-mail,
-language). ``notifications``: one job per (application, event, channel), its ``_id`` being
-that triple. Every change of a job is an update guarded by ``version`` that sets the job's
-fields and unsets the ones it no longer has, so ``followers`` (the ids of later steps
-waiting for this one, added by ``follow`` without a new version) survive until the job
-finishes. The outbox of each job's outcome lives inside it.
+language, and the subscriber code and address the act's copy names). ``notifications``: one
+job per (application, event, channel), its ``_id`` being that triple. Every change of a
+job is an update guarded by ``version`` that sets the job's fields and unsets the ones it no
+longer has, so ``followers`` (the ids of later steps waiting for this one, added by
+``follow`` without a new version) survive until the job finishes. The outbox of each job's
+outcome lives inside it.
 
 Published outcome events are taken out of the jobs' outboxes in batches (``Cleared``): one
 round trip for all the jobs finished within ``clear_wait`` seconds instead of one each.
@@ -58,6 +59,8 @@ class MongoNotifierStore:
             "phone": contact.phone,
             "email": contact.email,
             "language": contact.language,
+            "subscriber_code": contact.subscriber_code,
+            "address": contact.address,
             "registered_at": at,
         }
         with contextlib.suppress(DuplicateKeyError):
@@ -68,8 +71,13 @@ class MongoNotifierStore:
             return {}
         cursor = self.contacts_collection.find({"_id": {"$in": list(numbers)}})
         return {
+            # Contacts stored before the act's copy existed have no code or address.
             str(document["_id"]): Contact(
-                document["phone"], document["email"], document["language"]
+                document["phone"],
+                document["email"],
+                document["language"],
+                document.get("subscriber_code", ""),
+                document.get("address", ""),
             )
             for document in await cursor.to_list()
         }

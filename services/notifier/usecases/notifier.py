@@ -12,7 +12,7 @@ import structlog
 
 from services.notifier.domain import jobs, rounds
 from services.notifier.domain.jobs import Job, RetryPolicy
-from services.notifier.domain.outgoing import mail_for, sms_for
+from services.notifier.domain.outgoing import act_copy, mail_for, pdf_attachment, sms_for
 from services.notifier.domain.providers import DeliveryFailed, Mailer, SmsGateway
 from services.notifier.domain.steps import Contact, step_of
 from services.notifier.store import NotifierStore
@@ -20,6 +20,7 @@ from services.notifier.usecases.outcomes import Outcomes
 from shared.clock import stamp, utc_now
 from shared.contracts.events import Event
 from shared.delivery import Outcome
+from shared.documents import render_act
 
 log = structlog.get_logger("meter.notifier")
 
@@ -144,8 +145,8 @@ class Notifier:
             receipt = await self._send(job, claimed.contact)
         except DeliveryFailed as exc:
             outcome = self._after_failure(job, exc.reason, permanent=exc.permanent)
-        except Exception as exc:  # a provider bug must not lose the job: retried like a time-out
-            log.exception("provider raised unexpectedly", job=job.id)
+        except Exception as exc:  # a provider or rendering bug must not lose the job:
+            log.exception("sending raised unexpectedly", job=job.id)  # retried like a time-out
             outcome = self._after_failure(job, f"{type(exc).__name__}: {exc}", permanent=False)
         else:
             outcome = jobs.finished(job, self.clock(), receipt=receipt)
@@ -153,7 +154,13 @@ class Notifier:
 
     async def _send(self, job: Job, contact: Contact) -> str | None:
         if job.channel == "email":
-            return await self.mailer.send(mail_for(job, contact))
+            copy = act_copy(job, contact)
+            if copy is None:
+                return await self.mailer.send(mail_for(job, contact))
+            # Rendered anew for each attempt (the same facts give the same bytes); a PDF
+            # takes a tenth of a second or more, so the event loop is not held meanwhile.
+            data = await asyncio.to_thread(render_act, copy)
+            return await self.mailer.send(mail_for(job, contact, [pdf_attachment(copy, data)]))
         return await self.sms.send(sms_for(job, contact))
 
     def _after_failure(self, job: Job, reason: str, *, permanent: bool) -> Job:
