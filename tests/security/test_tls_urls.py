@@ -20,7 +20,8 @@ def ca_file(tmp_path: Path) -> str:
     return str(path)
 
 
-def test_an_amqps_url_gets_the_ca_file_as_aiormq_reads_it(ca_file: str) -> None:
+async def test_an_amqps_url_gets_the_ca_file_as_aiormq_reads_it(ca_file: str) -> None:
+    # aiormq binds the running loop when built; inside a coroutine one always exists.
     settings = CommonSettings.from_env(
         {"RABBITMQ_URL": "amqps://svc-intake:pw@rabbit:5671/meter", "RABBITMQ_CA_FILE": ca_file}
     )
