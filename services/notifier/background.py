@@ -8,6 +8,13 @@ arriving within ``gather`` seconds make one round. A failing round (the database
 is retried with a pause that doubles up to ``outage_cap``. On shutdown attempts under way
 get ``graceful`` seconds to finish; what is cut off is taken back by another sender when
 its lease runs out.
+
+``Liveness`` renews this process's mark of life every ``beat`` seconds (alive for ``ttl``)
+and, once it has itself been alive without a break for ``ttl``, makes due again the jobs
+of senders whose mark ran out: a notifier killed mid-round has its claims taken back within
+about ``ttl`` seconds, not when their leases end. The unbroken ``ttl`` matters after a
+database outage: every sender's mark has run out then, and the living ones renew theirs
+within ``beat`` seconds, well before anyone treats them as dead.
 """
 
 from __future__ import annotations
@@ -15,11 +22,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import structlog
 
+from services.notifier.store import NotifierStore
 from services.notifier.usecases import Claimed, Notifier
+from shared.clock import stamp, utc_now
 
 log = structlog.get_logger("meter.notifier")
 
@@ -95,3 +106,42 @@ class Sender:
         for task in unfinished:
             task.cancel()  # its lease runs out and another sender retries it
         await asyncio.gather(*unfinished, return_exceptions=True)
+
+
+@dataclass
+class Liveness:
+    store: NotifierStore
+    beat: float = 5.0
+    ttl: float = 30.0
+    clock: Callable[[], datetime] = utc_now
+    alive: asyncio.Event = field(default_factory=asyncio.Event)  # set after the first beat
+    _since: datetime | None = None  # alive without a break since
+
+    async def once(self) -> int:
+        """Renew the mark, then take back dead senders' jobs if allowed; how many."""
+        now = self.clock()
+        try:
+            await self.store.beat(stamp(now + timedelta(seconds=self.ttl)))
+        except Exception as exc:
+            self._since = None
+            log.warning("could not renew the sender's mark of life", error=repr(exc))
+            return 0
+        self.alive.set()
+        if self._since is None:
+            self._since = now
+        if (now - self._since).total_seconds() < self.ttl:
+            return 0
+        taken = await self.store.release_dead(stamp(now))
+        if taken:
+            log.warning("took back the jobs of a sender that stopped", jobs=taken)
+        return taken
+
+    async def run(self) -> None:
+        """Until cancelled. On shutdown the mark simply runs out: what the sender cut off
+        is taken back by the others ``ttl`` seconds later."""
+        while True:
+            try:
+                await asyncio.wait_for(self.once(), self.ttl)
+            except Exception as exc:
+                log.warning("could not take back dead senders' jobs", error=repr(exc))
+            await asyncio.sleep(self.beat)

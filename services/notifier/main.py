@@ -17,7 +17,7 @@ from faststream import FastStream
 
 from services.notifier.adapters.email import SmtpMailer
 from services.notifier.adapters.sms import HttpSmsGateway
-from services.notifier.background import Sender
+from services.notifier.background import Liveness, Sender
 from services.notifier.domain.providers import Mailer, SmsGateway
 from services.notifier.handlers import NotifierHandlers
 from services.notifier.mongo import MongoNotifierStore
@@ -73,8 +73,11 @@ def create_app(
         graceful=settings.graceful_timeout,
     )
 
+    liveness = Liveness(store, clock=clock)
+
     async def send_until_stopped() -> None:
         try:
+            await liveness.alive.wait()  # every claim names a sender others can see alive
             await sender.run()
         finally:  # the attempts under way have finished or been cut off
             await made_mailer.aclose()
@@ -84,7 +87,7 @@ def create_app(
 
     NotifierHandlers(notifier, sender.wake).serve(runtime.routes)
     return runtime.build_app(
-        on_start=store.ensure_indexes, background=[outbox.run, send_until_stopped]
+        on_start=store.ensure_indexes, background=[outbox.run, liveness.run, send_until_stopped]
     )
 
 

@@ -1,4 +1,4 @@
-"""The notifier's settings: SMTP and SMS gateway (DESIGN.md sections 6-7), retry policy.
+"""The notifier's settings: SMTP and SMS gateway (docs/reference/configuration.md), retry policy.
 
 Each field reads the variable of its name in capitals (``smtp_host`` from ``SMTP_HOST``);
 an empty variable counts as unset, a bad value is refused naming the variable.
@@ -16,7 +16,7 @@ from shared.settings import CommonSettings
 _DEFAULTS = RetryPolicy()
 _SECONDS = "seconds, more than 0"
 # How long an outage of the database an attempt's sender outlasts while it stores the outcome
-# (DESIGN.md section 12: ten minutes), before another sender could take the job back.
+# (docs/reliability.md: ten minutes), before another sender could take the job back.
 STORE_OUTAGE = 600.0
 
 

@@ -50,6 +50,16 @@ class NotifierStore(Protocol):
         the claimed jobs written (one round trip, two when another sender won some)."""
         ...
 
+    async def beat(self, until: str) -> None:
+        """Note that this process is alive and sending until ``until`` (renewed before)."""
+        ...
+
+    async def release_dead(self, at: str) -> int:
+        """Make due at ``at`` the jobs still being sent by senders not alive at ``at`` (they
+        died: their leases would hold the jobs until they end); how many. Those senders
+        are forgotten."""
+        ...
+
     async def follow(self, earlier: Job, follower_id: str) -> bool:
         """Note on the unfinished ``earlier`` job that ``follower_id`` waits for it; False
         when ``earlier`` is finished already (then nobody will wake the follower)."""

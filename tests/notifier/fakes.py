@@ -22,6 +22,8 @@ class MemoryNotifierStore:
         self.followers: dict[str, set[str]] = {}
         self.published: list[tuple[NotificationOutcome, str | None]] = []
         self.broken = False  # every call raises, as a database outage would
+        self.alive_until: str | None = None  # the latest beat
+        self.released: list[str] = []  # the times release_dead was asked
 
     def _check(self) -> None:
         if self.broken:
@@ -73,6 +75,15 @@ class MemoryNotifierStore:
     async def claim(self, claims: Sequence[tuple[Job, Job]]) -> list[Job]:
         self._check()
         return [new for current, new in claims if self._write(current, new)]
+
+    async def beat(self, until: str) -> None:
+        self._check()
+        self.alive_until = until
+
+    async def release_dead(self, at: str) -> int:
+        self._check()
+        self.released.append(at)
+        return 0  # one sender in memory: there is nobody else to have died
 
     async def follow(self, earlier: Job, follower_id: str) -> bool:
         self._check()

@@ -341,6 +341,7 @@ async def test_the_delivery_log_keeps_its_document_shape(mongo_parts: MongoParts
         "updated_at",
         "version",
         "claim",
+        "sender",
         "last_error",
     ]
     assert document["_id"] == f"{N}:application.forwarded:email"
@@ -407,3 +408,39 @@ async def test_published_outcomes_are_taken_out_of_the_outboxes_together(
     documents = await cursor.to_list()
     assert [document.get("outbox") for document in documents] == [[], [], []]
     assert all("outbox_since" not in document for document in documents)
+
+
+async def test_the_jobs_of_a_sender_that_stopped_are_due_again_at_once(
+    mongo_parts: MongoParts,
+) -> None:
+    died = MongoNotifierStore(mongo_parts.db, sender="died")
+    alive = MongoNotifierStore(mongo_parts.db, sender="alive")
+    await died.record(jobs.new_jobs(step(), NOW, True))
+    email, sms = await died.due(stamp(NOW), 10, busy=())
+    await died.beat(stamp(NOW + timedelta(seconds=30)))
+    await alive.beat(stamp(NOW + timedelta(seconds=90)))
+    assert await died.claim([(email, jobs.claimed(email, NOW, POLICY))])
+    assert await alive.claim([(sms, jobs.claimed(sms, NOW, POLICY))])
+    later = stamp(NOW + timedelta(seconds=60))  # "died" stopped renewing 30 s ago
+    assert await alive.due(later, 10, busy=()) == []  # both leases still run
+
+    assert await alive.release_dead(later) == 1
+    [again] = await alive.due(later, 10, busy=())
+    assert (again.id, again.state, again.attempts) == (email.id, "sending", 1)
+    assert await alive.claim([(again, jobs.claimed(again, NOW, POLICY))])  # taken back
+    senders = await mongo_parts.db["senders"].find({}, {"_id": 1}).to_list()
+    assert [document["_id"] for document in senders] == ["alive"]
+    assert await alive.release_dead(later) == 0  # "alive" is alive; nothing else is left
+
+
+async def test_a_sender_alive_at_the_time_keeps_its_jobs(mongo_parts: MongoParts) -> None:
+    other = MongoNotifierStore(mongo_parts.db, sender="other")
+    store = mongo_parts.store
+    await store.record(jobs.new_jobs(step(), NOW, True))
+    await store.beat(stamp(NOW + timedelta(seconds=30)))
+    [job, _] = await store.due(stamp(NOW), 10, busy=())
+    assert await store.claim([(job, jobs.claimed(job, NOW, POLICY))])
+    assert await other.release_dead(stamp(NOW + timedelta(seconds=29))) == 0
+    assert (await store.job(job.id)).state == "sending"  # type: ignore[union-attr]
+    # A sender never takes back its own jobs, whatever its mark says.
+    assert await store.release_dead(stamp(NOW + timedelta(seconds=31))) == 0

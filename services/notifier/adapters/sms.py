@@ -1,4 +1,4 @@
-"""SMS through the generic HTTP gateway of DESIGN.md section 6 (httpx).
+"""SMS through the generic HTTP gateway of docs/reference/notifications.md (httpx).
 
 ``POST SMS_GATEWAY_URL`` with ``{"to", "text", "reference"}`` and an optional bearer token:
 2xx accepted (``{"id"}`` kept as the receipt), 4xx permanent, 5xx or time-out retried.

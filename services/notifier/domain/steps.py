@@ -103,7 +103,9 @@ def step_of(event: Event) -> StepEvent | None:
                 "meter_serial": event.act.meter_serial,
                 "act_number": event.act.act_number,
             }
-            if event.outcome == "installed":  # the citizen gets a copy of the act (DESIGN 13)
+            if (
+                event.outcome == "installed"
+            ):  # the citizen gets a copy of the act (docs/integration.md)
                 details[ACT] = event.act.model_dump_json()
             return StepEvent(event.routing_key, event.application_number, event.sequence, details)
         case ApplicationRejected():
@@ -112,7 +114,7 @@ def step_of(event: Event) -> StepEvent | None:
         case ApplicationForwarded() | ApplicationAssigned() | ApplicationWithdrawn():
             return StepEvent(event.routing_key, event.application_number, event.sequence)
         case ApplicationOverdue():
-            return None  # for operations; the citizen is not told (DESIGN 13)
+            return None  # for operations; the citizen is not told (docs/integration.md)
         case NotificationDelivered() | NotificationFailed():
             return None  # what became of a notification is not itself a step
         case _:

@@ -1,4 +1,4 @@
-"""What the citizen reads: the sentences of DESIGN.md sections 6 and 13 (az as given, en
+"""What the citizen reads: the sentences of docs/reference/notifications.md (az as given, en
 and ru translated) and the e-mail's subject, plain text and HTML for each step (pure).
 
 The registration sentence is ``shared.contracts.catalogue.registration_text``.
@@ -83,7 +83,7 @@ class Notice:
 
 
 def step_text(key: str, number: str, details: Mapping[str, str], language: str) -> str:
-    """The sentence of DESIGN.md section 6 for this step, in ``language``."""
+    """The sentence of docs/reference/notifications.md for this step, in ``language``."""
     language = language_of(language)
     if key == ApplicationRegistered.routing_key:
         return registration_text(number, language)

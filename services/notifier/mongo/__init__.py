@@ -8,6 +8,10 @@ longer has, so ``followers`` (the ids of later steps waiting for this one, added
 ``follow`` without a new version) survive until the job finishes. The outbox of each job's
 outcome lives inside it.
 
+``senders``: one document per running notifier process (``alive_until``, epoch
+milliseconds), renewed every few seconds. A claim names its sender; the jobs claimed by a
+sender that stopped renewing are made due again at once instead of when their lease ends.
+
 Published outcome events are taken out of the jobs' outboxes in batches (``Cleared``): one
 round trip for all the jobs finished within ``clear_wait`` seconds instead of one each.
 
@@ -36,9 +40,18 @@ _DUPLICATE_KEY = 11000
 
 
 class MongoNotifierStore:
-    def __init__(self, db: Any, outbox: Outbox | None = None, *, clear_wait: float = 0.02) -> None:
+    def __init__(
+        self,
+        db: Any,
+        outbox: Outbox | None = None,
+        *,
+        clear_wait: float = 0.02,
+        sender: str | None = None,
+    ) -> None:
         self.contacts_collection = db["contacts"]
         self.notifications = db["notifications"]
+        self.senders = db["senders"]
+        self.sender = sender or uuid.uuid4().hex  # this process, as its claims name it
         self.outbox = outbox
         self.documents = Cleared(self.notifications, clear_wait)
         if outbox is not None:
@@ -51,6 +64,7 @@ class MongoNotifierStore:
     async def ensure_indexes(self) -> None:
         await self.notifications.create_index([("due_at", ASCENDING)], sparse=True)
         await self.notifications.create_index([("application_number", ASCENDING)])
+        await self.notifications.create_index([("sender", ASCENDING)], sparse=True)
         await self.documents.documents.ensure_index()
 
     async def remember_contact(self, number: str, contact: Contact, at: str) -> None:
@@ -127,7 +141,7 @@ class MongoNotifierStore:
         writes = []
         for current, new in claims:
             update = changes(new)
-            update["$set"]["claim"] = tokens[new.id]
+            update["$set"].update(claim=tokens[new.id], sender=self.sender)
             writes.append(UpdateOne({"_id": current.id, "version": current.version}, update))
         result = await self.notifications.bulk_write(writes, ordered=False)
         if result.matched_count == len(claims):
@@ -140,6 +154,29 @@ class MongoNotifierStore:
             if document.get("claim") == tokens[str(document["_id"])]
         }
         return [new for _, new in claims if new.id in ours]
+
+    async def beat(self, until: str) -> None:
+        await self.senders.update_one(
+            {"_id": self.sender}, {"$set": {"alive_until": millis(until)}}, upsert=True
+        )
+
+    async def release_dead(self, at: str) -> int:
+        now = millis(at)
+        cursor = self.senders.find({"alive_until": {"$lt": now}}, {"_id": 1})
+        dead = [str(document["_id"]) for document in await cursor.to_list()]
+        dead = [sender for sender in dead if sender != self.sender]
+        if not dead:
+            return 0
+        result = await self.notifications.update_many(
+            {"sender": {"$in": dead}, "state": "sending"},
+            {
+                "$set": {"next_attempt_at": at, "due_at": now, "updated_at": at},
+                "$unset": {"sender": ""},
+                "$inc": {"version": 1},
+            },
+        )
+        await self.senders.delete_many({"_id": {"$in": dead}, "alive_until": {"$lt": now}})
+        return int(result.modified_count)
 
     async def follow(self, earlier: Job, follower_id: str) -> bool:
         # $push, not $addToSet: the embedded server's $addToSet does nothing to a missing
