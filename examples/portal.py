@@ -158,6 +158,9 @@ async def watch(url: str, user: str, channel_name: str, seconds: float) -> None:
         queue = await channel.declare_queue(f"portal.{channel_name}.updates", durable=True)
         await queue.bind(exchange, routing_key=f"{channel_name}.application_updated")
         print(f"watching {channel_name} updates as {user} (Ctrl-C stops)", flush=True)
+        # An update comes with every change of the view (a notification's outcome too);
+        # a line is printed when what it shows changes.
+        shown: dict[str, str] = {}
         async with queue.iterator() as messages:
             async for message in messages:
                 async with message.process():
@@ -165,7 +168,11 @@ async def watch(url: str, user: str, channel_name: str, seconds: float) -> None:
                         body = json.loads(message.body)
                     except ValueError:
                         body = None
-                    print(update_line(body), flush=True)
+                    line = update_line(body)
+                    number = line.split(" ", 1)[0]
+                    if shown.get(number) != line:
+                        shown[number] = line
+                        print(line, flush=True)
 
 
 def call_of(args: argparse.Namespace) -> tuple[str, dict[str, Any], str]:
