@@ -1,4 +1,4 @@
-"""structlog set up as CONVENTIONS.md describes, with contact details masked."""
+"""structlog set up as docs/architecture.md describes, with contact details masked."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+import faststream  # noqa: F401  (creates its own logger, which ``configure`` takes over)
 import structlog
 
 _EMAIL = re.compile(r"([^\W_])[\w.%+-]*@([\w.-]+)")
@@ -81,6 +82,11 @@ def configure(level: str = "INFO", fmt: str = "json", service: str = "") -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # FastStream's own "faststream" logger (the parent of every broker's logger) writes
+    # coloured text to its own handler and stops there: hand it to the root's JSON handler.
+    faststream_logger = logging.getLogger("faststream")
+    faststream_logger.handlers.clear()
+    faststream_logger.propagate = True
     for noisy in ("aiormq", "aio_pika", "pymongo", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
