@@ -109,6 +109,7 @@ def make_providers(settings: NotifierSettings) -> tuple[SmtpMailer, HttpSmsGatew
         url=settings.sms_gateway_url,
         token=settings.sms_gateway_token,
         timeout=settings.sms_timeout,
+        answer_timeout=settings.sms_answer_timeout,
         connections=settings.notify_concurrency,
     )
     return mailer, sms

@@ -35,7 +35,16 @@ class NotifierSettings(CommonSettings):
     )
     sms_gateway_url: str = Field("", description="the SMS gateway's URL")
     sms_gateway_token: str = Field("", description="the gateway's bearer token, or empty")
-    sms_timeout: float = Field(10.0, gt=0, description=_SECONDS)
+    sms_timeout: float = Field(
+        10.0, gt=0, description="seconds, more than 0, to connect to the gateway and send an SMS"
+    )
+    # Once an SMS is sent, no answer does not mean it was not taken: sending it again could
+    # reach the citizen twice, so the answer is awaited as long as an SMTP end of data.
+    sms_answer_timeout: float = Field(
+        600.0,
+        gt=0,
+        description="seconds, more than 0, that the answer to a sent SMS is awaited",
+    )
     # Transient failures: first retry after base seconds, doubling up to cap; failed after
     # max_attempts (the defaults retry for about 24 hours).
     notify_retry_base: float = Field(_DEFAULTS.base, gt=0, description=_SECONDS)
@@ -88,9 +97,10 @@ class NotifierSettings(CommonSettings):
 def longest_attempt(values: dict[str, Any]) -> float:
     """The longest one attempt can take: an e-mail waits for a pooled connection, connects,
     greets, may start TLS and log in, sends MAIL, RCPT and DATA (each within SMTP_TIMEOUT),
-    then waits for the end of data; an SMS waits at most four SMS_TIMEOUTs (pool, connect,
-    write, read)."""
+    then waits for the end of data; an SMS waits at most three SMS_TIMEOUTs (pool, connect,
+    write), then SMS_ANSWER_TIMEOUT for the answer."""
     smtp = float(values.get("smtp_timeout") or 15.0)
     data = float(values.get("smtp_data_timeout") or 600.0)
     sms = float(values.get("sms_timeout") or 10.0)
-    return max(9 * smtp + data, 4 * sms)
+    answer = float(values.get("sms_answer_timeout") or 600.0)
+    return max(9 * smtp + data, 3 * sms + answer)

@@ -1,8 +1,8 @@
-"""The act's copy (DESIGN 13): an installed completion's e-mail carries the installation act
-as a PDF that a reader opens, with every act field, the registration's subscriber code and
-address; other e-mails and every SMS carry nothing more. In-process with fake providers,
-and the MIME message as the SMTP adapter composes it; over a real SMTP server in
-``test_act_over_smtp``."""
+"""The act's copy (docs/integration.md): an installed completion's e-mail carries the
+installation act as a PDF that a reader opens, with every act field, the registration's
+subscriber code and address; other e-mails and every SMS carry nothing more. In-process
+with fake providers, and the MIME message as the SMTP adapter composes it; over a real SMTP
+server in ``test_act_over_smtp``."""
 
 from __future__ import annotations
 

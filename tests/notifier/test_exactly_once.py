@@ -1,4 +1,4 @@
-"""Exactly once under failures (DESIGN.md section 12): a message handed to SMTP or the
+"""Exactly once under failures (docs/reliability.md): a message handed to SMTP or the
 gateway is never sent again because its outcome could not be stored. The SMTP client waits
 for the end of data as RFC 5321 says; an outcome the store refuses is retried in place; a
 database outage loses nothing and repeats nothing. Only a sender that dies between the

@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from services.notifier.adapters.sms import HttpSmsGateway
 from services.notifier.domain import smsparts
 from services.notifier.domain.jobs import Job
+from services.notifier.domain.providers import DeliveryFailed, Sms
 from tests.notifier.conftest import (
     SENDER,
     TOKEN,
@@ -282,3 +284,26 @@ async def test_a_mail_server_that_is_down_is_a_transient_failure(
     await smtp.start()
     delivered = await notifier.wait_for("notification.delivered", 2)
     assert {body["channel"] for body in delivered} == {"email", "sms"}
+
+
+async def test_a_gateway_answering_after_the_send_timeout_gets_the_sms_once(
+    gateway: Gateway,
+) -> None:
+    """Once the SMS is sent, a slow answer is awaited (SMS_ANSWER_TIMEOUT), not taken for a
+    failure that would send it again; connecting keeps the short SMS_TIMEOUT."""
+    gateway.delay = 1.0
+    url = f"http://127.0.0.1:{gateway.port}/messages"
+    patient = HttpSmsGateway(url=url, timeout=0.2, answer_timeout=5.0)
+    try:
+        receipt = await patient.send(Sms("+994501234567", "Müraciət SQ-1", "ref-1"))
+    finally:
+        await patient.aclose()
+    assert receipt == "gw-1"
+    assert gateway.tried("+994501234567") == 1
+    hasty = HttpSmsGateway(url=url, timeout=5.0, answer_timeout=0.2)
+    try:
+        with pytest.raises(DeliveryFailed, match="time-out") as failed:
+            await hasty.send(Sms("+994501234567", "Müraciət SQ-1", "ref-1"))
+    finally:
+        await hasty.aclose()
+    assert failed.value.permanent is False

@@ -1,4 +1,4 @@
-"""The notifier reads the SMTP and SMS variables of DESIGN.md section 7."""
+"""The notifier reads the SMTP and SMS variables of docs/reference/configuration.md."""
 
 from __future__ import annotations
 

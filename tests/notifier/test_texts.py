@@ -1,4 +1,5 @@
-"""What each step tells the citizen, in az (as DESIGN.md section 6 gives it), en and ru."""
+"""What each step tells the citizen, in az (as
+docs/reference/notifications.md gives it), en and ru."""
 
 from __future__ import annotations
 

@@ -2,6 +2,9 @@
 
 ``POST SMS_GATEWAY_URL`` with ``{"to", "text", "reference"}`` and an optional bearer token:
 2xx accepted (``{"id"}`` kept as the receipt), 4xx permanent, 5xx or time-out retried.
+Connecting and sending must each be done within ``timeout``; once the SMS is sent, its
+answer is awaited ``answer_timeout`` (long: an SMS the gateway took but answered late would
+reach the citizen twice if sent again). A repeat carries the same ``reference``.
 One HTTP client per process (made at the first SMS, closed by ``aclose`` on shutdown)
 keeps its connections open for the next SMS, at most ``connections`` of them.
 Another gateway is one more class with ``async send(sms) -> receipt``.
@@ -23,9 +26,16 @@ _RETRYABLE_4XX = {408, 425, 429}
 
 class HttpSmsGateway:
     def __init__(
-        self, *, url: str, token: str = "", timeout: float = 10.0, connections: int = 16
+        self,
+        *,
+        url: str,
+        token: str = "",
+        timeout: float = 10.0,
+        answer_timeout: float = 600.0,
+        connections: int = 16,
     ) -> None:
-        self.url, self.token, self.timeout = url, token, timeout
+        self.url, self.token = url, token
+        self.timeout = httpx.Timeout(timeout, read=answer_timeout)
         self.limits = httpx.Limits(
             max_connections=connections, max_keepalive_connections=connections
         )
