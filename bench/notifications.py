@@ -1,7 +1,7 @@
 """Counting what the development sinks received, per (application, step, channel).
 
 The mail sink writes each e-mail as ``<name>.eml``; its subject is the contract's
-"Müraciət <number>: <status label>" (DESIGN.md section 6). The SMS sink appends one JSON
+"Müraciət <number>: <status label>" (docs/reference/notifications.md). The SMS sink appends one JSON
 line per SMS to ``sms.jsonl``; its ``reference`` is "<number>:<event>:sms". Both are read
 incrementally, so counting while a run goes on costs only what arrived since last time.
 """

@@ -1,4 +1,4 @@
-"""The transactional outbox of DESIGN.md section 9.
+"""The transactional outbox of docs/reliability.md.
 
 A state change and the events it causes are stored in one document write: the document
 carries ``outbox`` (entries to publish, in order) and ``outbox_since`` (when the oldest was

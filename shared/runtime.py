@@ -37,7 +37,7 @@ log = structlog.get_logger("meter.runtime")
 
 
 def make_broker(settings: CommonSettings, app_id: str) -> FailoverBroker:
-    """A broker with the safe settings of DESIGN.md section 10 set deliberately."""
+    """A broker with the safe settings of docs/reliability.md set deliberately."""
     return FailoverBroker(
         settings.rabbitmq_urls,
         app_id=app_id,

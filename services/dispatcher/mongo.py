@@ -2,7 +2,7 @@
 
 Every state document is written whole (insert or replace) and guarded by its ``version``:
 a write that lost a race is retried against the fresh document. The embedded server used
-where no real MongoDB exists keeps types only that way (DESIGN.md section 10).
+where no real MongoDB exists keeps types only that way (docs/reliability.md).
 """
 
 from __future__ import annotations

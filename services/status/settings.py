@@ -1,4 +1,5 @@
-"""The status service's settings: the common ones plus its HTTP read API (DESIGN.md 7)."""
+"""The status service's settings: the common ones plus its HTTP read API
+(docs/reference/configuration.md)."""
 
 from __future__ import annotations
 

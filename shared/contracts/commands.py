@@ -41,7 +41,7 @@ class Service(StrEnum):
 
 
 class Role(StrEnum):
-    """Who may send a command (DESIGN section 11)."""
+    """Who may send a command (docs/security.md)."""
 
     PORTAL = "portal"
     FIELD_APP = "field_app"

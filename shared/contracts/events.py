@@ -1,4 +1,4 @@
-"""Domain events on ``meter.events`` (DESIGN section 4b): one model each, and ``Event``, the
+"""Domain events on ``meter.events`` (docs/reference/events.md): one model each, and ``Event``, the
 union of them all, which is the registry of events.
 
 Each model names its routing key, its producer, the status it gives the application, and

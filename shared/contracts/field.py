@@ -1,4 +1,4 @@
-"""Messages for field apps on ``meter.field`` (DESIGN.md section 11): one per assignment.
+"""Messages for field apps on ``meter.field`` (docs/security.md): one per assignment.
 
 Field apps do not read ``meter.events``, which carries every citizen's FIN, phone and
 e-mail. Instead the dispatcher publishes each assignment, in the same outbox write as

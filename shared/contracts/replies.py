@@ -1,4 +1,4 @@
-"""Replies to commands and queries (DESIGN sections 4 and 5), as the services send them.
+"""Replies to commands and queries (docs/reference/commands.md), as the services send them.
 
 A reply carries the request's ``correlation_id`` and the AMQP ``type`` of the request's
 message name plus ``Reply``. Fields that are null stay in the body.

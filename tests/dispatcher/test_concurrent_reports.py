@@ -1,4 +1,4 @@
-"""Copies of one command over the real broker get the same answer (DESIGN.md section 12).
+"""Copies of one command over the real broker get the same answer (docs/reliability.md).
 
 Three dispatchers take copies of the same report (one ``message_id``) at once: every copy
 is answered ``accepted``, the work order closes once and no refusal is stored. A stock

@@ -1,4 +1,4 @@
-"""Withdrawal and overdue announcements over the real broker (DESIGN.md section 13).
+"""Withdrawal and overdue announcements over the real broker (docs/integration.md).
 
 The rules (who may withdraw what, races staged write by write, the due-date rule) are in
 ``test_withdraw_rules`` and ``test_deadline_rules``; here are delivery, replies, the

@@ -1,4 +1,4 @@
-"""A citizen withdraws an application before a team is assigned (in-process, DESIGN.md 13).
+"""A citizen withdraws an application before a team is assigned (in-process, docs/integration.md).
 
 The dispatcher's routes are called directly over the in-memory store; races are staged
 with the store's ``before_save`` hook (another writer gets in just before a write). The

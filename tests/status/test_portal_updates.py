@@ -1,4 +1,4 @@
-"""Updates pushed to the portals on ``meter.portal`` over the real broker (DESIGN.md 13).
+"""Updates pushed to the portals on ``meter.portal`` over the real broker (docs/integration.md).
 
 The status service runs as its own deployed user (``svc-status``); each portal connects as
 its own generated user, binds its own durable queue ``portal.<channel>.updates`` to its

@@ -1,4 +1,5 @@
-"""The status service reads its HTTP settings from the environment (DESIGN.md 7)."""
+"""The status service reads its HTTP settings from the environment
+(docs/reference/configuration.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The portal updates a write publishes (DESIGN.md section 13), in-process over the fake store.
+"""The portal updates a write publishes (docs/integration.md), in-process over the fake store.
 
 After every change of an application's view, one ``ApplicationUpdated``: the whole view
 after the change plus the citizen's FIN, for ``<channel>.application_updated`` on

@@ -1,4 +1,4 @@
-"""Withdrawal and overdue in the view (DESIGN.md section 13), as pure rules and in-process.
+"""Withdrawal and overdue in the view (docs/integration.md), as pure rules and in-process.
 
 ``application.withdrawn`` is a step like the others; ``application.overdue`` has a sequence
 of its own yet is no step: it never becomes the status, it marks an open application

@@ -50,7 +50,7 @@ def team_named(parsed: ReportOutcome | Refusal) -> str | None:
 
 
 def forbidden_team() -> FieldError:
-    """A report for a team its sender may not act for (DESIGN.md section 11)."""
+    """A report for a team its sender may not act for (docs/security.md)."""
     return field_error("team_id", ErrorCode.FORBIDDEN, DEFAULT_LANGUAGE)
 
 

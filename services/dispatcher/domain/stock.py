@@ -3,7 +3,7 @@
 Reservations are the application numbers holding a meter, so reserving, consuming and
 releasing are idempotent per application; the list never holds more numbers than meters
 were received. Receipts are remembered by message id for ``RECEIPTS_KEPT_FOR`` (the
-contract promises 7 days of deduplication, DESIGN.md section 12): each write of the
+contract promises 7 days of deduplication, docs/reliability.md): each write of the
 district's document drops older ones, so the list is bounded by time, not by a count a
 burst of receipts could exceed.
 """

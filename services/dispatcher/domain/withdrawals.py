@@ -1,6 +1,6 @@
 """Whether a citizen may withdraw an application, and what a withdrawal changes (pure).
 
-DESIGN.md section 13: allowed while the application is ``registered`` or ``forwarded``,
+docs/integration.md: allowed while the application is ``registered`` or ``forwarded``,
 which in the dispatcher is a work order waiting for a team. Only its applicant may
 withdraw it; to anyone else it does not exist (``not_found``, as the status service
 answers). A withdrawal gives back what the work order holds — its meter, and a team-day

@@ -67,7 +67,7 @@ WITHDRAWN = "withdrawn"
 OPEN = frozenset({WAITING, ASSIGNED})
 CLOSED = frozenset({COMPLETED, REJECTED, WITHDRAWN})
 
-# Reasons whose work needs a meter from the district's stock (DESIGN.md 4a).
+# Reasons whose work needs a meter from the district's stock (docs/integration.md).
 REASONS_NEEDING_A_METER = frozenset(
     {
         Reason.NEW_INSTALLATION,
@@ -218,7 +218,7 @@ def assigned(work_order: WorkOrder, team: Team, day: str, now: datetime) -> Tran
 
 
 def field_work_order(work_order: WorkOrder) -> WorkOrderAssigned:
-    """What the assigned team's field apps get: no FIN, no e-mail (DESIGN.md section 11).
+    """What the assigned team's field apps get: no FIN, no e-mail (docs/security.md).
 
     Work orders stored before these fields were kept get them empty.
     """

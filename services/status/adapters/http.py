@@ -1,7 +1,7 @@
-"""The status reads over HTTP (DESIGN.md section 5), documented by their OpenAPI document.
+"""The status reads over HTTP (docs/integration.md), documented by their OpenAPI document.
 
 ``GET /v1/applications/{number}``, ``GET /v1/applications`` and the copy of the
-installation act as a PDF, ``GET /v1/applications/{number}/act`` (DESIGN.md section 13):
+installation act as a PDF, ``GET /v1/applications/{number}/act`` (docs/integration.md):
 the portal authenticates with a bearer key from ``STATUS_API_KEYS``, the citizen is named
 by ``X-Applicant-Fin``. Checked in this order: 401 (key), 400 (citizen), 422 (number),
 then 404 or 200.

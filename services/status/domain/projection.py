@@ -100,7 +100,7 @@ def view_of(number: str, registered: Fact, received: Received) -> ApplicationVie
         updated_at=_latest([*steps, *received["notifications"], *shown_marks]),
         due_by=registered.get("due_by"),
         overdue=overdue,
-        # DESIGN.md section 5: lists are newest first.
+        # docs/integration.md: lists are newest first.
         timeline=[_timeline_step(step, language) for step in reversed(steps)],
         act=current["act"] if status == Status.COMPLETED else None,
         rejection=Rejection(

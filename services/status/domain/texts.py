@@ -28,7 +28,7 @@ def _in(texts: dict[str, str], language: str) -> str:
 
 
 def status_label(status: Status) -> str:
-    """Labels are in Azerbaijani whatever the application's language (DESIGN.md 5)."""
+    """Labels are in Azerbaijani whatever the application's language (docs/integration.md)."""
     return STATUS_LABELS[status]["az"]
 
 
