@@ -38,9 +38,12 @@ class Cleared:
             self._flushing = asyncio.create_task(self._flush_soon())
 
     async def _flush_soon(self) -> None:
-        await asyncio.sleep(self.wait)
-        with contextlib.suppress(Exception):  # left to the relay
-            await self.flush()
+        # Until nothing is pending: entries added while a batch is being written go in the
+        # next batch, not wait for another ``published`` (the relay would send them again).
+        while self._pending:
+            await asyncio.sleep(self.wait)
+            with contextlib.suppress(Exception):  # left to the relay
+                await self.flush()
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, []
