@@ -180,6 +180,8 @@ class Intake:
             await self.store.save_and_publish(application, event, correlation_id)
         except DuplicateSubmission:
             stored = await self.store.registration_for(submission.submission_id)
+            if stored is not None:  # the log names the number answered, not the one unused
+                structlog.contextvars.bind_contextvars(application_number=stored.application_number)
             return Outcome(stored, {"outcome": "registered", "duplicate": True})
         except OpenApplicationExists:
             holder = await self.store.open_application(application.open_key) or "?"
