@@ -108,7 +108,9 @@ def judge(
         for reason in lacks:
             reasons[reason] = reasons.get(reason, 0) + 1
         if lacks and len(examples) < 5:
-            examples.append(f"{number or submission.applicant.subscriber_code}: {', '.join(lacks)}")
+            heard = f" (sent {submission.sent}×: {dict(submission.answers)})" if not number else ""
+            who = number or submission.applicant.subscriber_code
+            examples.append(f"{who}: {', '.join(lacks)}{heard}")
         lost += bool(lacks)
     numbers = [s.number for s in submissions if s.number is not None]
     row.lost = lost

@@ -44,10 +44,17 @@ async def count(run: Run, scene: Scene, parked_before: dict[str, int]) -> None:
         {s.applicant.email for s in submissions},
         {s.applicant.phone for s in submissions},
     )
-    run.ledger.installed += sum(status.get(str(s.number)) == "completed" for s in submissions)
-    still_open = sum(
-        1 for s in submissions if s.number is not None and status.get(s.number) != "completed"
-    )
+    # Every application of the scenario's citizens, also one whose answer the portal never
+    # got: stock follows what the system did, not what the portal heard.
+    run.ledger.installed += sum(state == "completed" for state in status.values())
+    still_open = sum(state != "completed" for state in status.values())
+    unanswered = sorted(set(status) - {s.number for s in submissions})
+    if unanswered:
+        row.details["registered_but_unanswered"] = unanswered
+        row.notes.append(
+            f"registered, but the portal never got the answer: {', '.join(unanswered)} "
+            f"(status {', '.join(status[n] for n in unanswered)})"
+        )
     stock = checks.Stock(
         await stock_shown, run.ledger.stock_received, run.ledger.installed, still_open
     )

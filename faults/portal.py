@@ -84,7 +84,7 @@ class Portal:
             try:
                 answer = await link.request(SUBMIT, message, self.reply_timeout)
             except NoAnswer as exc:
-                submission.answers[str(exc).split(":")[0]] += 1
+                submission.answers[":".join(str(exc).split(":")[:2])] += 1  # what and why
                 await asyncio.sleep(self.pause)
                 continue
             self._record(answer, submission, first=True)
