@@ -32,3 +32,20 @@ def test_nothing_in_the_repository_sends_a_reader_outside_it() -> None:
             f"{relative}:{n}" for n, line in enumerate(text.splitlines(), 1) if outside.search(line)
         ]
     assert found == [], f"these lines send a reader outside the repository: {found}"
+
+
+def test_every_link_between_the_documents_leads_somewhere() -> None:
+    root = REFERENCE.parents[1]
+    documents = [
+        root / "README.md",
+        *(root / "docs").rglob("*.md"),
+        *(root / "deploy").rglob("*.md"),
+    ]
+    broken = []
+    for document in documents:
+        for match in re.finditer(r"\]\(([^)#\s]+)(#[^)]*)?\)", document.read_text("utf-8")):
+            target = match.group(1)
+            outside = target.startswith(("http://", "https://", "mailto:"))
+            if not outside and not (document.parent / target).exists():
+                broken.append(f"{document.relative_to(root)} -> {target}")
+    assert broken == []
