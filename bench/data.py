@@ -24,9 +24,17 @@ TEAM_CAPACITY = 1_000_000
 
 
 def demo_districts(demo: Path = DEMO) -> list[str]:
+    """The demo's stocked districts that a demo team serves, in ``stock.txt``'s order.
+
+    The demo stocks a district no team serves (its applications wait for a team, as the
+    README shows); a benchmark application sent there would never be completed.
+    """
+    served = set()
+    for row in csv.DictReader(io.StringIO((demo / "teams.csv").read_text(encoding="utf-8"))):
+        served.update(code for code in row["district_codes"].split(";") if code)
     districts = []
     for line in (demo / "stock.txt").read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
+        if line.strip() and not line.startswith("#") and line.split()[0] in served:
             districts.append(line.split()[0])
     return districts
 

@@ -20,6 +20,24 @@ def test_every_subscriber_row_is_one_the_directory_import_accepts() -> None:
     assert {account.district_code for account in accounts} == set(districts)
 
 
+def test_every_district_the_bench_uses_is_served_by_a_team() -> None:
+    districts = data.demo_districts()
+    served = {
+        code
+        for team in (team_row(row) for row in csv.DictReader(io.StringIO(data.teams_csv())))
+        for code in team.district_codes
+    }
+    assert districts, "no district to send applications to"
+    assert set(districts) <= served
+    stocked = {
+        line.split()[0]
+        for line in (data.DEMO / "stock.txt").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert stocked - served, "the demo no longer has a district without a team: simplify"
+    assert not set(districts) & (stocked - served)
+
+
 def test_the_teams_are_the_demo_teams_with_room_for_every_work_order() -> None:
     teams = [team_row(row) for row in csv.DictReader(io.StringIO(data.teams_csv()))]
     assert [team.team_id for team in teams] == ["T-01", "T-02", "T-03", "T-04", "T-05"]
