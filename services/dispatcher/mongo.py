@@ -2,7 +2,20 @@
 
 Every state document is written whole (insert or replace) and guarded by its ``version``:
 a write that lost a race is retried against the fresh document. The embedded server used
-where no real MongoDB exists keeps types only that way (docs/reliability.md).
+where no real MongoDB exists keeps types only that way (docs/reliability.md; there an
+update's ``$set`` of a datetime stores it as text).
+
+The stock document is the exception: every dispatch of a district reserves from it, so
+whole writes would mostly lose and retry. Reserving, consuming and releasing are one
+conditional update each, with operators that keep types on the embedded server too
+(``$inc`` of an integer stays an integer, ``$push`` and ``$pull`` of a string). Reserving
+matches only while ``available`` is above 0 and the number is not held (``$nin``: the
+embedded server's ``$ne`` compares a whole array, so it matched a number held already, and
+it has no ``$not``); consuming and releasing only while it is held. Each one increments
+``version``, so ``receive`` (a whole write through the pure function, deduplicating
+receipts) loses to them and retries: received = reserved + consumed + available holds
+whichever wins. A document written before it kept ``available`` is changed whole, which
+adds it (a consume leaves it without: its counts stay right).
 """
 
 from __future__ import annotations
@@ -82,19 +95,29 @@ class MongoDispatcherStore:
     # --- meter stock per district ------------------------------------------------------
 
     async def reserve(self, district: str, number: str) -> bool:
-        return bool(
-            await self._change(self.stock, district, lambda d: meters.reserve(district, d, number))
+        return await self._update_stock(
+            district,
+            {"available": {"$gt": 0}, "reservations": {"$nin": [number]}},
+            {"$push": {"reservations": number}, "$inc": {"available": -1, "version": 1}},
+            lambda d: meters.reserve(district, d, number),
         )
 
     async def release(self, district: str, number: str) -> bool:
-        return bool(
-            await self._change(self.stock, district, lambda d: meters.release(district, d, number))
+        # Only where ``available`` is kept: $inc would start it at 1 on an older document.
+        return await self._update_stock(
+            district,
+            {"reservations": number, "available": {"$exists": True}},
+            {"$pull": {"reservations": number}, "$inc": {"available": 1, "version": 1}},
+            lambda d: meters.release(district, d, number),
         )
 
     async def consume(self, district: str, number: str) -> bool:
-        return bool(
-            await self._change(self.stock, district, lambda d: meters.consume(district, d, number))
+        # ``available`` does not change: right on a document with it and one without.
+        written = await self.stock.update_one(
+            {"_id": district, "reservations": number},
+            {"$pull": {"reservations": number}, "$inc": {"consumed": 1, "version": 1}},
         )
+        return bool(written.matched_count)  # unmatched: the number held no meter
 
     async def receive(
         self, district: str, quantity: int, receipt: str, at: datetime
@@ -192,6 +215,26 @@ class MongoDispatcherStore:
     async def _find_work_order(self, query: Document) -> WorkOrder | None:
         found: WorkOrder | None = await self.work_orders_collection.find_one(query)
         return found
+
+    async def _update_stock(
+        self,
+        district: str,
+        guard: Document,
+        update: Document,
+        change: Callable[[Document | None], Change],
+    ) -> bool:
+        """One conditional ``update`` of the district's stock where ``guard`` holds: True
+        if it matched. Otherwise the pure ``change`` of the document read now answers
+        (held already, none free, not held); if it would still change something, the
+        document predates ``available`` or changed in between, so it is changed whole.
+        """
+        written = await self.stock.update_one({"_id": district, **guard}, update)
+        if written.matched_count:
+            return True
+        new, result = change(await self.stock.find_one({"_id": district}))
+        if new is None:
+            return bool(result)
+        return bool(await self._change(self.stock, district, change))
 
     async def _change(
         self, collection: Any, key: str, change: Callable[[Document | None], Change]

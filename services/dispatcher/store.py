@@ -1,11 +1,13 @@
 """What the dispatcher's use cases need from storage (a port; ``mongo.py`` is the adapter).
 
 Teams, their daily capacity, each district's meter stock, work orders and the refusals
-reports got. Shared documents (team days, stock) change through the pure functions of
-``domain``, so reserving, consuming and releasing stay idempotent per application and
-stock never goes negative, however many dispatchers race. ``save_and_publish`` stores a
-work order together with its messages (events on ``meter.events``, work orders on
-``meter.field``) in one write, then publishes them (or leaves them to the outbox relay).
+reports got. Shared documents (team days, stock) change as the pure functions of
+``domain`` say (the stock's reserve, consume and release as one conditional update in
+the adapter, with the same answers), so reserving, consuming and releasing stay
+idempotent per application and stock never goes negative, however many dispatchers race.
+``save_and_publish`` stores a work order together with its messages (events on
+``meter.events``, work orders on ``meter.field``) in one write, then publishes them (or
+leaves them to the outbox relay).
 """
 
 from __future__ import annotations

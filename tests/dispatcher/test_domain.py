@@ -164,6 +164,17 @@ def test_stock_always_balances_and_never_goes_negative(steps: list[tuple[str, in
         level = stock.stock_level("D", doc)
         assert min(level.reserved, level.consumed, level.available) >= 0
         assert level.reserved + level.consumed + level.available == received
+        if new is not None:  # a document written whole keeps the free count the store updates
+            assert new["available"] == level.available
+
+
+def test_a_document_written_before_available_gets_it_with_its_next_change() -> None:
+    old = {"_id": "D", "received": 3, "consumed": 1, "reservations": ["A"], "receipts": []}
+    doc, held = stock.reserve("D", old, "B")
+    assert held
+    assert doc is not None
+    assert (doc["reservations"], doc["available"]) == (["A", "B"], 0)
+    assert stock.reserve("D", old, "A") == (None, True), "nothing to write: it holds one"
 
 
 def test_a_team_day_counts_each_work_order_once_up_to_capacity() -> None:

@@ -6,6 +6,13 @@ were received. Receipts are remembered by message id for ``RECEIPTS_KEPT_FOR`` (
 contract promises 7 days of deduplication, docs/reliability.md): each write of the
 district's document drops older ones, so the list is bounded by time, not by a count a
 burst of receipts could exceed.
+
+The document also keeps the free count, ``available`` (received − reserved − consumed),
+so the store can reserve, consume and release with one conditional update each (reserve
+only while ``available`` > 0). Every document these functions write carries it, counted
+afresh from the other fields; one written before it existed lacks it until its next whole
+write. ``stock_level`` never reads it: reserved is the number of reservations, and
+available what is left.
 """
 
 from __future__ import annotations
@@ -57,6 +64,11 @@ def _stock(district: str, document: Mapping[str, Any] | None) -> Document:
     return {**base, **(document or {})}
 
 
+def _counted(stock: Document) -> Document:
+    """``stock`` as written whole: with ``available`` counted from the other fields."""
+    return {**stock, "available": stock_level(stock["_id"], stock).available}
+
+
 def reserve(district: str, document: Document | None, number: str) -> Change:
     """Hold one free meter for ``number``; True if it holds one (now or already)."""
     stock = _stock(district, document)
@@ -64,7 +76,7 @@ def reserve(district: str, document: Document | None, number: str) -> Change:
         return None, True
     if stock_level(district, stock).available <= 0:
         return None, False
-    return {**stock, "reservations": [*stock["reservations"], number]}, True
+    return _counted({**stock, "reservations": [*stock["reservations"], number]}), True
 
 
 def release(district: str, document: Document | None, number: str) -> Change:
@@ -73,7 +85,7 @@ def release(district: str, document: Document | None, number: str) -> Change:
     if number not in stock["reservations"]:
         return None, False
     held = [item for item in stock["reservations"] if item != number]
-    return {**stock, "reservations": held}, True
+    return _counted({**stock, "reservations": held}), True
 
 
 def consume(district: str, document: Document | None, number: str) -> Change:
@@ -82,7 +94,7 @@ def consume(district: str, document: Document | None, number: str) -> Change:
     if number not in stock["reservations"]:
         return None, False
     held = [item for item in stock["reservations"] if item != number]
-    return {**stock, "reservations": held, "consumed": stock["consumed"] + 1}, True
+    return _counted({**stock, "reservations": held, "consumed": stock["consumed"] + 1}), True
 
 
 def receive(
@@ -100,7 +112,7 @@ def receive(
     available = stock_level(district, received).available
     kept = recent_receipts(stock["receipts"], at)
     receipts = [*kept, {"message_id": receipt, "at": stamp(at)}]
-    return {**received, "receipts": receipts}, Receipt(available, counted=True)
+    return _counted({**received, "receipts": receipts}), Receipt(available, counted=True)
 
 
 def recent_receipts(receipts: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
