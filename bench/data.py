@@ -29,7 +29,7 @@ def demo_districts(demo: Path = DEMO) -> list[str]:
     The demo stocks a district no team serves (its applications wait for a team, as the
     README shows); a benchmark application sent there would never be completed.
     """
-    served = set()
+    served: set[str] = set()
     for row in csv.DictReader(io.StringIO((demo / "teams.csv").read_text(encoding="utf-8"))):
         served.update(code for code in row["district_codes"].split(";") if code)
     districts = []

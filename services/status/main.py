@@ -38,7 +38,11 @@ def create_app(
     # Portal updates are stored with the view they follow, published through the outbox.
     outbox = Outbox(runtime.messenger)
     runtime.track_outbox(outbox)
-    live = store if store is not None else MongoStatusStore(runtime.db[LIVE_COLLECTION], outbox)
+    made: MongoStatusStore | None = None
+    if store is None:
+        # Published updates leave the outboxes in batches, one round trip per 20 ms.
+        made = store = MongoStatusStore(runtime.db[LIVE_COLLECTION], outbox, clear_wait=0.02)
+    live = store
     StatusHandlers(ReadModel(live)).serve(runtime.routes)
     http = HttpServer(
         create_http_app(live, settings.api_keys),
@@ -52,7 +56,14 @@ def create_app(
         await archive.declare_archive(runtime.broker_url)
         await live.ensure_indexes()
 
-    return runtime.build_app(on_start=prepare, background=[http.run, outbox.run])
+    async def relay_until_stopped() -> None:
+        try:
+            await outbox.run()
+        finally:  # removals still queued would make the next start publish them again
+            if made is not None:
+                await made.aclose()
+
+    return runtime.build_app(on_start=prepare, background=[http.run, relay_until_stopped])
 
 
 async def rebuild(url: str, db: Any, idle_timeout: float = 30.0) -> dict[str, int]:

@@ -79,6 +79,21 @@ def projected(applications: Any) -> Callable[[str, Condition], Awaitable[dict[st
     return wait
 
 
+@pytest.fixture
+def settled(applications: Any) -> Callable[[], Awaitable[None]]:
+    """Wait until no document holds a portal update: every one published and taken out
+    (the service takes them out in batches, a few milliseconds after publishing)."""
+
+    async def wait(timeout: float = 15.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while await applications.count_documents({"outbox": {"$exists": True}}):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("portal updates still pending in the read model")
+            await asyncio.sleep(0.02)
+
+    return wait
+
+
 def steps(count: int) -> Condition:
     """The document holds ``count`` application steps."""
     return lambda document: document is not None and len(document["received"]["steps"]) >= count

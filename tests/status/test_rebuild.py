@@ -31,8 +31,9 @@ async def snapshot(applications: Any) -> list[dict[str, Any]]:
     return [{key: value for key, value in d.items() if key != "version"} for d in documents]
 
 
-async def publish_history(producer: EventPublisher, projected: Any) -> None:
-    """Completed, rejected, half-way and never-registered applications, with copies."""
+async def publish_history(producer: EventPublisher, projected: Any, settled: Any) -> None:
+    """Completed, rejected, half-way and never-registered applications, with copies;
+    returns once each is projected and its portal updates are out of the read model."""
     first, second, third, orphan = (f"SQ-2026-00050{i}" for i in range(1, 5))
     for key, body in reversed(journey(first)):
         await producer.publish(key, body)
@@ -51,17 +52,19 @@ async def publish_history(producer: EventPublisher, projected: Any) -> None:
     await projected(second, outcomes(1))
     await projected(third, steps(2))
     await projected(orphan, steps(1))
+    await settled()
 
 
 async def test_a_dropped_read_model_is_rebuilt_equal_by_meterctl(
     producer: EventPublisher,
     projected: Any,
+    settled: Any,
     applications: Any,
     status_settings: StatusSettings,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    await publish_history(producer, projected)
+    await publish_history(producer, projected, settled)
     live = await snapshot(applications)
     await applications.drop()
     monkeypatch.setenv("RABBITMQ_URL", status_settings.rabbitmq_url)
@@ -81,9 +84,13 @@ async def test_a_dropped_read_model_is_rebuilt_equal_by_meterctl(
 
 
 async def test_a_rebuild_repairs_damaged_documents_and_drops_unexplained_ones(
-    producer: EventPublisher, projected: Any, applications: Any, status_settings: StatusSettings
+    producer: EventPublisher,
+    projected: Any,
+    settled: Any,
+    applications: Any,
+    status_settings: StatusSettings,
 ) -> None:
-    await publish_history(producer, projected)
+    await publish_history(producer, projected, settled)
     live = await snapshot(applications)
     damaged = {**live[0], "view": {**live[0]["view"], "status": "rejected"}}
     await applications.replace_one({"_id": damaged["_id"]}, damaged)
@@ -97,9 +104,13 @@ async def test_a_rebuild_repairs_damaged_documents_and_drops_unexplained_ones(
 
 
 async def test_events_published_during_a_rebuild_are_all_in_the_read_model(
-    producer: EventPublisher, projected: Any, applications: Any, status_settings: StatusSettings
+    producer: EventPublisher,
+    projected: Any,
+    settled: Any,
+    applications: Any,
+    status_settings: StatusSettings,
 ) -> None:
-    await publish_history(producer, projected)
+    await publish_history(producer, projected, settled)
     numbers = [f"SQ-2026-{600 + index:06d}" for index in range(40)]
 
     async def keep_registering() -> None:

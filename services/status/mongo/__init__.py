@@ -1,8 +1,9 @@
 """Status's MongoDB adapter: the read model, one document per application, written whole.
 
-Each write reads the document, merges the new facts (``domain.merged``) and writes the
-result back guarded by the ``version`` it read (a fresh random token per write), retrying
-when another writer got there first; the first write of an application inserts it. When
+Each write merges the new facts (``domain.merged``) into the document (the copy this
+process wrote last, else a fresh read) and writes the result back guarded by the
+``version`` it started from (a fresh random token per write), retrying from a read when
+another writer got there first; the first write of an application inserts it. When
 the view changes, the same write puts the portal update in the document's outbox
 (``shared.outbox``), which is published right after the write or by the relay.
 """
@@ -10,7 +11,7 @@ the view changes, the same write puts the portal update in the document's outbox
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -18,11 +19,12 @@ from pymongo.errors import DuplicateKeyError
 
 from services.status import domain
 from services.status.domain import Fact
+from services.status.mongo.written import CACHED, Latest, ReadModelOutbox
 from services.status.store import ConcurrentWrites
 from shared.contracts.portal import ApplicationUpdated
 from shared.contracts.replies import ApplicationSummary, ApplicationView
 from shared.documents import ActCopy
-from shared.outbox import MongoOutboxDocuments, Outbox, message_entry, with_outbox
+from shared.outbox import Outbox, message_entry, with_outbox
 
 MAX_ATTEMPTS = 50
 LIVE_COLLECTION = "applications"
@@ -36,16 +38,25 @@ class MongoStatusStore:
     """The read model; with an ``outbox``, every change of a view is pushed to the portals.
 
     ``updates`` (default: whether there is an outbox) stores the updates in the outbox;
-    without an outbox to publish them now, the running service's relay does.
+    without an outbox to publish them now, the running service's relay does. ``cached``
+    documents are kept to save reads (``written.Latest``); ``clear_wait`` > 0 takes
+    published updates out of the outboxes in batches (``written.ReadModelOutbox``).
     """
 
     def __init__(
-        self, collection: Any, outbox: Outbox | None = None, *, updates: bool | None = None
+        self,
+        collection: Any,
+        outbox: Outbox | None = None,
+        *,
+        updates: bool | None = None,
+        cached: int = CACHED,
+        clear_wait: float = 0.0,
     ) -> None:
         self.applications = collection
         self.outbox = outbox
         self.updates = outbox is not None if updates is None else updates
-        self.documents = ReadModelOutbox(collection)
+        self.latest = Latest(cached)
+        self.documents = ReadModelOutbox(collection, self.latest, clear_wait)
         if outbox is not None:
             outbox.watch(self.documents)
 
@@ -56,40 +67,63 @@ class MongoStatusStore:
         await self.documents.ensure_index()
 
     async def record(self, number: str, facts: Sequence[Fact]) -> bool:
-        """Merge ``facts`` into the application's document; False when nothing was new."""
+        """Merge ``facts`` into the application's document; False when nothing was new.
+
+        The document this process wrote last stands in for a read (``written.Latest``):
+        one round trip per event in the common case. A stale copy fails its guarded write,
+        is forgotten, and the next attempt reads.
+        """
         for _ in range(MAX_ATTEMPTS):
-            held = await self.applications.find_one({"_id": number})
+            held = self.latest.get(number)
+            if held is None:
+                held = await self.applications.find_one({"_id": number})
             received = domain.merged(held["received"] if held else {}, facts)
             if received is None:
                 return False
             new = self._next(number, held, received)
-            if held is None:
-                try:
-                    await self.applications.insert_one(new)
-                except DuplicateKeyError:
-                    continue
-            else:
-                result = await self.applications.replace_one(
-                    {"_id": number, "version": held["version"]}, new
-                )
-                if not result.matched_count:
-                    continue
+            if not await self._write(held, new):
+                self.latest.forget(number)
+                continue
+            self.latest.keep(new)
             if self.outbox is not None:
                 await self.outbox.publish_or_leave(self.documents, new)
             return True
         raise ConcurrentWrites(f"{number}: {MAX_ATTEMPTS} writes lost to concurrent ones")
 
+    async def _write(self, held: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+        """Insert ``new``, or replace ``held`` with it; False when another write won."""
+        self.documents.writing.add(new["_id"])
+        try:
+            if held is None:
+                try:
+                    await self.applications.insert_one(new)
+                except DuplicateKeyError:
+                    return False
+                return True
+            result = await self.applications.replace_one(
+                {"_id": new["_id"], "version": held["version"]}, new
+            )
+            return bool(result.matched_count)
+        finally:
+            self.documents.writing.discard(new["_id"])
+
     def _next(self, number: str, held: dict[str, Any] | None, received: Any) -> dict[str, Any]:
-        """The document to write: the new facts and view, and the outbox it carries on."""
+        """The document to write: the new facts and view, and the outbox it carries on
+        (without the updates published already)."""
         new = {**domain.document(number, received), "version": uuid.uuid4().hex}
         update = domain.portal_update(held, new) if self.updates else None
-        pending = list((held or {}).get("outbox") or [])
+        sent = self.documents.published_ids(number)
+        pending = [e for e in (held or {}).get("outbox") or [] if e["message_id"] not in sent]
         if update is not None:
             # The new view supersedes an older one still waiting: portals want the state.
             pending = [entry for entry in pending if entry["message_type"] != update.message_type]
         if pending:
             new |= {"outbox": pending, "outbox_since": (held or {}).get("outbox_since")}
         return with_outbox(new, [] if update is None else [update_entry(update)])
+
+    async def aclose(self) -> None:
+        """Take out the published updates still queued for removal (shutdown)."""
+        await self.documents.flush()
 
     async def own_application(self, applicant_fin: str, number: str) -> ApplicationView | None:
         found = await self.applications.find_one(
@@ -113,37 +147,6 @@ class MongoStatusStore:
 def update_entry(update: ApplicationUpdated) -> dict[str, Any]:
     """The outbox entry of a portal update (``meter.portal``, ``<channel>.application_updated``)."""
     return message_entry(update.exchange, update.routing_key, update.message_type, update.body())
-
-
-class ReadModelOutbox(MongoOutboxDocuments):
-    """The read model's outbox: its documents' ``version`` is a random token, not a count.
-
-    Removing published entries changes the token too, so a writer that read the entries
-    still pending cannot write them back; a document with nothing pending has no
-    ``outbox`` field at all (as before any update), so a rebuilt document equals it.
-    """
-
-    async def published(self, document: Mapping[str, Any], message_ids: list[str]) -> None:
-        done = {"$unset": {"outbox": "", "outbox_since": ""}}
-        if len(message_ids) == len(document.get("outbox") or []):
-            # Common case, one round trip: nothing was appended since the document was read.
-            result = await self.collection.update_one(
-                {"_id": document["_id"], "version": document["version"]},
-                {**done, "$set": {"version": uuid.uuid4().hex}},
-            )
-            if result.modified_count:
-                return
-        await self.collection.update_one(
-            {"_id": document["_id"]},
-            {
-                "$pull": {"outbox": {"message_id": {"$in": message_ids}}},
-                "$set": {"version": uuid.uuid4().hex},
-            },
-        )
-        await self.collection.update_one(
-            {"_id": document["_id"], "outbox": {"$size": 0}},
-            {**done, "$set": {"version": uuid.uuid4().hex}},
-        )
 
 
 class MongoRebuild:
