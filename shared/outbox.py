@@ -13,11 +13,13 @@ re-publication after a crash is recognisable downstream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
+from pymongo import UpdateOne
 
 from shared.clock import utc_now
 from shared.contracts.events import DomainEvent, event_body
@@ -25,6 +27,9 @@ from shared.contracts.registry import EVENTS_EXCHANGE
 from shared.messaging import Messenger, new_message_id
 
 log = structlog.get_logger("meter.outbox")
+
+# How long a service's published entries wait to be removed together (one round trip).
+CLEAR_WAIT = 0.02
 
 
 def event_entry(event: DomainEvent, correlation_id: str | None = None) -> dict[str, Any]:
@@ -75,7 +80,12 @@ class OutboxDocuments(Protocol):
         ...
 
     async def published(self, document: Mapping[str, Any], message_ids: list[str]) -> None:
-        """Remove the entries ``message_ids`` (published) from ``document``'s outbox."""
+        """Remove the entries ``message_ids`` (published) from ``document``'s outbox (now,
+        or queued for a batch)."""
+        ...
+
+    async def flush(self) -> None:
+        """Remove whatever ``published`` queued; nothing when it queues nothing."""
         ...
 
 
@@ -110,6 +120,67 @@ class MongoOutboxDocuments:
         await self.collection.update_one(
             {"_id": document["_id"], "outbox": {"$size": 0}}, {"$unset": {"outbox_since": ""}}
         )
+
+    async def flush(self) -> None:
+        """Nothing is queued: ``published`` removes at once."""
+
+
+class BatchedOutboxDocuments:
+    """``OutboxDocuments`` whose published entries are removed in batches: one
+    ``bulk_write`` for all the documents published within ``wait`` seconds, instead of a
+    round trip each.
+
+    Each removal is the version-guarded one of ``MongoOutboxDocuments``. Should one not
+    match (the document changed meanwhile), every removal of that batch takes the careful
+    way, one by one. What is not removed yet (a crash) the relay publishes again after its
+    minimum age; ``Outbox.run`` removes what is queued when it stops.
+    """
+
+    def __init__(self, collection: Any, wait: float) -> None:
+        self.documents = MongoOutboxDocuments(collection)
+        self.collection = collection
+        self.name = self.documents.name
+        self.wait = wait
+        self._pending: list[tuple[Mapping[str, Any], list[str]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def ensure_index(self) -> None:
+        await self.documents.ensure_index()
+
+    async def left_over(self, older_than: int, limit: int) -> list[dict[str, Any]]:
+        return await self.documents.left_over(older_than, limit)
+
+    async def published(self, document: Mapping[str, Any], message_ids: list[str]) -> None:
+        self._pending.append((document, message_ids))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        # Until nothing is pending: entries added while a batch is being written go in the
+        # next batch, not wait for another ``published`` (the relay would send them again).
+        while self._pending:
+            await asyncio.sleep(self.wait)
+            with contextlib.suppress(Exception):  # left to the relay
+                await self.flush()
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        writes = [
+            UpdateOne(
+                {"_id": document["_id"], "version": document["version"]},
+                {"$set": {"outbox": []}, "$unset": {"outbox_since": ""}, "$inc": {"version": 1}},
+            )
+            for document, ids in pending
+            if len(ids) == len(document.get("outbox") or []) and "version" in document
+        ]
+        if len(writes) == len(pending):
+            result = await self.collection.bulk_write(writes, ordered=False)
+            if result.matched_count == len(writes):
+                return
+        for document, ids in pending:  # idempotent: removes only what is still there
+            await self.documents.published(document, ids)
 
 
 class Outbox:
@@ -176,12 +247,21 @@ class Outbox:
         return count
 
     async def run(self) -> None:
-        """Relay forever, every ``interval`` seconds; failures are logged and retried."""
-        while True:
-            try:
-                await self.relay_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox relay failed; will retry")
-            await asyncio.sleep(self.interval)
+        """Relay forever, every ``interval`` seconds; failures are logged and retried.
+
+        When stopped, the removals the sources still queue are made, so the next start
+        does not publish those entries again.
+        """
+        try:
+            while True:
+                try:
+                    await self.relay_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("outbox relay failed; will retry")
+                await asyncio.sleep(self.interval)
+        finally:
+            for source in self.sources:
+                with contextlib.suppress(Exception):  # left to the relay of the next start
+                    await source.flush()

@@ -36,18 +36,29 @@ from services.dispatcher.domain.teams import Team
 from services.dispatcher.domain.workorders import Message, WorkOrder
 from shared.contracts.field import WorkOrderAssigned
 from shared.contracts.replies import Refused
-from shared.outbox import MongoOutboxDocuments, Outbox, event_entry, message_entry, with_outbox
+from shared.outbox import (
+    BatchedOutboxDocuments,
+    MongoOutboxDocuments,
+    Outbox,
+    event_entry,
+    message_entry,
+    with_outbox,
+)
 
 
 class MongoDispatcherStore:
-    def __init__(self, db: Any, outbox: Outbox | None = None) -> None:
+    def __init__(self, db: Any, outbox: Outbox | None = None, *, clear_wait: float = 0.0) -> None:
         self.teams_collection = db["teams"]
         self.stock = db["stock"]
         self.team_days = db["team_days"]
         self.work_orders_collection = db["work_orders"]
         self.replies = db["replies"]
         self.outbox = outbox
-        self.documents = MongoOutboxDocuments(self.work_orders_collection)
+        self.documents: MongoOutboxDocuments | BatchedOutboxDocuments = (
+            BatchedOutboxDocuments(self.work_orders_collection, clear_wait)
+            if clear_wait > 0
+            else MongoOutboxDocuments(self.work_orders_collection)
+        )
         if outbox is not None:
             outbox.watch(self.documents)
 

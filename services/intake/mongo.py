@@ -17,16 +17,26 @@ from services.intake.store import DuplicateSubmission, OpenApplicationExists
 from shared.clock import stamp
 from shared.contracts.events import ApplicationRegistered
 from shared.contracts.replies import ActiveMeter, Registered
-from shared.outbox import MongoOutboxDocuments, Outbox, event_entry, with_outbox
+from shared.outbox import (
+    BatchedOutboxDocuments,
+    MongoOutboxDocuments,
+    Outbox,
+    event_entry,
+    with_outbox,
+)
 
 
 class MongoIntakeStore:
-    def __init__(self, db: Any, outbox: Outbox | None = None) -> None:
+    def __init__(self, db: Any, outbox: Outbox | None = None, *, clear_wait: float = 0.0) -> None:
         self.subscribers = db["subscribers"]
         self.applications = db["applications"]
         self.counters = db["counters"]
         self.outbox = outbox
-        self.documents = MongoOutboxDocuments(self.applications)
+        self.documents: MongoOutboxDocuments | BatchedOutboxDocuments = (
+            BatchedOutboxDocuments(self.applications, clear_wait)
+            if clear_wait > 0
+            else MongoOutboxDocuments(self.applications)
+        )
         if outbox is not None:
             outbox.watch(self.documents)
 

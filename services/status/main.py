@@ -21,7 +21,7 @@ from services.status.store import StatusStore
 from services.status.usecases import ReadModel
 from shared.contracts.registry import Service
 from shared.logging import configure
-from shared.outbox import Outbox
+from shared.outbox import CLEAR_WAIT, Outbox
 from shared.runtime import ServiceRuntime
 
 
@@ -38,11 +38,9 @@ def create_app(
     # Portal updates are stored with the view they follow, published through the outbox.
     outbox = Outbox(runtime.messenger)
     runtime.track_outbox(outbox)
-    made: MongoStatusStore | None = None
-    if store is None:
-        # Published updates leave the outboxes in batches, one round trip per 20 ms.
-        made = store = MongoStatusStore(runtime.db[LIVE_COLLECTION], outbox, clear_wait=0.02)
-    live = store
+    # Published updates leave the outboxes in batches (the relay takes out the last ones
+    # when it stops).
+    live = store or MongoStatusStore(runtime.db[LIVE_COLLECTION], outbox, clear_wait=CLEAR_WAIT)
     StatusHandlers(ReadModel(live)).serve(runtime.routes)
     http = HttpServer(
         create_http_app(live, settings.api_keys),
@@ -56,14 +54,7 @@ def create_app(
         await archive.declare_archive(runtime.broker_url)
         await live.ensure_indexes()
 
-    async def relay_until_stopped() -> None:
-        try:
-            await outbox.run()
-        finally:  # removals still queued would make the next start publish them again
-            if made is not None:
-                await made.aclose()
-
-    return runtime.build_app(on_start=prepare, background=[http.run, relay_until_stopped])
+    return runtime.build_app(on_start=prepare, background=[http.run, outbox.run])
 
 
 async def rebuild(url: str, db: Any, idle_timeout: float = 30.0) -> dict[str, int]:

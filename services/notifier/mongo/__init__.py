@@ -12,7 +12,8 @@ outcome lives inside it.
 milliseconds), renewed every few seconds. A claim names its sender; the jobs claimed by a
 sender that stopped renewing are made due again at once instead of when their lease ends.
 
-Published outcome events are taken out of the jobs' outboxes in batches (``Cleared``): one
+Published outcome events are taken out of the jobs' outboxes in batches
+(``shared.outbox.BatchedOutboxDocuments``): one
 round trip for all the jobs finished within ``clear_wait`` seconds instead of one each.
 
 ``due_at`` is ``next_attempt_at`` in epoch milliseconds, present only while a job is due at
@@ -32,9 +33,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.notifier.domain.jobs import OPEN_STATES, Job, NotificationOutcome, State
 from services.notifier.domain.steps import Contact
-from services.notifier.mongo.cleared import Cleared
 from services.notifier.mongo.documents import changes, document_of, job_of, millis
-from shared.outbox import Outbox, event_entry, with_outbox
+from shared.outbox import BatchedOutboxDocuments, Outbox, event_entry, with_outbox
 
 _DUPLICATE_KEY = 11000
 
@@ -53,7 +53,7 @@ class MongoNotifierStore:
         self.senders = db["senders"]
         self.sender = sender or uuid.uuid4().hex  # this process, as its claims name it
         self.outbox = outbox
-        self.documents = Cleared(self.notifications, clear_wait)
+        self.documents = BatchedOutboxDocuments(self.notifications, clear_wait)
         if outbox is not None:
             outbox.watch(self.documents)
 
@@ -65,7 +65,7 @@ class MongoNotifierStore:
         await self.notifications.create_index([("due_at", ASCENDING)], sparse=True)
         await self.notifications.create_index([("application_number", ASCENDING)])
         await self.notifications.create_index([("sender", ASCENDING)], sparse=True)
-        await self.documents.documents.ensure_index()
+        await self.documents.ensure_index()
 
     async def remember_contact(self, number: str, contact: Contact, at: str) -> None:
         document = {

@@ -1,11 +1,11 @@
-"""Published outcomes are taken out of the jobs' outboxes in batches, none left behind."""
+"""Published entries are taken out of the outboxes in batches, none left behind."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from services.notifier.mongo.cleared import Cleared
+from shared.outbox import BatchedOutboxDocuments
 
 
 class SlowCollection:
@@ -32,7 +32,7 @@ def document(n: int) -> dict[str, Any]:
 
 async def test_entries_published_while_a_batch_is_written_go_in_the_next_batch() -> None:
     collection = SlowCollection()
-    cleared = Cleared(collection, wait=0.01)
+    cleared = BatchedOutboxDocuments(collection, wait=0.01)
     await cleared.published(document(1), ["m-1"])
     await asyncio.wait_for(collection.first_started.wait(), 5)  # the first batch is written
     await cleared.published(document(2), ["m-2"])
