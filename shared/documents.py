@@ -6,23 +6,39 @@ HTTP; both render it here from the same facts, and the rendering is deterministi
 clock, no random identifiers), so the e-mail's file and the downloaded one are the same
 bytes. The font is Source Sans Pro from the ``font-source-sans-pro`` package: it covers
 ə ğ ı ö ş ü ç İ and is never downloaded at run time.
+
+Reading a font costs more than drawing the act, so each process reads each face once
+(``_Face``): every document gets a copy of its metrics, a fresh descriptor and subset map,
+and its own font to subset, opened from bytes kept in memory without the tables the
+subsetter drops anyway (the layout tables it would otherwise decompile only to drop). The
+subsets of recent glyph sets are kept too: the file embeds the same font either way.
 """
 
 from __future__ import annotations
 
+import copy as copying
 import hashlib
+import io
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import font_source_sans_pro
 
 from shared.clock import baku
 from shared.contracts.commands import Act
 
+if TYPE_CHECKING:
+    from fpdf import FPDF
+    from fpdf.fonts import TTFFont
+
 FONT = "SourceSans"
 FONT_FILES = Path(font_source_sans_pro.font_directory)
 TITLE = "Su sayğacının quraşdırılması aktı"
+DRAWN_KEPT = 32  # acts kept drawn (about 20 kB each)
 
 
 @dataclass(frozen=True)
@@ -66,12 +82,34 @@ def act_rows(copy: ActCopy) -> list[tuple[str, str]]:
 
 
 def render_act(copy: ActCopy) -> bytes:
-    """The act as PDF bytes: the same facts always give the same bytes."""
+    """The act as PDF bytes: the same facts always give the same bytes. The acts drawn
+    last are kept: an e-mail sent again, or a copy downloaded again, is not drawn again."""
+    key = (repr(act_rows(copy)), copy.act.installed_at)  # all that ``draw_act`` shows
+    with _KEPT:
+        data = _DRAWN.get(key)
+        if data is not None:
+            _DRAWN.move_to_end(key)
+            return data
+    data = draw_act(copy)
+    with _KEPT:
+        _DRAWN[key] = data
+        while len(_DRAWN) > DRAWN_KEPT:
+            _DRAWN.popitem(last=False)
+    return data
+
+
+def draw_act(copy: ActCopy, *, read_fonts: bool = False) -> bytes:
+    """Draw the act. The faces are the ones this process read once, unless ``read_fonts``:
+    then from the font files as ``FPDF.add_font`` reads them (the same bytes, slower)."""
     from fpdf import FPDF  # local: fpdf (and numpy behind it) load only to draw an act
 
     pdf = FPDF(format="A4")
-    pdf.add_font(FONT, fname=str(FONT_FILES / "SourceSansPro-Regular.ttf"))
-    pdf.add_font(FONT, style="B", fname=str(FONT_FILES / "SourceSansPro-Bold.ttf"))
+    faces = () if read_fonts else _faces()
+    if read_fonts:
+        pdf.add_font(FONT, fname=str(FONT_FILES / "SourceSansPro-Regular.ttf"))
+        pdf.add_font(FONT, style="B", fname=str(FONT_FILES / "SourceSansPro-Bold.ttf"))
+    for face in faces:
+        face.add_to(pdf)
     # Deterministic: the date is the act's own, the file identifier derives from the facts.
     pdf.set_creation_date(_moment(copy.act.installed_at))
     pdf.file_id = lambda: _file_id(copy)  # type: ignore[method-assign]
@@ -101,6 +139,8 @@ def render_act(copy: ActCopy) -> bytes:
         new_x="LMARGIN",
         new_y="NEXT",
     )
+    for face in faces:
+        face.give_subset(pdf)
     return bytes(pdf.output())
 
 
@@ -115,3 +155,105 @@ def _moment(value: str) -> datetime:
 def _file_id(copy: ActCopy) -> str:
     digest = hashlib.md5(repr(act_rows(copy)).encode(), usedforsecurity=False).hexdigest()
     return f"<{digest}><{digest}>"
+
+
+class _Face:
+    """One face of the font, read once per process: what ``FPDF.add_font`` reads anew for
+    every document, and the subsets of the glyph sets drawn lately."""
+
+    def __init__(self, style: str, path: Path, keep: int = 256) -> None:
+        from fontTools.subset import Options
+        from fontTools.ttLib import TTFont
+        from fpdf import FPDF
+
+        self.style, self.keep = style, keep
+        reader = FPDF()
+        reader.add_font(FONT, style=style, fname=str(path))
+        # As ``add_font`` makes it: its metrics are shared, its font never subset.
+        self.font: TTFFont = reader.fonts[f"{FONT.lower()}{style}"]  # type: ignore[assignment]
+        # The file without the tables the output's subsetting drops (``drop_tables``, see
+        # fpdf.output): the layout tables would be decompiled only to be dropped. The
+        # others are copied as they are (read lazily, never decompiled).
+        dropped = {*Options().drop_tables, "GDEF", "GPOS", "GSUB"}
+        whole = TTFont(path, recalcTimestamp=False, lazy=True)
+        for tag in [tag for tag in sorted(whole.keys()) if tag.strip() in dropped]:
+            del whole[tag]
+        stripped = io.BytesIO()
+        whole.save(stripped)
+        whole.close()
+        self.data = stripped.getvalue()
+        self.subsets: OrderedDict[frozenset[str], bytes] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def add_to(self, pdf: FPDF) -> None:
+        """What ``pdf.add_font(FONT, style, fname)`` does, without reading the file."""
+        from fpdf.fonts import SubsetMap
+
+        font = copying.copy(self.font)
+        font.i = len(pdf.fonts) + 1
+        # What a document changes is its own; the rest (cmap, metrics) is shared.
+        font.cw = self.font.cw.copy()
+        font.glyph_ids = dict(self.font.glyph_ids)
+        font.desc = copying.copy(self.font.desc)  # the output names and numbers it
+        font.missing_glyphs = []
+        font.biggest_size_pt = 0
+        font.subset = SubsetMap(font)
+        pdf.fonts[font.fontkey] = font
+
+    def give_subset(self, pdf: FPDF) -> None:
+        """Once the text is drawn: the font the output subsets (in place, then closes) is
+        the document's own, opened from the subset of the glyphs drawn (made once per
+        glyph set). Subsetting keeps every glyph of it, so the embedded font is the one
+        the output would have made from the whole file."""
+        from fontTools.ttLib import TTFont
+
+        font: TTFFont = pdf.fonts[f"{FONT.lower()}{self.style}"]  # type: ignore[assignment]
+        glyphs = frozenset(font.subset.get_all_glyph_names())
+        with self.lock:
+            data = self.subsets.get(glyphs)
+            if data is not None:
+                self.subsets.move_to_end(glyphs)
+        if data is None:
+            data = self._subset(glyphs)
+            with self.lock:
+                self.subsets[glyphs] = data
+                while len(self.subsets) > self.keep:
+                    self.subsets.popitem(last=False)
+        # Its bounding boxes are the subset's, measured when it was made: not again.
+        font.ttfont = TTFont(io.BytesIO(data), recalcTimestamp=False, recalcBBoxes=False, lazy=True)
+
+    def _subset(self, glyphs: frozenset[str]) -> bytes:
+        """The subset the output makes (fpdf.output ``_add_fonts``: the same options), with
+        the glyphs' names kept: the output's subsetting finds the glyphs by name."""
+        from fontTools.subset import Options, Subsetter
+        from fontTools.ttLib import TTFont
+
+        options = Options(notdef_outline=True, recommended_glyphs=True, glyph_names=True)
+        font = TTFont(io.BytesIO(self.data), recalcTimestamp=False, lazy=True)
+        subsetter = Subsetter(options)
+        subsetter.populate(glyphs=glyphs)
+        subsetter.subset(font)
+        made = io.BytesIO()
+        font.save(made)
+        font.close()
+        return made.getvalue()
+
+
+_FACES: list[tuple[_Face, ...]] = []  # read once, at the first act this process draws
+_READING = threading.Lock()
+_DRAWN: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+_KEPT = threading.Lock()
+
+
+def _faces() -> tuple[_Face, ...]:
+    """The regular and the bold face (read under a lock: acts are drawn in threads)."""
+    if not _FACES:
+        with _READING:
+            if not _FACES:
+                _FACES.append(
+                    (
+                        _Face("", FONT_FILES / "SourceSansPro-Regular.ttf"),
+                        _Face("B", FONT_FILES / "SourceSansPro-Bold.ttf"),
+                    )
+                )
+    return _FACES[0]

@@ -6,8 +6,9 @@ import io
 
 import pypdf
 
+from shared import documents
 from shared.contracts.commands import Act
-from shared.documents import ActCopy, render_act
+from shared.documents import ActCopy, draw_act, render_act
 
 ACT = Act(
     act_number="AKT-2026-000001",
@@ -48,9 +49,41 @@ def test_every_azerbaijani_letter_is_in_the_font_and_the_text() -> None:
 
 
 def test_the_same_act_gives_the_same_bytes_and_another_act_other_bytes() -> None:
-    assert render_act(COPY) == render_act(COPY)
+    assert draw_act(COPY) == draw_act(COPY) == render_act(COPY) == render_act(COPY)
     other = ActCopy(COPY.application_number, "1000002", COPY.address, ACT)
     assert render_act(other) != render_act(COPY)
+
+
+ODD = [
+    COPY,
+    ActCopy("SQ-2026-000002", "1000002", "", ACT.model_copy(update={"meter_model": ""})),
+    ActCopy(
+        "SQ-2026-000003",
+        "1000003",
+        "Москва, ул. Ленина 5 / Αθήνα № 7 € § 漢",  # one letter the font lacks
+        ACT.model_copy(
+            update={
+                "installed_at": "not a date",
+                "installer_name": "ÇƏĞİÖŞÜ çəğıöşü Wq",
+                "seal_numbers": ["a", "B-2", "ŞÜ/3"],
+            }
+        ),
+    ),
+]
+
+
+def test_the_faces_read_once_draw_what_the_font_files_read_anew_draw() -> None:
+    for copy in ODD:
+        assert draw_act(copy) == draw_act(copy, read_fonts=True)
+
+
+def test_the_bytes_do_not_depend_on_what_this_process_drew_before() -> None:
+    first = [draw_act(copy) for copy in ODD]
+    for face in documents._faces():
+        face.subsets.clear()
+    documents._DRAWN.clear()
+    assert [render_act(copy) for copy in reversed(ODD)] == first[::-1]
+    assert [draw_act(copy) for copy in ODD] == first  # the subsets kept meanwhile
 
 
 def test_the_file_is_named_after_the_act_and_safe_as_a_file_name() -> None:

@@ -157,8 +157,8 @@ class Notifier:
             copy = act_copy(job, contact)
             if copy is None:
                 return await self.mailer.send(mail_for(job, contact))
-            # Rendered anew for each attempt (the same facts give the same bytes); a PDF
-            # takes a tenth of a second or more, so the event loop is not held meanwhile.
+            # The same facts give the same bytes; a repeated attempt finds the act kept
+            # drawn. Drawing one takes tens of milliseconds: off the event loop.
             data = await asyncio.to_thread(render_act, copy)
             return await self.mailer.send(mail_for(job, contact, [pdf_attachment(copy, data)]))
         return await self.sms.send(sms_for(job, contact))
