@@ -20,6 +20,7 @@ adds it (a consume leaves it without: its counts stay right).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime
@@ -45,6 +46,9 @@ from shared.outbox import (
     with_outbox,
 )
 
+# How long the teams read stay in use: a team import reaches every dispatcher within it.
+TEAMS_FRESH = 5.0
+
 
 class MongoDispatcherStore:
     def __init__(self, db: Any, outbox: Outbox | None = None, *, clear_wait: float = 0.0) -> None:
@@ -53,6 +57,7 @@ class MongoDispatcherStore:
         self.team_days = db["team_days"]
         self.work_orders_collection = db["work_orders"]
         self.replies = db["replies"]
+        self._teams: tuple[float, list[Team]] | None = None  # (read at, teams)
         self.outbox = outbox
         self.documents: MongoOutboxDocuments | BatchedOutboxDocuments = (
             BatchedOutboxDocuments(self.work_orders_collection, clear_wait)
@@ -74,15 +79,20 @@ class MongoDispatcherStore:
 
     # --- teams and their capacity ------------------------------------------------------
 
-    async def teams(self) -> list[Team]:
-        cursor = self.teams_collection.find().sort("_id", ASCENDING)
-        return [_team(row) for row in await cursor.to_list()]
+    async def teams(self, *, fresh: bool = False) -> list[Team]:
+        # Read at most once per TEAMS_FRESH: a dispatch needs them, they change rarely.
+        now = time.monotonic()
+        if fresh or self._teams is None or now - self._teams[0] >= TEAMS_FRESH:
+            cursor = self.teams_collection.find().sort("_id", ASCENDING)
+            self._teams = (now, [_team(row) for row in await cursor.to_list()])
+        return list(self._teams[1])
 
     async def upsert_teams(self, teams: Sequence[Team]) -> int:
         for team in teams:
             await self.teams_collection.replace_one(
                 {"_id": team.team_id}, _team_document(team), upsert=True
             )
+        self._teams = None
         return len(teams)
 
     async def team_loads(self, day: str, team_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -91,6 +101,14 @@ class MongoDispatcherStore:
 
     async def claim(self, team: Team, day: str, number: str) -> bool:
         key = capacity.team_day_id(team.team_id, day)
+        # One round trip while the day's document keeps ``taken`` and has room.
+        written = await self.team_days.update_one(
+            {"_id": key, "taken": {"$lt": team.daily_capacity}, "orders": {"$nin": [number]}},
+            {"$push": {"orders": number}, "$inc": {"taken": 1, "version": 1}},
+        )
+        if written.matched_count:
+            return True
+        # Full, held already, the day's first claim, or a document without ``taken``.
         return bool(
             await self._change(self.team_days, key, lambda d: capacity.claim(team, day, d, number))
         )

@@ -27,8 +27,8 @@ class DispatcherStore(Protocol):
 
     # --- teams and their capacity ------------------------------------------------------
 
-    async def teams(self) -> list[Team]:
-        """Every team, by ``team_id``."""
+    async def teams(self, *, fresh: bool = False) -> list[Team]:
+        """Every team, by ``team_id``: as read within the last few seconds, or ``fresh``."""
         ...
 
     async def upsert_teams(self, teams: Sequence[Team]) -> int:

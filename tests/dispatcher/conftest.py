@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -264,3 +265,38 @@ class LocalDispatcher:
 @pytest.fixture
 def local(clock: MovableClock) -> LocalDispatcher:
     return LocalDispatcher(clock)
+
+
+class Commands:
+    """The commands a client sent (one database round trip each) while ``counting``."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.on = False
+
+    def __call__(self) -> None:
+        self.count += self.on
+
+    @contextmanager
+    def counting(self) -> Iterator[None]:
+        self.count, self.on = 0, True
+        try:
+            yield
+        finally:
+            self.on = False
+
+
+@pytest.fixture
+def commands() -> Commands:
+    return Commands()
+
+
+@pytest.fixture
+async def counted_db(mongo_url: str, commands: Commands) -> AsyncIterator[Any]:
+    """A fresh dispatcher database whose client counts its commands (``commands``)."""
+    client = make_client(mongo_url, "tests", on_command=commands)
+    db = client[f"t{uuid.uuid4().hex[:10]}_dispatcher"]
+    await MongoDispatcherStore(db).ensure_indexes()
+    yield db
+    await client.drop_database(db.name)
+    await client.close()

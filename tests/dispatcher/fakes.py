@@ -36,7 +36,7 @@ class MemoryDispatcherStore:
 
     # --- teams and their capacity ------------------------------------------------------
 
-    async def teams(self) -> list[Team]:
+    async def teams(self, *, fresh: bool = False) -> list[Team]:
         return [self.team_rows[key] for key in sorted(self.team_rows)]
 
     async def upsert_teams(self, teams: Sequence[Team]) -> int:

@@ -9,58 +9,20 @@ document and the round trips, which only the MongoDB store has.
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from services.dispatcher.mongo import MongoDispatcherStore
-from shared.mongo import make_client
-from tests.dispatcher.conftest import level
+from tests.dispatcher.conftest import Commands, level
 
 NOON = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
 
-class Commands:
-    """The commands a client sent (one database round trip each) while ``counting``."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.on = False
-
-    def __call__(self) -> None:
-        self.count += self.on
-
-    @contextmanager
-    def counting(self) -> Iterator[None]:
-        self.count, self.on = 0, True
-        try:
-            yield
-        finally:
-            self.on = False
-
-
 @pytest.fixture
-def commands() -> Commands:
-    return Commands()
-
-
-@pytest.fixture
-async def db(mongo_url: str, commands: Commands) -> AsyncIterator[Any]:
-    client = make_client(mongo_url, "tests", on_command=commands)
-    db = client[f"t{uuid.uuid4().hex[:10]}_dispatcher"]
-    await MongoDispatcherStore(db).ensure_indexes()
-    yield db
-    await client.drop_database(db.name)
-    await client.close()
-
-
-@pytest.fixture
-def store(db: Any) -> MongoDispatcherStore:
-    return MongoDispatcherStore(db)
+def store(counted_db: Any) -> MongoDispatcherStore:
+    return MongoDispatcherStore(counted_db)
 
 
 async def balanced(store: MongoDispatcherStore, district: str) -> tuple[int, int, int, int]:

@@ -63,6 +63,8 @@ def oldest_day_kept(now: datetime) -> str:
 
 
 # --- capacity: the work orders each team took on one Baku day -------------------------
+# A team day's document: ``orders`` (the application numbers counted) and ``taken`` (how
+# many), which lets a claim be one conditional update (``mongo.MongoDispatcherStore.claim``).
 
 
 def team_day_id(team_id: str, day: str) -> str:
@@ -77,11 +79,13 @@ def claim(team: Team, day: str, document: Document | None, number: str) -> Chang
         return None, True
     if len(current["orders"]) >= team.daily_capacity:
         return None, False
-    return {**current, "orders": [*current["orders"], number]}, True
+    orders = [*current["orders"], number]
+    return {**current, "orders": orders, "taken": len(orders)}, True
 
 
 def unclaim(document: Document | None, number: str) -> Change:
     """Give back a slot taken by a dispatch that lost a race."""
     if document is None or number not in document.get("orders", []):
         return None, False
-    return {**document, "orders": [item for item in document["orders"] if item != number]}, True
+    orders = [item for item in document["orders"] if item != number]
+    return {**document, "orders": orders, "taken": len(orders)}, True

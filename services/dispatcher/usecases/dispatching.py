@@ -229,6 +229,9 @@ class Dispatcher:
         if known is None:
             known = await self.store.teams()
         serving = [team for team in known if district in team.district_codes]
+        if not serving:  # perhaps imported since the teams were read: read them again
+            known = await self.store.teams(fresh=True)
+            serving = [team for team in known if district in team.district_codes]
         orders = await self.store.team_loads(day, [team.team_id for team in serving])
         holder = teams.team_holding(serving, orders, number)  # a slot taken before a crash
         if holder is not None:

@@ -50,13 +50,13 @@ class Reporting:
         team = reports.team_named(parsed)
         if team is not None and not self.senders.may_act_for(user_id, team):
             return self._forbidden(user_id, team)
+        names = reports.names_of(parsed)
         for _ in range(WRITE_ATTEMPTS):
-            if message_id and (answered := await self._answered(message_id)):
+            if message_id and (answered := await self._answered(message_id, names is None)):
                 return answered
             outcome = await self._close(parsed, message_id)
             if outcome is not None:
                 return outcome
-        names = reports.names_of(parsed)
         number = names.application_number if names else None
         raise WorkOrderBusy(f"work order of {number!r} kept changing")
 
@@ -66,11 +66,16 @@ class Reporting:
         reply = Refused(errors=[reports.forbidden_team()])
         return Outcome(reply, {"outcome": "forbidden", "user_id": user_id, "team_id": team})
 
-    async def _answered(self, message_id: str) -> Outcome | None:
-        """The first reply to a redelivered report; its stock change is finished too."""
-        closed = await self.store.work_order_by_message(message_id)
-        if closed is not None:
-            return await self._first_reply(closed)
+    async def _answered(self, message_id: str, unnamed: bool) -> Outcome | None:
+        """The first reply to a redelivered report; its stock change is finished too.
+
+        A report that names its work order finds an acceptance there (``_close``); only an
+        ``unnamed`` one is looked for by its message id.
+        """
+        if unnamed:
+            closed = await self.store.work_order_by_message(message_id)
+            if closed is not None:
+                return await self._first_reply(closed)
         refusal = await self.store.refusal_for(message_id)
         if refusal is None:
             return None
