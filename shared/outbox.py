@@ -66,6 +66,16 @@ def with_outbox(document: dict[str, Any], entries: Sequence[dict[str, Any]]) -> 
     return {**document, "outbox": pending + list(entries), "outbox_since": since or _millis()}
 
 
+def without_entries(document: dict[str, Any], message_ids: set[str]) -> dict[str, Any]:
+    """The document without the outbox entries ``message_ids`` (published already)."""
+    if not message_ids or not document.get("outbox"):
+        return document
+    kept = [entry for entry in document["outbox"] if entry["message_id"] not in message_ids]
+    if kept:
+        return {**document, "outbox": kept}
+    return {k: v for k, v in document.items() if k not in ("outbox", "outbox_since")}
+
+
 def _millis(moment: datetime | None = None) -> int:
     return int((moment or utc_now()).timestamp() * 1000)
 
@@ -124,6 +134,10 @@ class MongoOutboxDocuments:
     async def flush(self) -> None:
         """Nothing is queued: ``published`` removes at once."""
 
+    def take_published(self, document_id: Any) -> set[str]:
+        """Nothing is queued: ``published`` removes at once."""
+        return set()
+
 
 class BatchedOutboxDocuments:
     """``OutboxDocuments`` whose published entries are removed in batches: one
@@ -154,6 +168,20 @@ class BatchedOutboxDocuments:
         self._pending.append((document, message_ids))
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush_soon())
+
+    def take_published(self, document_id: Any) -> set[str]:
+        """The entries of this document published and queued for removal, taken off the
+        queue: the caller is about to write the document anew without them (``without_entries``)
+        and, should that write lose, queues them again (``published``)."""
+        taken = {
+            entry
+            for document, ids in self._pending
+            if document["_id"] == document_id
+            for entry in ids
+        }
+        if taken:
+            self._pending = [item for item in self._pending if item[0]["_id"] != document_id]
+        return taken
 
     async def _flush_soon(self) -> None:
         # Until nothing is pending: entries added while a batch is being written go in the

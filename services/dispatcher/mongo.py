@@ -44,6 +44,7 @@ from shared.outbox import (
     event_entry,
     message_entry,
     with_outbox,
+    without_entries,
 )
 
 # How long the teams read stay in use: a team import reaches every dispatcher within it.
@@ -213,11 +214,17 @@ class MongoDispatcherStore:
                 return False
         else:
             version = replacing["version"]
-            stored = with_outbox({**work_order, "version": version + 1}, entries)
+            # Entries published but not yet taken out (a batch waits a few milliseconds)
+            # leave with this write instead of being published again.
+            sent = self.documents.take_published(replacing["_id"])
+            kept = without_entries({**work_order, "version": version + 1}, sent)
+            stored = with_outbox(kept, entries)
             written = await self.work_orders_collection.replace_one(
                 {"_id": replacing["_id"], "version": version}, stored
             )
             if not written.matched_count:
+                if sent:  # still in the stored document: taken out as before
+                    await self.documents.published(replacing, sorted(sent))
                 return False
         if self.outbox is not None:
             await self.outbox.publish_or_leave(self.documents, stored)

@@ -47,12 +47,12 @@ async def memory_subject() -> Subject:
     )
 
 
-@pytest.fixture
-async def mongo_subject(mongo_url: str) -> AsyncIterator[Subject]:
+async def _mongo_subject(mongo_url: str, clear_wait: float) -> AsyncIterator[Subject]:
     client = make_client(mongo_url, "tests")
     db = client[f"t{uuid.uuid4().hex[:10]}_dispatcher"]
     messenger = RecordingMessenger()
-    store = MongoDispatcherStore(db, Outbox(messenger))  # type: ignore[arg-type]
+    outbox = Outbox(messenger)  # type: ignore[arg-type]
+    store = MongoDispatcherStore(db, outbox, clear_wait=clear_wait)
     await store.ensure_indexes()
     yield Subject(
         store,
@@ -67,11 +67,35 @@ async def mongo_subject(mongo_url: str) -> AsyncIterator[Subject]:
             if p.exchange == "meter.field" and p.message_type == "work_order.assigned"
         ],
     )
+    await store.documents.flush()
+    # Every published entry is out of the outboxes, none was published twice.
+    assert await db["work_orders"].count_documents({"outbox.0": {"$exists": True}}) == 0
+    ids = [p.message_id for p in messenger.published]
+    assert len(ids) == len(set(ids))
     await client.drop_database(db.name)
     await client.close()
 
 
-@pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.store)])
+@pytest.fixture
+async def mongo_subject(mongo_url: str) -> AsyncIterator[Subject]:
+    async for subject in _mongo_subject(mongo_url, 0.0):
+        yield subject
+
+
+@pytest.fixture
+async def batched_subject(mongo_url: str) -> AsyncIterator[Subject]:
+    """As the service runs: published entries leave the outboxes in batches."""
+    async for subject in _mongo_subject(mongo_url, 0.01):
+        yield subject
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("mongo", marks=pytest.mark.store),
+        pytest.param("batched", marks=pytest.mark.store),
+    ]
+)
 def subject(request: pytest.FixtureRequest) -> Subject:
     return request.getfixturevalue(f"{request.param}_subject")  # type: ignore[no-any-return]
 
