@@ -151,23 +151,34 @@ Responder = Callable[[Request], Awaitable[tuple[int, Any]]]
 
 
 async def serve_http(responder: Responder, port: int, host: str = HOST) -> asyncio.Server:
-    """A small HTTP/1.1 JSON server: one request per connection, answered by ``responder``."""
+    """A small HTTP/1.1 JSON server answered by ``responder``; a connection stays open for
+    the next request (as a gateway's does) until the client closes it or a request is bad."""
 
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await _read_request(reader)
-            status, payload = await responder(request) if request else (400, {"error": "bad"})
-        except (ValueError, asyncio.IncompleteReadError) as exc:
-            status, payload = 400, {"error": str(exc)}
-        data = json.dumps(payload, ensure_ascii=False).encode()
-        head = (
-            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-            "Content-Type: application/json; charset=utf-8\r\n"
-            f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
-        )
+        keep = True
         with contextlib.suppress(ConnectionError):
-            writer.write(head.encode() + data)
-            await writer.drain()
+            while keep:
+                request = None
+                try:
+                    request = await _read_request(reader)
+                    if request is None and reader.at_eof():
+                        break  # the client is done with the connection
+                    status, payload = (
+                        await responder(request) if request else (400, {"error": "bad"})
+                    )
+                except (ValueError, asyncio.IncompleteReadError) as exc:
+                    status, payload = 400, {"error": str(exc)}
+                wanted = request is not None and request.headers.get("connection") != "close"
+                keep = wanted and status != 400
+                data = json.dumps(payload, ensure_ascii=False).encode()
+                head = (
+                    f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+                    "Content-Type: application/json; charset=utf-8\r\n"
+                    f"Content-Length: {len(data)}\r\n"
+                    f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n"
+                )
+                writer.write(head.encode() + data)
+                await writer.drain()
             writer.close()
             await writer.wait_closed()
 

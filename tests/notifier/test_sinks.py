@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import httpx
@@ -125,6 +126,30 @@ async def test_the_sms_sink_answers_the_gateway_contract_and_keeps_each_sms(
     assert record["bearer"] is True
     [txt] = wait_for_files(directory, "*.txt", 1)
     assert "Salam, ə" in txt.read_text("utf-8")
+
+
+async def test_the_sms_sink_keeps_a_connection_open_for_the_next_sms_as_a_gateway_does(
+    sink: StartSink,
+) -> None:
+    port, directory = sink("sms")
+    peers: set[Any] = set()
+    async with httpx.AsyncClient() as client:
+        for n in range(3):
+            response = await client.post(
+                f"http://127.0.0.1:{port}/messages",
+                json={"to": "+994501234567", "text": f"SMS {n}", "reference": f"r-{n}"},
+                extensions={"trace": lambda name, info: _note_peer(name, info, peers)},
+            )
+            assert response.status_code == 200
+            assert response.headers["connection"] == "keep-alive"
+
+    assert len(peers) == 1, "one connection carried the three"
+    assert len((directory / "sms.jsonl").read_text("utf-8").splitlines()) == 3
+
+
+async def _note_peer(name: str, info: dict[str, Any], peers: set[Any]) -> None:
+    if name == "connection.connect_tcp.complete":
+        peers.add(info["return_value"].get_extra_info("sockname"))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
