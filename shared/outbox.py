@@ -144,10 +144,11 @@ class BatchedOutboxDocuments:
     ``bulk_write`` for all the documents published within ``wait`` seconds, instead of a
     round trip each.
 
-    Each removal is the version-guarded one of ``MongoOutboxDocuments``. Should one not
-    match (the document changed meanwhile), every removal of that batch takes the careful
-    way, one by one. What is not removed yet (a crash) the relay publishes again after its
-    minimum age; ``Outbox.run`` removes what is queued when it stops.
+    Each removal is guarded by the version the document was published at. Should one not
+    match (the document changed meanwhile), the batch's entries still stored are pulled out
+    by id, in two more round trips for the whole batch. The relay leaves alone the documents
+    whose removal is queued here. What is not removed (a crash) the relay publishes again
+    after its minimum age; ``Outbox.run`` removes what is queued when it stops.
     """
 
     def __init__(self, collection: Any, wait: float) -> None:
@@ -156,13 +157,16 @@ class BatchedOutboxDocuments:
         self.name = self.documents.name
         self.wait = wait
         self._pending: list[tuple[Mapping[str, Any], list[str]]] = []
+        self._removing: list[tuple[Mapping[str, Any], list[str]]] = []  # the batch written now
         self._flushing: asyncio.Task[None] | None = None
 
     async def ensure_index(self) -> None:
         await self.documents.ensure_index()
 
     async def left_over(self, older_than: int, limit: int) -> list[dict[str, Any]]:
-        return await self.documents.left_over(older_than, limit)
+        busy = {document["_id"] for document, _ in [*self._pending, *self._removing]}
+        found = await self.documents.left_over(older_than, limit)
+        return [document for document in found if document["_id"] not in busy]
 
     async def published(self, document: Mapping[str, Any], message_ids: list[str]) -> None:
         self._pending.append((document, message_ids))
@@ -170,12 +174,13 @@ class BatchedOutboxDocuments:
             self._flushing = asyncio.create_task(self._flush_soon())
 
     def take_published(self, document_id: Any) -> set[str]:
-        """The entries of this document published and queued for removal, taken off the
-        queue: the caller is about to write the document anew without them (``without_entries``)
-        and, should that write lose, queues them again (``published``)."""
+        """The entries of this document published and not yet taken out; those queued are
+        taken off the queue. The caller is about to write the document anew without them
+        (``without_entries``) and, should that write lose, queues them again
+        (``published``)."""
         taken = {
             entry
-            for document, ids in self._pending
+            for document, ids in [*self._pending, *self._removing]
             if document["_id"] == document_id
             for entry in ids
         }
@@ -195,20 +200,49 @@ class BatchedOutboxDocuments:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        writes = [
-            UpdateOne(
-                {"_id": document["_id"], "version": document["version"]},
-                {"$set": {"outbox": []}, "$unset": {"outbox_since": ""}, "$inc": {"version": 1}},
-            )
+        self._removing = pending
+        try:
+            await self._remove(pending)
+        finally:
+            self._removing = []
+
+    async def _remove(self, pending: list[tuple[Mapping[str, Any], list[str]]]) -> None:
+        whole = [
+            (document, ids)
             for document, ids in pending
-            if len(ids) == len(document.get("outbox") or []) and "version" in document
+            if "version" in document
+            and {entry["message_id"] for entry in document.get("outbox") or []} <= set(ids)
         ]
-        if len(writes) == len(pending):
+        if len(whole) == len(pending):
+            writes = [
+                UpdateOne(
+                    {"_id": document["_id"], "version": document["version"]},
+                    {
+                        "$set": {"outbox": []},
+                        "$unset": {"outbox_since": ""},
+                        "$inc": {"version": 1},
+                    },
+                )
+                for document, _ in whole
+            ]
             result = await self.collection.bulk_write(writes, ordered=False)
             if result.matched_count == len(writes):
                 return
-        for document, ids in pending:  # idempotent: removes only what is still there
-            await self.documents.published(document, ids)
+        # Which ones changed is not known: pull each batch entry still stored, by id.
+        gone: dict[Any, set[str]] = {}
+        for document, ids in pending:
+            gone.setdefault(document["_id"], set()).update(ids)
+        pulls = [
+            UpdateOne(
+                {"_id": number},
+                {"$pull": {"outbox": {"message_id": {"$in": sorted(ids)}}}, "$inc": {"version": 1}},
+            )
+            for number, ids in gone.items()
+        ]
+        await self.collection.bulk_write(pulls, ordered=False)
+        await self.collection.update_many(
+            {"_id": {"$in": list(gone)}, "outbox": {"$size": 0}}, {"$unset": {"outbox_since": ""}}
+        )
 
 
 class Outbox:

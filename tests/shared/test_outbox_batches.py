@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
+from shared.mongo import make_client
 from shared.outbox import BatchedOutboxDocuments
 
 
@@ -44,3 +49,55 @@ async def test_entries_published_while_a_batch_is_written_go_in_the_next_batch()
         await asyncio.sleep(0.01)
     assert [len(batch) for batch in collection.batches] == [1, 2]
     assert cleared._pending == []
+
+
+@pytest.fixture
+async def collection(mongo_url: str) -> AsyncIterator[Any]:
+    client = make_client(mongo_url, "tests")
+    database = client[f"t{uuid.uuid4().hex[:10]}_outbox"]
+    yield database["documents"]
+    await client.drop_database(database.name)
+    await client.close()
+
+
+def stored(n: int, *ids: str) -> dict[str, Any]:
+    return {
+        "_id": f"doc-{n}",
+        "version": 1,
+        "outbox": [{"message_id": i} for i in ids],
+        "outbox_since": 1,
+    }
+
+
+@pytest.mark.store
+async def test_a_batch_with_a_changed_document_still_takes_out_exactly_what_was_published(
+    collection: Any,
+) -> None:
+    batched = BatchedOutboxDocuments(collection, wait=60)  # flushed by hand below
+    first, second = stored(1, "a"), stored(2, "b")
+    await collection.insert_many([dict(first), dict(second)])
+    await batched.published(first, ["a"])
+    await batched.published(second, ["b"])
+    # Meanwhile another write changed the second and added an entry not yet published
+    # (written whole, as the services write: the embedded server's $push of a document
+    # into an array stores it as text).
+    await collection.replace_one({"_id": "doc-2"}, {**stored(2, "b", "c"), "version": 2})
+    assert await batched.left_over(10, 10) == [], "the relay leaves queued documents alone"
+
+    await batched.flush()
+
+    one, two = await collection.find().sort("_id", 1).to_list()
+    assert (one.get("outbox") or [], "outbox_since" in one) == ([], False)
+    assert [entry["message_id"] for entry in two["outbox"]] == ["c"]
+    assert "outbox_since" in two  # c is still to be published: the relay sees it
+    assert [d["_id"] for d in await batched.left_over(10, 10)] == ["doc-2"]
+
+
+async def test_entries_taken_for_a_new_write_leave_the_queue() -> None:
+    batched = BatchedOutboxDocuments(SlowCollection(), wait=60)
+    await batched.published(document(1), ["m-1"])
+    await batched.published(document(2), ["m-2"])
+
+    assert batched.take_published("job-1") == {"m-1"}
+    assert batched.take_published("job-1") == set()
+    assert [d["_id"] for d, _ in batched._pending] == ["job-2"]

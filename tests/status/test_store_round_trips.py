@@ -120,3 +120,19 @@ async def test_a_copy_still_holding_an_update_after_another_writer_keeps_the_upd
     statuses = [published.body["status"] for published in messenger.published]
     assert statuses[-1] == "forwarded"
     assert await db["applications"].count_documents({"outbox": {"$exists": True}}) == 0
+
+
+async def test_the_relay_leaves_alone_an_update_whose_removal_is_queued(
+    counted: tuple[Any, list[int]],
+) -> None:
+    db, _ = counted
+    messenger = RecordingMessenger()
+    outbox = Outbox(cast(Messenger, messenger), min_age=timedelta(0))
+    store = MongoStatusStore(db["applications"], outbox, clear_wait=60)  # flushed by hand
+    await record(store, "application.registered", registered("SQ-2026-000733"))
+
+    assert await outbox.relay_once() == 0  # published, its removal queued: not again
+    await store.aclose()
+    assert await outbox.relay_once() == 0
+    assert len(messenger.published) == 1
+    assert await db["applications"].count_documents({"outbox": {"$exists": True}}) == 0

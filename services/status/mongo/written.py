@@ -140,9 +140,37 @@ class ReadModelOutbox(MongoOutboxDocuments):
                     self.latest.replace(document, without_outbox(document, token))
             else:  # some were written meanwhile: which ones is not known, so each alone
                 careful += [(d["_id"], pending[d["_id"]]) for d, _ in batch]
-        for number, ids in careful:
-            self.latest.forget(number)
-            await self._remove({"_id": number}, ids)
+        if careful:  # which are still stored is not known: pull them by id, all at once
+            for number, _ in careful:
+                self.latest.forget(number)
+            await self._pull(dict(careful))
+
+    async def _pull(self, gone: dict[str, set[str]]) -> None:
+        pulls = [
+            UpdateOne(
+                {"_id": number},
+                {
+                    "$pull": {"outbox": {"message_id": {"$in": sorted(ids)}}},
+                    "$set": {"version": uuid.uuid4().hex},
+                },
+            )
+            for number, ids in gone.items()
+        ]
+        await self.collection.bulk_write(pulls, ordered=False)
+        emptied = [
+            UpdateOne(
+                {"_id": number, "outbox": {"$size": 0}},
+                {**_DONE, "$set": {"version": uuid.uuid4().hex}},
+            )
+            for number in gone
+        ]
+        await self.collection.bulk_write(emptied, ordered=False)
+
+    async def left_over(self, older_than: int, limit: int) -> list[dict[str, Any]]:
+        # The relay leaves alone what is queued here: it would publish it again.
+        busy = {*self._pending, *self._removing}
+        found = await super().left_over(older_than, limit)
+        return [document for document in found if document["_id"] not in busy]
 
     async def _remove(self, document: Mapping[str, Any], ids: set[str]) -> None:
         number = document["_id"]
@@ -157,14 +185,4 @@ class ReadModelOutbox(MongoOutboxDocuments):
                 self.latest.replace(document, without_outbox(document, token))
                 return
         self.latest.forget(number)
-        await self.collection.update_one(
-            {"_id": number},
-            {
-                "$pull": {"outbox": {"message_id": {"$in": sorted(ids)}}},
-                "$set": {"version": uuid.uuid4().hex},
-            },
-        )
-        await self.collection.update_one(
-            {"_id": number, "outbox": {"$size": 0}},
-            {**_DONE, "$set": {"version": uuid.uuid4().hex}},
-        )
+        await self._pull({number: ids})
