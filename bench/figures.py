@@ -14,6 +14,18 @@ def rate(count: int, seconds: float) -> float | None:
     return round(count / seconds, 2) if seconds > 0 else None
 
 
+def by_fifth(first: float, done: Sequence[float]) -> list[float | None]:
+    """Completions per second in each fifth of the completions, in order: a rate that falls
+    from fifth to fifth is a system slowing down as its data grows (the first fifth also
+    holds the start, before the pipeline is full)."""
+    ends = sorted(done)
+    if len(ends) < 5:
+        return []
+    cuts = [round(len(ends) * k / 5) for k in range(6)]
+    starts = [first, *[ends[cut - 1] for cut in cuts[1:-1]]]
+    return [rate(cuts[k + 1] - cuts[k], ends[cuts[k + 1] - 1] - starts[k]) for k in range(5)]
+
+
 def phase_figures(
     name: str, offered: float | None, apps: Sequence[Application], completed: Mapping[str, float]
 ) -> dict[str, Any]:
@@ -30,6 +42,7 @@ def phase_figures(
         "submitted_per_s": rate(len(apps) - 1, max(submitted) - first),
         "registered_per_s": rate(len(apps), max(registered) - first),
         "lifecycles_per_s": rate(len(done), max(done) - first) if done else None,
+        "lifecycles_per_s_by_fifth": by_fifth(first, done),
         "duration_s": round(max(done or registered) - first, 2),
         "registration_ms": latency_summary(
             [r - s for r, s in zip(registered, submitted, strict=True)]

@@ -79,6 +79,13 @@ def text(result: dict[str, Any]) -> str:
             summary["lifecycles_per_s"],
         ),
     ]
+    for run in runs:
+        fifths = _get(run, *sat, "lifecycles_per_s_by_fifth") or []
+        if fifths:
+            lines.append(
+                f"  run {run['run']}: lifecycles/s by fifth of the completions: "
+                + ", ".join(_fmt(value) for value in fifths)
+            )
     lines.append(
         _row(
             "  notified/s (until every e-mail and SMS is in)",

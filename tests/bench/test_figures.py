@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.figures import deliveries_by_service, phase_figures, summarise
+from bench.figures import by_fifth, deliveries_by_service, phase_figures, summarise
 from bench.follow import Application
 
 
@@ -49,3 +49,12 @@ def test_the_summary_takes_medians_and_the_pipeline_to_raw_ratio_of_medians() ->
     assert summary["cpu_bound_lifecycles_per_s"] == 400  # 2 cores, 5 ms each
     assert summary["peak_rss_mb"] == {"intake": 66}
     assert summary["notifications"]["expected"] == 18
+
+
+def test_completions_by_fifth_show_a_system_that_slows_down() -> None:
+    steady = [float(t) for t in range(1, 101)]  # one a second from the first submission at 0
+    assert by_fifth(0.0, steady) == [1.0, 1.0, 1.0, 1.0, 1.0]
+    # The same hundred, the last fifth twice as slow.
+    slowing = [*steady[:80], *(80.0 + 2 * n for n in range(1, 21))]
+    assert by_fifth(0.0, slowing) == [1.0, 1.0, 1.0, 1.0, 0.5]
+    assert by_fifth(0.0, [1.0, 2.0]) == []  # too few to cut in five
