@@ -5,6 +5,7 @@ read, never a fact."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -136,3 +137,25 @@ async def test_the_relay_leaves_alone_an_update_whose_removal_is_queued(
     assert await outbox.relay_once() == 0
     assert len(messenger.published) == 1
     assert await db["applications"].count_documents({"outbox": {"$exists": True}}) == 0
+
+
+async def test_events_of_one_application_handled_at_once_take_turns_instead_of_racing(
+    counted: tuple[Any, list[int]],
+) -> None:
+    db, sent = counted
+    store = MongoStatusStore(db["applications"])
+    number = "SQ-2026-000734"
+    await record(store, "application.registered", registered(number))
+    outcomes = [
+        notified(number, step, channel)
+        for step in ("application.registered", "application.forwarded", "application.assigned")
+        for channel in ("email", "sms")
+    ]
+    sent.clear()
+
+    await asyncio.gather(*(record(store, "notification.delivered", body) for body in outcomes))
+
+    assert len(sent) == len(outcomes), "one write each: no write lost, no read again"
+    stored = await db["applications"].find_one({"_id": number})
+    assert len(stored["received"]["notifications"]) == len(outcomes)
+    assert store._turns == {}

@@ -10,8 +10,10 @@ the view changes, the same write puts the portal update in the document's outbox
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -56,6 +58,7 @@ class MongoStatusStore:
         self.outbox = outbox
         self.updates = outbox is not None if updates is None else updates
         self.latest = Latest(cached)
+        self._turns: dict[str, _Turn] = {}
         self.documents = ReadModelOutbox(collection, self.latest, clear_wait)
         if outbox is not None:
             outbox.watch(self.documents)
@@ -71,8 +74,21 @@ class MongoStatusStore:
 
         The document this process wrote last stands in for a read (``written.Latest``):
         one round trip per event in the common case. A stale copy fails its guarded write,
-        is forgotten, and the next attempt reads.
+        is forgotten, and the next attempt reads. Events of one application handled at once
+        in this process (an e-mail's and an SMS's outcome often arrive together) take turns
+        instead of racing each other's writes.
         """
+        turn = self._turns.setdefault(number, _Turn())
+        turn.users += 1
+        try:
+            async with turn.lock:
+                return await self._record(number, facts)
+        finally:
+            turn.users -= 1
+            if not turn.users:
+                del self._turns[number]
+
+    async def _record(self, number: str, facts: Sequence[Fact]) -> bool:
         for _ in range(MAX_ATTEMPTS):
             held = self.latest.get(number)
             if held is None:
@@ -142,6 +158,14 @@ class MongoStatusStore:
             {"_id": number, "applicant_fin": applicant_fin}, {"view": 1, "received": 1}
         )
         return None if found is None else domain.act_copy(found)
+
+
+@dataclass
+class _Turn:
+    """Writers of one application in this process, one at a time."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
 
 
 def update_entry(update: ApplicationUpdated) -> dict[str, Any]:
