@@ -13,14 +13,12 @@ from typing import Any, cast
 
 import pytest
 
-from services.status import domain
 from services.status.mongo import MongoStatusStore
-from shared.contracts.events import Event
-from shared.contracts.reading import read_event
 from shared.messaging import Messenger
 from shared.mongo import make_client
 from shared.outbox import Outbox
 from tests.status.events import assigned, forwarded, journey, notified, registered
+from tests.status.test_store_outbox import record
 from tests.support.recording import RecordingMessenger
 
 pytestmark = pytest.mark.store
@@ -35,13 +33,6 @@ async def counted(mongo_url: str) -> AsyncIterator[tuple[Any, list[int]]]:
     yield db, sent
     await client.drop_database(db.name)
     await client.close()
-
-
-async def record(store: MongoStatusStore, key: str, body: dict[str, Any]) -> bool:
-    event = read_event(key, body)
-    assert event is not None
-    fact = domain.fact_of(cast(Event, event))
-    return await store.record(fact["application_number"], [fact])
 
 
 async def test_each_event_costs_about_one_round_trip_and_every_update_goes_out_once(
