@@ -23,8 +23,11 @@ from faults.system import API_KEY
 STOCK_COLUMNS = ("received", "reserved", "consumed", "available")
 
 
-async def statuses(http: str, fins: Iterable[str]) -> dict[str, str]:
-    """Application number -> status, from the status HTTP API (one list per citizen)."""
+async def statuses(http: str, fins: Iterable[str], subscribers: Iterable[str]) -> dict[str, str]:
+    """Application number -> status of the ``subscribers``' applications, from the status
+    HTTP API (one list per citizen: a citizen's FIN may hold applications of other
+    scenarios' subscribers too, which are left out)."""
+    wanted = set(subscribers)
     found: dict[str, str] = {}
     async with httpx.AsyncClient(base_url=http, timeout=10) as client:
         for fin in sorted(set(fins)):
@@ -34,7 +37,8 @@ async def statuses(http: str, fins: Iterable[str]) -> dict[str, str]:
             )
             answer.raise_for_status()
             for view in answer.json().get("applications", []):
-                found[str(view.get("application_number"))] = str(view.get("status"))
+                if view.get("subscriber_code") in wanted:
+                    found[str(view.get("application_number"))] = str(view.get("status"))
     return found
 
 

@@ -34,7 +34,11 @@ async def count(run: Run, scene: Scene, parked_before: dict[str, int]) -> None:
     stock_shown = asyncio.create_task(stock_line(run, row))
     await asyncio.sleep(run.plan.settle)
     try:
-        status = await checks.statuses(run.system.http, {s.applicant.fin for s in submissions})
+        status = await checks.statuses(
+            run.system.http,
+            {s.applicant.fin for s in submissions},
+            {s.applicant.subscriber_code for s in submissions},
+        )
     except (httpx.HTTPError, ValueError) as exc:
         status = {}
         row.notes.append(f"the status API did not answer: {exc}")

@@ -170,7 +170,9 @@ class Run:
                 continue
             try:
                 status = await checks.statuses(
-                    self.system.http, {s.applicant.fin for s in scene.submissions}
+                    self.system.http,
+                    {s.applicant.fin for s in scene.submissions},
+                    {s.applicant.subscriber_code for s in scene.submissions},
                 )
             except (httpx.HTTPError, ValueError):
                 continue
