@@ -66,7 +66,7 @@ def main() -> int:
     try:
         for number in range(1, options.runs + 1):
             say(f"run {number}: starting the system")
-            with running(management, options.applications_per_run(), options.db_proxy) as system:
+            with running(management, options) as system:
                 run = Run(system, options, number)
                 try:
                     asyncio.run(run.measure())

@@ -11,6 +11,8 @@
     BENCH_DB_PROXY       1: count database round trips through a counting proxy in
                          front of the database (adds a hop), for services without
                          ``meter_db_commands_total``                                   0
+    BENCH_NOTIFIERS      notifier processes (``notifier``, ``notifier-2``…), each its
+                         own figures                                                   1
 
 Quick try: ``BENCH_APPLICATIONS=200 BENCH_RUNS=1 make bench``.
 """
@@ -35,6 +37,7 @@ class Options:
     raw_requests: int = 10000
     stall_seconds: float = 120.0
     db_proxy: bool = False
+    notifiers: int = 1
 
     def open_loop_count(self, rate: float) -> int:
         """Submissions offered at ``rate``: ``open_seconds`` worth, at most ``applications``."""
@@ -106,4 +109,5 @@ def from_env(env: Mapping[str, str]) -> Options:
         raw_requests=_whole(env, "BENCH_RAW_REQUESTS", Options.raw_requests),
         stall_seconds=_positive(env, "BENCH_STALL_SECONDS", Options.stall_seconds),
         db_proxy=_flag(env, "BENCH_DB_PROXY"),
+        notifiers=_whole(env, "BENCH_NOTIFIERS", Options.notifiers),
     )

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bench import data
 from bench.management import Management
+from bench.options import Options
 from bench.procs import StartFailed, die_with_parent, free_port, log_tail, wait_port
 from shared.contracts.registry import Service
 from shared.topology import queues_of
@@ -85,7 +86,7 @@ class System:
         if result.returncode != 0:
             raise StartFailed(f"meterctl {' '.join(args)} failed: {result.stderr.strip()}")
 
-    def start(self, applications: int, db_proxy: bool) -> None:
+    def start(self, applications: int, db_proxy: bool, notifiers: int = 1) -> None:
         self.url = self.management.create_vhost(self.vhost)
         self.env = {**os.environ, "RABBITMQ_URL": self.url, "LOG_FORMAT": "json"}
         # make run's defaults: guest is every sender role, each service its own database.
@@ -94,7 +95,7 @@ class System:
         self._start_database()
         self._start_sinks()
         self._load_data(applications)
-        self._start_services(db_proxy)
+        self._start_services(db_proxy, notifiers)
         self._wait_ready()
 
     def _start_database(self) -> None:
@@ -137,25 +138,30 @@ class System:
         for args in data.meterctl_loads(self.directory, applications):
             self.meterctl(*args)
 
-    def _start_services(self, db_proxy: bool) -> None:
-        mongo_urls = dict.fromkeys(SERVICES, self.env["MONGO_URL"])
+    def _start_services(self, db_proxy: bool, notifiers: int) -> None:
+        """Each service once; the notifier ``notifiers`` times (``notifier``, ``notifier-2``…),
+        each instance with its own health port and, behind the proxy, its own count."""
+        extra = [f"{Service.NOTIFIER.value}-{n}" for n in range(2, notifiers + 1)]
+        names = [*SERVICES, *extra]
+        mongo_urls = dict.fromkeys(names, self.env["MONGO_URL"])
         if db_proxy:
-            mongo_urls = self._start_db_proxy()
-        for service in SERVICES:
+            mongo_urls = self._start_db_proxy(names)
+        for name in names:
+            service = name.split("-", 1)[0]
             port = free_port()
-            self.health_ports[service] = port
+            self.health_ports[name] = port
             env = {
                 **self.env,
-                "MONGO_URL": mongo_urls[service],
+                "MONGO_URL": mongo_urls[name],
                 "HEALTH_PORT": str(port),
                 "STATUS_HTTP_PORT": "0",
                 "STATUS_API_KEYS": "bench-portal-key",
             }
-            self.spawn(service, [sys.executable, "-m", f"services.{service}"], env)
+            self.spawn(name, [sys.executable, "-m", f"services.{service}"], env)
 
-    def _start_db_proxy(self) -> dict[str, str]:
+    def _start_db_proxy(self, names: list[str]) -> dict[str, str]:
         target = self.env["MONGO_URL"].split("//", 1)[1].split("/", 1)[0]
-        ports = {service: free_port() for service in SERVICES}
+        ports = {name: free_port() for name in names}
         self.db_metrics_port = free_port()
         listen = [f"{service}={port}" for service, port in ports.items()]
         self.spawn(
@@ -189,7 +195,7 @@ class System:
         return log_tail(self.directory / f"{name}.log")
 
     def stop(self) -> None:
-        services = [child for child in self.children if child[0] in SERVICES]
+        services = [child for child in self.children if child[0] in self.health_ports]
         sinks = [child for child in self.children if child[0].endswith("-sink")]
         rest = [child for child in self.children if child not in services + sinks]
         # Services finish their in-flight messages while the database still answers.
@@ -210,7 +216,7 @@ class System:
 
 
 @contextmanager
-def running(management: Management, applications: int, db_proxy: bool) -> Iterator[System]:
+def running(management: Management, options: Options) -> Iterator[System]:
     """A started system, stopped (and its temporary directory removed) whatever happens.
 
     When something fails, the last lines each process logged are printed first.
@@ -218,12 +224,12 @@ def running(management: Management, applications: int, db_proxy: bool) -> Iterat
     with tempfile.TemporaryDirectory(prefix="meter-bench-") as directory:
         system = System(management, Path(directory))
         try:
-            system.start(applications, db_proxy)
+            system.start(options.applications_per_run(), options.db_proxy, options.notifiers)
             yield system
         except Exception:
             for name, _process in system.children:
                 tail = system.log_tail(name)
-                if tail and name in SERVICES:
+                if tail and name in system.health_ports:
                     print(f"--- last lines of {name}'s log ---\n{tail}", file=sys.stderr)
             raise
         finally:

@@ -19,6 +19,11 @@ def test_the_quick_mode_shrinks_open_loop_phases_to_the_applications_asked_for()
     assert options.applications_per_run() == 600
 
 
+def test_several_notifier_processes_can_be_asked_for() -> None:
+    assert Options().notifiers == 1
+    assert from_env({"BENCH_NOTIFIERS": "2"}).notifiers == 2
+
+
 def test_rates_are_read_as_a_comma_separated_list_or_none() -> None:
     assert from_env({"BENCH_RATES": "5, 12.5"}).rates == (5.0, 12.5)
     assert from_env({"BENCH_RATES": "none"}).rates == ()
@@ -34,6 +39,7 @@ def test_rates_are_read_as_a_comma_separated_list_or_none() -> None:
         ("BENCH_RATES", "0,50"),
         ("BENCH_OPEN_SECONDS", "inf"),
         ("BENCH_DB_PROXY", "maybe"),
+        ("BENCH_NOTIFIERS", "0"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str) -> None:

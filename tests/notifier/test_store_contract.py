@@ -444,3 +444,54 @@ async def test_a_sender_alive_at_the_time_keeps_its_jobs(mongo_parts: MongoParts
     assert (await store.job(job.id)).state == "sending"  # type: ignore[union-attr]
     # A sender never takes back its own jobs, whatever its mark says.
     assert await store.release_dead(stamp(NOW + timedelta(seconds=31))) == 0
+
+
+async def test_jobs_finished_together_each_wake_their_own_followers_and_a_taken_back_one_none(
+    subject: Subject,
+) -> None:
+    """Outcomes stored at once go out together (one bulk write and one read, in MongoDB).
+    A job another sender took back meanwhile is not ours to finish, even though its
+    version counts the same as our finished one."""
+    store = subject.store
+    numbers = [f"SQ-2026-00032{n}" for n in range(5)]
+    taken = []
+    for number in numbers:
+        [job, _] = jobs.new_jobs(StepEvent("application.forwarded", number, 2), NOW, True)
+        await store.record([job])
+        [won] = await store.claim([(job, jobs.claimed(job, NOW, POLICY))])
+        taken.append(won)
+    assert await store.follow(taken[1], "later-1")
+    assert await store.follow(taken[1], "later-2")
+    lease_over = NOW + timedelta(seconds=POLICY.lease)
+    elsewhere = jobs.claimed(taken[3], lease_over, POLICY)  # another sender's, same version
+    assert await store.replace(taken[3], elsewhere)
+    finished = [jobs.finished(job, NOW, receipt=f"gw-{n}") for n, job in enumerate(taken)]
+    assert finished[3].version == elsewhere.version
+
+    results = await asyncio.gather(
+        *(
+            store.save_and_publish(job, sent, jobs.outcome_event(sent, NOW))
+            for job, sent in zip(taken, finished, strict=True)
+        )
+    )
+
+    assert [None if r is None else sorted(r) for r in results] == [
+        [],
+        ["later-1", "later-2"],
+        [],
+        None,
+        [],
+    ]
+    assert await store.job(taken[3].id) == elsewhere
+    for n in (0, 1, 2, 4):
+        stored = await store.job(taken[n].id)
+        assert stored is not None
+        assert (stored.state, stored.receipt) == ("sent", f"gw-{n}")
+    assert sorted(body["application_number"] for _, body, _ in subject.published()) == [
+        numbers[0],
+        numbers[1],
+        numbers[2],
+        numbers[4],
+    ]
+    if isinstance(store, MongoNotifierStore):
+        assert store.finishing.batches < len(numbers)  # the writes went out together

@@ -150,3 +150,34 @@ async def test_events_of_one_application_handled_at_once_take_turns_instead_of_r
     stored = await db["applications"].find_one({"_id": number})
     assert len(stored["received"]["notifications"]) == len(outcomes)
     assert store._turns == {}
+
+
+async def test_events_of_different_applications_handled_at_once_are_written_together(
+    counted: tuple[Any, list[int]],
+) -> None:
+    """One bulk write for the writes that queue behind one under way; a copy another
+    writer made stale loses only its own write, which reads and writes again."""
+    db, sent = counted
+    store = MongoStatusStore(db["applications"])
+    other = MongoStatusStore(db["applications"])
+    numbers = [f"SQ-2026-{740 + n:06d}" for n in range(12)]
+    for number in numbers:
+        await record(store, "application.registered", registered(number))
+    for number in numbers[3:5]:  # store's copies of these two are stale now
+        await record(
+            other, "notification.delivered", notified(number, "application.registered", "sms")
+        )
+    sent.clear()
+
+    await asyncio.gather(*(record(store, "application.forwarded", forwarded(n)) for n in numbers))
+
+    # Writes one at a time: 12 round trips, 14 with the two stale copies read again.
+    # Together: the first alone, the rest in one bulk write, one read of the versions
+    # that bulk did not match, then the two stale ones read and written again.
+    assert len(sent) <= 8
+    assert store.replacing.batches < len(numbers)
+    for number in numbers:
+        stored = await db["applications"].find_one({"_id": number})
+        assert stored["view"]["status"] == "forwarded"
+        if number in numbers[3:5]:
+            assert len(stored["received"]["notifications"]) == 1  # the other writer's fact

@@ -29,11 +29,12 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
 from services.notifier.domain.jobs import OPEN_STATES, Job, NotificationOutcome, State
 from services.notifier.domain.steps import Contact
 from services.notifier.mongo.documents import changes, document_of, job_of, millis
+from shared.batching import Coalescing
 from shared.outbox import BatchedOutboxDocuments, Outbox, event_entry, with_outbox
 
 _DUPLICATE_KEY = 11000
@@ -54,6 +55,7 @@ class MongoNotifierStore:
         self.sender = sender or uuid.uuid4().hex  # this process, as its claims name it
         self.outbox = outbox
         self.documents = BatchedOutboxDocuments(self.notifications, clear_wait)
+        self.finishing = Coalescing(self._finish_all)
         if outbox is not None:
             outbox.watch(self.documents)
 
@@ -200,22 +202,70 @@ class MongoNotifierStore:
         outbox = with_outbox({"_id": final.id, "version": final.version}, entries)
         update = changes(final)
         update["$set"].update(outbox=outbox["outbox"], outbox_since=outbox["outbox_since"])
-        update.setdefault("$unset", {})["followers"] = ""
-        before = await self.notifications.find_one_and_update(
-            {"_id": current.id, "version": current.version},
-            update,
-            projection={"followers": 1},
-            return_document=ReturnDocument.BEFORE,
-        )
-        if before is None:
+        followers = await self.finishing((current, update, entries[0]["message_id"]))
+        if followers is None:
             return None
         if self.outbox is not None:
             await self.outbox.publish_or_leave(self.documents, outbox)
-        return tuple(sorted({str(follower) for follower in before.get("followers") or ()}))
+        return followers
+
+    async def _finish_all(
+        self, finals: list[tuple[Job, dict[str, Any], str]]
+    ) -> list[tuple[str, ...] | BaseException | None]:
+        """Store finished jobs; for each, the followers to wake, or None if it had changed.
+
+        One job is one ``find_one_and_update`` that also takes its followers out. Several
+        (jobs finished together) are one bulk write and one read of their followers: a
+        finished job takes no new follower (``follow`` wants an open one), so the list read
+        after the write is complete. It is left in the finished job, where nothing reads it
+        again (a job made due again goes through ``follow`` afresh). A write went through
+        when the job holds its outcome event (``message_id``): versions alone cannot tell,
+        since a sender that took the job back counts the same next version.
+        """
+        if len(finals) == 1:
+            current, update, _ = finals[0]
+            update = {**update, "$unset": {**update.get("$unset", {}), "followers": ""}}
+            before = await self.notifications.find_one_and_update(
+                {"_id": current.id, "version": current.version},
+                update,
+                projection={"followers": 1},
+                return_document=ReturnDocument.BEFORE,
+            )
+            return [None if before is None else _followers(before)]
+        writes = [
+            UpdateOne({"_id": current.id, "version": current.version}, update)
+            for current, update, _ in finals
+        ]
+        failed: dict[int, BaseException] = {}
+        try:
+            await self.notifications.bulk_write(writes, ordered=False)
+        except BulkWriteError as exc:
+            for error in exc.details.get("writeErrors", []):
+                failed[int(error["index"])] = WriteError(
+                    error.get("errmsg", ""), error.get("code"), error
+                )
+        ids = [current.id for current, _, _ in finals]
+        cursor = self.notifications.find({"_id": {"$in": ids}}, {"followers": 1, "outbox": 1})
+        stored = {str(found["_id"]): found for found in await cursor.to_list()}
+        results: list[tuple[str, ...] | BaseException | None] = []
+        for index, (current, _, message_id) in enumerate(finals):
+            found = stored.get(current.id) or {}
+            if index in failed:
+                results.append(failed[index])
+            elif any(entry.get("message_id") == message_id for entry in found.get("outbox") or []):
+                results.append(_followers(found))
+            else:
+                results.append(None)
+        return results
 
     async def job(self, job_id: str) -> Job | None:
         document = await self.notifications.find_one({"_id": job_id})
         return None if document is None else job_of(document)
+
+
+def _followers(document: dict[str, Any]) -> tuple[str, ...]:
+    """The ids of the later steps a job's document says wait for it (noted twice, woken once)."""
+    return tuple(sorted({str(follower) for follower in document.get("followers") or ()}))
 
 
 def due_query(at: str) -> dict[str, Any]:

@@ -3,9 +3,11 @@
 Each write merges the new facts (``domain.merged``) into the document (the copy this
 process wrote last, else a fresh read) and writes the result back guarded by the
 ``version`` it started from (a fresh random token per write), retrying from a read when
-another writer got there first; the first write of an application inserts it. When
-the view changes, the same write puts the portal update in the document's outbox
-(``shared.outbox``), which is published right after the write or by the relay.
+another writer got there first; the first write of an application inserts it. Writes to
+different applications made while an earlier one is under way go out together as one bulk
+write (``shared.batching``). When the view changes, the same write puts the portal update
+in the document's outbox (``shared.outbox``), which is published right after the write or
+by the relay.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import DuplicateKeyError
+from pymongo import ASCENDING, DESCENDING, ReplaceOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
 from services.status import domain
 from services.status.domain import Fact
 from services.status.mongo.written import CACHED, Latest, ReadModelOutbox
 from services.status.store import ConcurrentWrites
+from shared.batching import Coalescing
 from shared.contracts.portal import ApplicationUpdated
 from shared.contracts.replies import ApplicationSummary, ApplicationView
 from shared.documents import ActCopy
@@ -60,6 +63,7 @@ class MongoStatusStore:
         self.latest = Latest(cached)
         self._turns: dict[str, _Turn] = {}
         self.documents = ReadModelOutbox(collection, self.latest, clear_wait)
+        self.replacing = Coalescing(self._replace_all)
         if outbox is not None:
             outbox.watch(self.documents)
 
@@ -116,12 +120,45 @@ class MongoStatusStore:
                 except DuplicateKeyError:
                     return False
                 return True
-            result = await self.applications.replace_one(
-                {"_id": new["_id"], "version": held["version"]}, new
-            )
-            return bool(result.matched_count)
+            return await self.replacing((held["version"], new))
         finally:
             self.documents.writing.discard(new["_id"])
+
+    async def _replace_all(
+        self, writes: list[tuple[str, dict[str, Any]]]
+    ) -> list[bool | BaseException]:
+        """Each write's document in place of the one of the version it names; whether it won.
+
+        One write is one ``replace_one``. Several (events of different applications handled
+        together) are one bulk write; when some lost, or the bulk failed part-way, one read
+        of their versions tells which went through.
+        """
+        if len(writes) == 1:
+            version, new = writes[0]
+            result = await self.applications.replace_one(
+                {"_id": new["_id"], "version": version}, new
+            )
+            return [bool(result.matched_count)]
+        requests = [
+            ReplaceOne({"_id": new["_id"], "version": version}, new) for version, new in writes
+        ]
+        failed: dict[int, BaseException] = {}
+        try:
+            result = await self.applications.bulk_write(requests, ordered=False)
+            if result.matched_count == len(writes):
+                return [True] * len(writes)
+        except BulkWriteError as exc:
+            for error in exc.details.get("writeErrors", []):
+                failed[int(error["index"])] = WriteError(
+                    error.get("errmsg", ""), error.get("code"), error
+                )
+        ids = [new["_id"] for _, new in writes]
+        cursor = self.applications.find({"_id": {"$in": ids}}, {"version": 1})
+        stored = {found["_id"]: found.get("version") async for found in cursor}
+        return [
+            stored.get(new["_id"]) == new["version"] or failed.get(index, False)
+            for index, (_, new) in enumerate(writes)
+        ]
 
     def _next(self, number: str, held: dict[str, Any] | None, received: Any) -> dict[str, Any]:
         """The document to write: the new facts and view, and the outbox it carries on
