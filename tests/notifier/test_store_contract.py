@@ -495,3 +495,42 @@ async def test_jobs_finished_together_each_wake_their_own_followers_and_a_taken_
     ]
     if isinstance(store, MongoNotifierStore):
         assert store.finishing.batches < len(numbers)  # the writes went out together
+
+
+@pytest.mark.store
+async def test_jobs_finished_together_with_no_followers_cost_one_bulk_write(
+    mongo_url: str,
+) -> None:
+    sent: list[int] = []
+    client = make_client(mongo_url, "tests", on_command=lambda: sent.append(1))
+    db = client[f"t{uuid.uuid4().hex[:10]}_notifier"]
+    try:
+        store = MongoNotifierStore(db)  # no outbox: nothing published, nothing taken out
+        taken = []
+        for n in range(6):
+            number = f"SQ-2026-00033{n}"
+            [job, _] = jobs.new_jobs(StepEvent("application.forwarded", number, 2), NOW, True)
+            await store.record([job])
+            [won] = await store.claim([(job, jobs.claimed(job, NOW, POLICY))])
+            taken.append(won)
+        finished = [jobs.finished(job, NOW, receipt="gw") for job in taken]
+        sent.clear()
+
+        results = await asyncio.gather(
+            *(
+                store.save_and_publish(job, done, jobs.outcome_event(done, NOW))
+                for job, done in zip(taken, finished, strict=True)
+            )
+        )
+
+        assert results == [()] * len(taken)
+        # All six queued before the first batch left: one bulk write, nothing read back.
+        assert len(sent) == 1
+        assert store.finishing.batches == 1
+        for job in taken:
+            stored = await store.job(job.id)
+            assert stored is not None
+            assert stored.state == "sent"
+    finally:
+        await client.drop_database(db.name)
+        await client.close()

@@ -13,8 +13,10 @@ milliseconds), renewed every few seconds. A claim names its sender; the jobs cla
 sender that stopped renewing are made due again at once instead of when their lease ends.
 
 Published outcome events are taken out of the jobs' outboxes in batches
-(``shared.outbox.BatchedOutboxDocuments``): one
-round trip for all the jobs finished within ``clear_wait`` seconds instead of one each.
+(``shared.outbox.BatchedOutboxDocuments``): one round trip for all the jobs finished
+within ``clear_wait`` seconds instead of one each. Jobs finished, jobs recorded and contacts
+remembered while an earlier write of their kind is under way go out together, one command
+for each kind (``shared.batching``).
 
 ``due_at`` is ``next_attempt_at`` in epoch milliseconds, present only while a job is due at
 some time: the due-jobs query is a range scan of its sparse index, and a number keeps the
@@ -23,21 +25,21 @@ embedded MongoDB-compatible server on that index (it compares ISO-like text slow
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import uuid
 from collections.abc import Collection, Sequence
+from functools import partial
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
+from pymongo.errors import BulkWriteError, WriteError
 
 from services.notifier.domain.jobs import OPEN_STATES, Job, NotificationOutcome, State
 from services.notifier.domain.steps import Contact
 from services.notifier.mongo.documents import changes, document_of, job_of, millis
 from shared.batching import Coalescing
+from shared.mongo import insert_new
 from shared.outbox import BatchedOutboxDocuments, Outbox, event_entry, with_outbox
-
-_DUPLICATE_KEY = 11000
 
 
 class MongoNotifierStore:
@@ -56,6 +58,10 @@ class MongoNotifierStore:
         self.outbox = outbox
         self.documents = BatchedOutboxDocuments(self.notifications, clear_wait)
         self.finishing = Coalescing(self._finish_all)
+        # Jobs of several steps, and contacts of several registrations, recorded together
+        # are one insert; a contact or job stored already stays as it is (the first wins).
+        self.recording = Coalescing(partial(insert_new, self.notifications))
+        self.remembering = Coalescing(partial(insert_new, self.contacts_collection))
         if outbox is not None:
             outbox.watch(self.documents)
 
@@ -79,8 +85,7 @@ class MongoNotifierStore:
             "address": contact.address,
             "registered_at": at,
         }
-        with contextlib.suppress(DuplicateKeyError):
-            await self.contacts_collection.insert_one(document)
+        await self.remembering([document])
 
     async def contacts(self, numbers: Collection[str]) -> dict[str, Contact]:
         if not numbers:
@@ -99,16 +104,7 @@ class MongoNotifierStore:
         }
 
     async def record(self, jobs: Sequence[Job]) -> int:
-        try:
-            result = await self.notifications.insert_many(
-                [document_of(job) for job in jobs], ordered=False
-            )
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != _DUPLICATE_KEY for error in errors):
-                raise
-            return int(exc.details.get("nInserted", 0))
-        return len(result.inserted_ids)
+        return await self.recording([document_of(job) for job in jobs])
 
     async def make_due(self, ids: Collection[str], state: State, at: str) -> None:
         if not ids:
@@ -214,49 +210,60 @@ class MongoNotifierStore:
     ) -> list[tuple[str, ...] | BaseException | None]:
         """Store finished jobs; for each, the followers to wake, or None if it had changed.
 
-        One job is one ``find_one_and_update`` that also takes its followers out. Several
-        (jobs finished together) are one bulk write and one read of their followers: a
-        finished job takes no new follower (``follow`` wants an open one), so the list read
-        after the write is complete. It is left in the finished job, where nothing reads it
-        again (a job made due again goes through ``follow`` afresh). A write went through
-        when the job holds its outcome event (``message_id``): versions alone cannot tell,
-        since a sender that took the job back counts the same next version.
+        Several jobs finished together are one bulk write of those with no followers (most
+        of them): when it matches them all, that is the only round trip. Otherwise one read
+        tells which went through: a job holds its outcome event (``message_id``) then;
+        versions alone cannot tell, since a sender that took the job back counts the same
+        next version. The others go one at a time, as a single job does.
         """
         if len(finals) == 1:
             current, update, _ = finals[0]
-            update = {**update, "$unset": {**update.get("$unset", {}), "followers": ""}}
-            before = await self.notifications.find_one_and_update(
-                {"_id": current.id, "version": current.version},
-                update,
-                projection={"followers": 1},
-                return_document=ReturnDocument.BEFORE,
-            )
-            return [None if before is None else _followers(before)]
+            return [await self._finish_one(current, update)]
         writes = [
-            UpdateOne({"_id": current.id, "version": current.version}, update)
+            UpdateOne(
+                {"_id": current.id, "version": current.version, "followers": {"$exists": False}},
+                update,
+            )
             for current, update, _ in finals
         ]
         failed: dict[int, BaseException] = {}
         try:
-            await self.notifications.bulk_write(writes, ordered=False)
+            result = await self.notifications.bulk_write(writes, ordered=False)
+            if result.matched_count == len(finals):
+                return [() for _ in finals]
         except BulkWriteError as exc:
             for error in exc.details.get("writeErrors", []):
                 failed[int(error["index"])] = WriteError(
                     error.get("errmsg", ""), error.get("code"), error
                 )
         ids = [current.id for current, _, _ in finals]
-        cursor = self.notifications.find({"_id": {"$in": ids}}, {"followers": 1, "outbox": 1})
+        cursor = self.notifications.find({"_id": {"$in": ids}}, {"outbox": 1})
         stored = {str(found["_id"]): found for found in await cursor.to_list()}
-        results: list[tuple[str, ...] | BaseException | None] = []
-        for index, (current, _, message_id) in enumerate(finals):
-            found = stored.get(current.id) or {}
+
+        async def settled(index: int) -> tuple[str, ...] | BaseException | None:
+            current, update, message_id = finals[index]
+            entries = (stored.get(current.id) or {}).get("outbox") or []
             if index in failed:
-                results.append(failed[index])
-            elif any(entry.get("message_id") == message_id for entry in found.get("outbox") or []):
-                results.append(_followers(found))
-            else:
-                results.append(None)
-        return results
+                return failed[index]
+            if any(entry.get("message_id") == message_id for entry in entries):
+                return ()  # written, and it had no followers
+            try:  # it has followers, or another writer won: as a single job
+                return await self._finish_one(current, update)
+            except Exception as exc:
+                return exc
+
+        return list(await asyncio.gather(*(settled(index) for index in range(len(finals)))))
+
+    async def _finish_one(self, current: Job, update: dict[str, Any]) -> tuple[str, ...] | None:
+        """One finished job, its followers taken out as it is written; None if it changed."""
+        update = {**update, "$unset": {**update.get("$unset", {}), "followers": ""}}
+        before = await self.notifications.find_one_and_update(
+            {"_id": current.id, "version": current.version},
+            update,
+            projection={"followers": 1},
+            return_document=ReturnDocument.BEFORE,
+        )
+        return None if before is None else _followers(before)
 
     async def job(self, job_id: str) -> Job | None:
         document = await self.notifications.find_one({"_id": job_id})

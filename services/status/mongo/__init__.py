@@ -16,10 +16,11 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReplaceOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
+from pymongo.errors import BulkWriteError, WriteError
 
 from services.status import domain
 from services.status.domain import Fact
@@ -29,6 +30,7 @@ from shared.batching import Coalescing
 from shared.contracts.portal import ApplicationUpdated
 from shared.contracts.replies import ApplicationSummary, ApplicationView
 from shared.documents import ActCopy
+from shared.mongo import insert_new
 from shared.outbox import Outbox, message_entry, with_outbox
 
 MAX_ATTEMPTS = 50
@@ -64,6 +66,7 @@ class MongoStatusStore:
         self._turns: dict[str, _Turn] = {}
         self.documents = ReadModelOutbox(collection, self.latest, clear_wait)
         self.replacing = Coalescing(self._replace_all)
+        self.inserting = Coalescing(partial(insert_new, collection))
         if outbox is not None:
             outbox.watch(self.documents)
 
@@ -114,12 +117,8 @@ class MongoStatusStore:
         """Insert ``new``, or replace ``held`` with it; False when another write won."""
         self.documents.writing.add(new["_id"])
         try:
-            if held is None:
-                try:
-                    await self.applications.insert_one(new)
-                except DuplicateKeyError:
-                    return False
-                return True
+            if held is None:  # 0 when another writer inserted it first
+                return bool(await self.inserting([new]))
             return await self.replacing((held["version"], new))
         finally:
             self.documents.writing.discard(new["_id"])
