@@ -1,12 +1,16 @@
-"""MongoDB client factory (PyMongo's async API), and inserts that keep what is stored."""
+"""MongoDB client factory (PyMongo's async API); inserts and lookups of several callers
+sent as one command."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import BulkWriteError, WriteError
+
+from shared.batching import Coalescing
 
 DUPLICATE_KEY = 11000
 
@@ -65,3 +69,39 @@ async def insert_new(
             elif isinstance(counted := results[owner], int):
                 results[owner] = counted - 1
     return results
+
+
+class Lookup:
+    """``await lookup(value)``: the document whose ``field`` is ``value``, or None.
+
+    Lookups made while one is under way go out together as one ``find`` with ``$in``
+    (``shared.batching``); alone, a lookup is one ``find_one``. ``field`` should be unique.
+    """
+
+    def __init__(
+        self, collection: Any, field: str = "_id", projection: dict[str, Any] | None = None
+    ) -> None:
+        self.collection = collection
+        self.field = field
+        # The field is read back too: it tells which lookup a document answers.
+        self.projection = None if projection is None else {**projection, field: 1}
+        self._coalescing: Coalescing[Any, dict[str, Any] | None] = Coalescing(self._find)
+
+    async def __call__(self, value: Any) -> dict[str, Any] | None:
+        return await self._coalescing(value)
+
+    async def _find(self, values: list[Any]) -> list[dict[str, Any] | None]:
+        if len(values) == 1:
+            return [await self.collection.find_one({self.field: values[0]}, self.projection)]
+        wanted = list(dict.fromkeys(values))
+        cursor = self.collection.find({self.field: {"$in": wanted}}, self.projection)
+        found = {document[self.field]: document for document in await cursor.to_list()}
+        answers: list[dict[str, Any] | None] = []
+        given: set[Any] = set()
+        for value in values:
+            document = found.get(value)
+            if document is not None and value in given:  # each caller its own copy
+                document = copy.deepcopy(document)
+            given.add(value)
+            answers.append(document)
+        return answers

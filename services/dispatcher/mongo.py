@@ -37,6 +37,7 @@ from services.dispatcher.domain.teams import Team
 from services.dispatcher.domain.workorders import Message, WorkOrder
 from shared.contracts.field import WorkOrderAssigned
 from shared.contracts.replies import Refused
+from shared.mongo import Lookup
 from shared.outbox import (
     BatchedOutboxDocuments,
     MongoOutboxDocuments,
@@ -67,6 +68,10 @@ class MongoDispatcherStore:
         )
         if outbox is not None:
             outbox.watch(self.documents)
+        # Lookups of concurrent messages go out together (one find for them all).
+        self._by_number = Lookup(self.work_orders_collection)
+        self._by_work_order_id = Lookup(self.work_orders_collection, "work_order_id")
+        self._reply = Lookup(self.replies)
 
     async def ensure_indexes(self) -> None:
         work_orders = self.work_orders_collection
@@ -163,10 +168,10 @@ class MongoDispatcherStore:
     # --- work orders -------------------------------------------------------------------
 
     async def work_order(self, number: str) -> WorkOrder | None:
-        return await self._find_work_order({"_id": number})
+        return await self._by_number(number)
 
     async def work_order_by_id(self, work_order_id: str) -> WorkOrder | None:
-        return await self._find_work_order({"work_order_id": work_order_id})
+        return await self._by_work_order_id(work_order_id)
 
     async def work_order_by_message(self, message_id: str) -> WorkOrder | None:
         return await self._find_work_order({"report_message_id": message_id})
@@ -238,7 +243,7 @@ class MongoDispatcherStore:
     # --- refused reports ---------------------------------------------------------------
 
     async def refusal_for(self, message_id: str) -> Refused | None:
-        stored = await self.replies.find_one({"_id": message_id})
+        stored = await self._reply(message_id)
         return None if stored is None else Refused.model_validate(stored["reply"])
 
     async def remember_refusal(self, message_id: str, reply: Refused) -> None:

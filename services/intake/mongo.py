@@ -17,6 +17,7 @@ from services.intake.store import DuplicateSubmission, OpenApplicationExists
 from shared.clock import stamp
 from shared.contracts.events import ApplicationRegistered
 from shared.contracts.replies import ActiveMeter, Registered
+from shared.mongo import Lookup
 from shared.outbox import (
     BatchedOutboxDocuments,
     MongoOutboxDocuments,
@@ -39,6 +40,10 @@ class MongoIntakeStore:
         )
         if outbox is not None:
             outbox.watch(self.documents)
+        # Lookups of concurrent submissions go out together (one find for them all).
+        self._by_submission = Lookup(self.applications, "submission_id", {"reply": 1})
+        self._by_open_key = Lookup(self.applications, "open_key", {"_id": 1})
+        self._subscriber = Lookup(self.subscribers)
 
     async def ensure_indexes(self) -> None:
         await self.applications.create_index("submission_id", unique=True)
@@ -49,11 +54,11 @@ class MongoIntakeStore:
         await self.subscribers.create_index([("applicant_fin", ASCENDING)])
 
     async def registration_for(self, submission_id: str) -> Registered | None:
-        document = await self.applications.find_one({"submission_id": submission_id}, {"reply": 1})
+        document = await self._by_submission(submission_id)
         return None if document is None else Registered.model_validate(document["reply"])
 
     async def account(self, subscriber_code: str) -> Account | None:
-        document = await self.subscribers.find_one({"_id": subscriber_code})
+        document = await self._subscriber(subscriber_code)
         return None if document is None else _account(document)
 
     async def accounts_of(self, applicant_fin: str) -> list[Account]:
@@ -72,7 +77,7 @@ class MongoIntakeStore:
         return found
 
     async def open_application(self, key: str) -> str | None:
-        document = await self.applications.find_one({"open_key": key}, {"_id": 1})
+        document = await self._by_open_key(key)
         return None if document is None else str(document["_id"])
 
     async def next_number(self, year: int) -> int:
