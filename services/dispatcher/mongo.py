@@ -35,6 +35,7 @@ from services.dispatcher.domain import workorders
 from services.dispatcher.domain.changes import Change, Document
 from services.dispatcher.domain.teams import Team
 from services.dispatcher.domain.workorders import Message, WorkOrder
+from shared.batching import Coalescing
 from shared.contracts.field import WorkOrderAssigned
 from shared.contracts.replies import Refused
 from shared.mongo import Lookup
@@ -72,6 +73,7 @@ class MongoDispatcherStore:
         self._by_number = Lookup(self.work_orders_collection)
         self._by_work_order_id = Lookup(self.work_orders_collection, "work_order_id")
         self._reply = Lookup(self.replies)
+        self._settled = Coalescing(self._all_settled)
 
     async def ensure_indexes(self) -> None:
         work_orders = self.work_orders_collection
@@ -236,9 +238,19 @@ class MongoDispatcherStore:
         return True
 
     async def stock_settled(self, number: str) -> None:
-        await self.work_orders_collection.update_one(
-            {"_id": number}, {"$unset": {"stock_pending": ""}}
-        )
+        await self._settled(number)
+
+    async def _all_settled(self, numbers: list[str]) -> list[None]:
+        """One update for the work orders whose stock changes were finished together."""
+        if len(numbers) == 1:
+            await self.work_orders_collection.update_one(
+                {"_id": numbers[0]}, {"$unset": {"stock_pending": ""}}
+            )
+        else:
+            await self.work_orders_collection.update_many(
+                {"_id": {"$in": sorted(set(numbers))}}, {"$unset": {"stock_pending": ""}}
+            )
+        return [None for _ in numbers]
 
     # --- refused reports ---------------------------------------------------------------
 

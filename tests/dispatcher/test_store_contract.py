@@ -494,3 +494,34 @@ async def test_events_that_cannot_be_published_stay_in_the_outbox_for_the_relay(
     finally:
         await client.drop_database(db.name)
         await client.close()
+
+
+async def test_work_orders_looked_up_and_settled_together_each_get_their_own(
+    subject: Subject,
+) -> None:
+    """Concurrent messages' lookups and stock settlements go out together in MongoDB; each
+    caller still gets its own answer."""
+    numbers = [f"SQ-2026-00004{n}" for n in range(4)]
+    for number in numbers:
+        current = await save_new(subject, number)
+        report = ReportOutcome(
+            application_number=number,
+            work_order_id=current["work_order_id"],
+            team_id="T-01",
+            outcome="not_executed",
+            reason_code="unsuitable_water_line",
+        )
+        closed, events = workorders.reported(current, report, NOON, f"m-{number}", Accepted())
+        assert await subject.store.save_and_publish(closed, events, replacing=current)
+
+    found = await asyncio.gather(
+        *(subject.store.work_order(number) for number in [*numbers, "SQ-2026-000099"]),
+        *(subject.store.work_order_by_id(number.replace("SQ-", "WO-")) for number in numbers),
+    )
+    assert [None if w is None else w["_id"] for w in found] == [*numbers, None, *numbers]
+    assert len(await subject.store.work_orders(stock_pending=True)) == len(numbers)
+
+    await asyncio.gather(*(subject.store.stock_settled(number) for number in numbers[:3]))
+
+    pending = await subject.store.work_orders(stock_pending=True)
+    assert [w["_id"] for w in pending] == numbers[3:]

@@ -534,3 +534,34 @@ async def test_jobs_finished_together_with_no_followers_cost_one_bulk_write(
     finally:
         await client.drop_database(db.name)
         await client.close()
+
+
+async def test_jobs_made_due_together_move_only_from_the_state_each_call_names(
+    store: NotifierStore,
+) -> None:
+    """Calls queued together are one update per state in MongoDB."""
+    later = NOW + timedelta(hours=1)
+    waiting, pending = [], []
+    for n in range(3):
+        number = f"SQ-2026-00035{n}"
+        [job, _] = jobs.new_jobs(StepEvent("application.forwarded", number, 2), NOW, False)
+        await store.record([job])
+        held = jobs.still_waiting(job, NOW, POLICY)  # waiting for the contact, due later
+        assert await store.replace(job, held)
+        waiting.append(held)
+        [other, _] = jobs.new_jobs(StepEvent("application.assigned", number, 3), NOW, True)
+        await store.record([other])
+        deferred = jobs.deferred(other, NOW, stamp(later))  # behind an earlier step
+        assert await store.replace(other, deferred)
+        pending.append(deferred)
+    assert await store.due(stamp(NOW), 10, busy=()) == []
+
+    await asyncio.gather(
+        store.make_due([waiting[0].id, pending[0].id], "waiting", stamp(NOW)),
+        store.make_due([pending[1].id], "pending", stamp(NOW)),
+        store.make_due([waiting[2].id], "waiting", stamp(NOW)),
+        store.make_due([waiting[1].id], "pending", stamp(NOW)),  # not in that state
+    )
+
+    due = {job.id for job in await store.due(stamp(NOW), 10, busy=())}
+    assert due == {waiting[0].id, pending[1].id, waiting[2].id}

@@ -62,6 +62,7 @@ class MongoNotifierStore:
         # are one insert; a contact or job stored already stays as it is (the first wins).
         self.recording = Coalescing(partial(insert_new, self.notifications))
         self.remembering = Coalescing(partial(insert_new, self.contacts_collection))
+        self.waking = Coalescing(self._make_all_due)
         if outbox is not None:
             outbox.watch(self.documents)
 
@@ -107,15 +108,25 @@ class MongoNotifierStore:
         return await self.recording([document_of(job) for job in jobs])
 
     async def make_due(self, ids: Collection[str], state: State, at: str) -> None:
-        if not ids:
-            return
-        await self.notifications.update_many(
-            {"_id": {"$in": list(ids)}, "state": state},
-            {
-                "$set": {"next_attempt_at": at, "due_at": millis(at), "updated_at": at},
-                "$inc": {"version": 1},
-            },
-        )
+        if ids:
+            await self.waking((list(ids), state, at))
+
+    async def _make_all_due(
+        self, calls: list[tuple[list[str], State, str]]
+    ) -> list[BaseException | None]:
+        """One ``update_many`` per state for every call queued together, due at the latest
+        of their times (all of them now, a few milliseconds apart)."""
+        for state in sorted({state for _, state, _ in calls}):
+            ids = sorted({i for ids, wanted, _ in calls if wanted == state for i in ids})
+            at = max(at for _, wanted, at in calls if wanted == state)
+            await self.notifications.update_many(
+                {"_id": {"$in": ids}, "state": state},
+                {
+                    "$set": {"next_attempt_at": at, "due_at": millis(at), "updated_at": at},
+                    "$inc": {"version": 1},
+                },
+            )
+        return [None for _ in calls]
 
     async def due(self, at: str, limit: int, busy: Collection[str]) -> list[Job]:
         cursor = (

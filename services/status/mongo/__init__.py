@@ -30,7 +30,7 @@ from shared.batching import Coalescing
 from shared.contracts.portal import ApplicationUpdated
 from shared.contracts.replies import ApplicationSummary, ApplicationView
 from shared.documents import ActCopy
-from shared.mongo import insert_new
+from shared.mongo import Lookup, insert_new
 from shared.outbox import Outbox, message_entry, with_outbox
 
 MAX_ATTEMPTS = 50
@@ -67,6 +67,7 @@ class MongoStatusStore:
         self.documents = ReadModelOutbox(collection, self.latest, clear_wait)
         self.replacing = Coalescing(self._replace_all)
         self.inserting = Coalescing(partial(insert_new, collection))
+        self._read = Lookup(collection)
         if outbox is not None:
             outbox.watch(self.documents)
 
@@ -80,7 +81,8 @@ class MongoStatusStore:
         """Merge ``facts`` into the application's document; False when nothing was new.
 
         The document this process wrote last stands in for a read (``written.Latest``):
-        one round trip per event in the common case. A stale copy fails its guarded write,
+        one round trip per event in the common case, and an application it holds no copy
+        of is inserted before it is looked for. A stale copy fails its guarded write,
         is forgotten, and the next attempt reads. Events of one application handled at once
         in this process (an e-mail's and an SMS's outcome often arrive together) take turns
         instead of racing each other's writes.
@@ -96,16 +98,23 @@ class MongoStatusStore:
                 del self._turns[number]
 
     async def _record(self, number: str, facts: Sequence[Fact]) -> bool:
+        # An application this process holds no copy of is most likely new: its insert is
+        # tried first, and only when the application exists is it read.
+        unread = self.latest.get(number) is None
         for _ in range(MAX_ATTEMPTS):
             held = self.latest.get(number)
-            if held is None:
-                held = await self.applications.find_one({"_id": number})
+            if held is None and not unread:
+                held = await self._read(number)
             received = domain.merged(held["received"] if held else {}, facts)
             if received is None:
+                if held is None and unread:  # nothing new even to nothing: look first
+                    unread = False
+                    continue
                 return False
             new = self._next(number, held, received)
             if not await self._write(held, new):
                 self.latest.forget(number)
+                unread = False
                 continue
             self.latest.keep(new)
             if self.outbox is not None:
