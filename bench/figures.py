@@ -126,6 +126,10 @@ def summarise(
             key: median_over_runs(runs, "phases", phase, key)
             for key in ("submitted_per_s", "registered_per_s", "lifecycles_per_s")
         }
+        # Writes made together go out together: fewer round trips the busier the system.
+        summary.setdefault("db_round_trips_total_by_load", {})[label] = median_over_runs(
+            runs, "phases", phase, "db_round_trips_per_lifecycle", "total"
+        )
     processes = sorted(
         {name for run in runs for name in _pick(run, (*sat, "cpu_ms_per_lifecycle")) or {}}
     )

@@ -156,6 +156,12 @@ def text(result: dict[str, Any]) -> str:
         runs, "database round trips per lifecycle (saturation)",
         (*sat, "db_round_trips_per_lifecycle"), trips,
     )  # fmt: skip
+    by_load = summary.get("db_round_trips_total_by_load") or {}
+    if any(value is not None for value in by_load.values()):
+        lines.append(
+            "  total by load: "
+            + ", ".join(f"{label} {_fmt(value)}" for label, value in by_load.items())
+        )
     if not trips or all(value is None for value in trips.values()):
         lines.append(
             "  n/a: the services export no meter_db_commands_total on HEALTH_PORT's /metrics "

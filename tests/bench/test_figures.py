@@ -36,19 +36,22 @@ def test_the_summary_takes_medians_and_the_pipeline_to_raw_ratio_of_medians() ->
                     "lifecycles_per_s": lifecycles,
                     "pipeline_deliveries_per_s": pipeline,
                     "cpu_ms_per_lifecycle": {"intake": lifecycles},
-                }
+                    "db_round_trips_per_lifecycle": {"intake": 9.0, "total": 9.0 + lifecycles},
+                },
+                "open-20": {"db_round_trips_per_lifecycle": {"total": 40.0 + lifecycles}},
             },
             "peak_rss_mb": {"intake": 60 + lifecycles},
             "notifications": {"expected": 6, "received": 6, "lost": 0, "duplicated": 0},
         }
 
-    summary = summarise([run(4, 100, 1000), run(6, 120, 1000), run(5, 200, 4000)], rates=[])
+    summary = summarise([run(4, 100, 1000), run(6, 120, 1000), run(5, 200, 4000)], rates=[20])
     assert summary["lifecycles_per_s"] == 5
     assert summary["pipeline_to_raw"] == 0.12
     assert summary["cpu_ms_per_lifecycle"] == {"intake": 5}
     assert summary["cpu_bound_lifecycles_per_s"] == 400  # 2 cores, 5 ms each
     assert summary["peak_rss_mb"] == {"intake": 66}
     assert summary["notifications"]["expected"] == 18
+    assert summary["db_round_trips_total_by_load"] == {"20/s offered": 45, "saturation": 14}
 
 
 def test_completions_by_fifth_show_a_system_that_slows_down() -> None:
