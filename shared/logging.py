@@ -87,7 +87,8 @@ def configure(level: str = "INFO", fmt: str = "json", service: str = "") -> None
     faststream_logger = logging.getLogger("faststream")
     faststream_logger.handlers.clear()
     faststream_logger.propagate = True
-    for noisy in ("aiormq", "aio_pika", "pymongo", "httpx", "httpcore"):
+    # fontTools notes every font subset at INFO: the act PDF of each completion e-mail.
+    for noisy in ("aiormq", "aio_pika", "pymongo", "httpx", "httpcore", "fontTools"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
