@@ -78,11 +78,15 @@ async def serve_smtp(handler: Any, port: int, host: str = HOST) -> asyncio.Serve
     )
 
 
-def save_attachments(raw: bytes, directory: Path, name: str) -> list[str]:
-    """Each attachment of the e-mail (the act's PDF) as DIR/<name>-<its file name>, next to
-    the .eml so a reader of the directory finds it; the names written."""
+def parsed(raw: bytes) -> EmailMessage:
     message = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
+    return message
+
+
+def save_attachments(message: EmailMessage, directory: Path, name: str) -> list[str]:
+    """Each attachment of the e-mail (the act's PDF) as DIR/<name>-<its file name>, next to
+    the .eml so a reader of the directory finds it; the names written."""
     written: list[str] = []
     for index, part in enumerate(message.iter_attachments()):
         # The sender chose the name: keep it inside DIR and free of odd characters.
@@ -94,11 +98,11 @@ def save_attachments(raw: bytes, directory: Path, name: str) -> list[str]:
     return written
 
 
-def readable_mail(raw: bytes, recipients: list[str], files: list[str] | None = None) -> str:
+def readable_mail(
+    message: EmailMessage, recipients: list[str], files: list[str] | None = None
+) -> str:
     """The e-mail as a person reads it: decoded headers and the plain-text part (and the
     files its attachments were saved as)."""
-    message = BytesParser(policy=policy.default).parsebytes(raw)
-    assert isinstance(message, EmailMessage)
     body = message.get_body(preferencelist=("plain", "html"))
     kinds = [part.get_content_type() for part in message.walk() if not part.is_multipart()]
     lines = [
@@ -126,8 +130,9 @@ class MailSink:
         name = _name(self.counter)
         (self.directory / f"{name}.eml").write_bytes(raw)
         recipients = [str(address) for address in envelope.rcpt_tos]
-        files = save_attachments(raw, self.directory, name)
-        readable = readable_mail(raw, recipients, files)
+        message = parsed(raw)  # once, for the attachments and the readable copy
+        files = save_attachments(message, self.directory, name)
+        readable = readable_mail(message, recipients, files)
         (self.directory / f"{name}.txt").write_text(readable, "utf-8")
         await _answer_later(self.pause)
         return "250 Message accepted for delivery"
