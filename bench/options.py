@@ -13,6 +13,8 @@
                          ``meter_db_commands_total``                                   0
     BENCH_NOTIFIERS      notifier processes (``notifier``, ``notifier-2``…), each its
                          own figures                                                   1
+    BENCH_NOTIFIER_NICE  the notifiers' CPU priority (``nice``, 0 to 19): higher yields
+                         the CPU to the other services when both want it               0
 
 Quick try: ``BENCH_APPLICATIONS=200 BENCH_RUNS=1 make bench``.
 """
@@ -38,6 +40,7 @@ class Options:
     stall_seconds: float = 120.0
     db_proxy: bool = False
     notifiers: int = 1
+    notifier_nice: int = 0
 
     def open_loop_count(self, rate: float) -> int:
         """Submissions offered at ``rate``: ``open_seconds`` worth, at most ``applications``."""
@@ -99,6 +102,15 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise OptionError(f"{name}={raw!r}: expected 1 or 0")
 
 
+def _nice(env: Mapping[str, str], name: str) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return 0
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 19:
+        raise OptionError(f"{name}={raw!r}: expected a whole number from 0 to 19")
+    return int(raw)
+
+
 def from_env(env: Mapping[str, str]) -> Options:
     return Options(
         applications=_whole(env, "BENCH_APPLICATIONS", Options.applications),
@@ -110,4 +122,5 @@ def from_env(env: Mapping[str, str]) -> Options:
         stall_seconds=_positive(env, "BENCH_STALL_SECONDS", Options.stall_seconds),
         db_proxy=_flag(env, "BENCH_DB_PROXY"),
         notifiers=_whole(env, "BENCH_NOTIFIERS", Options.notifiers),
+        notifier_nice=_nice(env, "BENCH_NOTIFIER_NICE"),
     )

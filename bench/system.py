@@ -86,7 +86,9 @@ class System:
         if result.returncode != 0:
             raise StartFailed(f"meterctl {' '.join(args)} failed: {result.stderr.strip()}")
 
-    def start(self, applications: int, db_proxy: bool, notifiers: int = 1) -> None:
+    def start(
+        self, applications: int, db_proxy: bool, notifiers: int = 1, notifier_nice: int = 0
+    ) -> None:
         self.url = self.management.create_vhost(self.vhost)
         self.env = {**os.environ, "RABBITMQ_URL": self.url, "LOG_FORMAT": "json"}
         # make run's defaults: guest is every sender role, each service its own database.
@@ -95,7 +97,7 @@ class System:
         self._start_database()
         self._start_sinks()
         self._load_data(applications)
-        self._start_services(db_proxy, notifiers)
+        self._start_services(db_proxy, notifiers, notifier_nice)
         self._wait_ready()
 
     def _start_database(self) -> None:
@@ -138,9 +140,10 @@ class System:
         for args in data.meterctl_loads(self.directory, applications):
             self.meterctl(*args)
 
-    def _start_services(self, db_proxy: bool, notifiers: int) -> None:
+    def _start_services(self, db_proxy: bool, notifiers: int, notifier_nice: int = 0) -> None:
         """Each service once; the notifier ``notifiers`` times (``notifier``, ``notifier-2``…),
-        each instance with its own health port and, behind the proxy, its own count."""
+        each instance with its own health port and, behind the proxy, its own count, at
+        CPU priority ``notifier_nice``."""
         extra = [f"{Service.NOTIFIER.value}-{n}" for n in range(2, notifiers + 1)]
         names = [*SERVICES, *extra]
         mongo_urls = dict.fromkeys(names, self.env["MONGO_URL"])
@@ -157,7 +160,10 @@ class System:
                 "STATUS_HTTP_PORT": "0",
                 "STATUS_API_KEYS": "bench-portal-key",
             }
-            self.spawn(name, [sys.executable, "-m", f"services.{service}"], env)
+            command = [sys.executable, "-m", f"services.{service}"]
+            if service == Service.NOTIFIER.value and notifier_nice:
+                command = ["nice", "-n", str(notifier_nice), *command]  # the same process
+            self.spawn(name, command, env)
 
     def _start_db_proxy(self, names: list[str]) -> dict[str, str]:
         target = self.env["MONGO_URL"].split("//", 1)[1].split("/", 1)[0]
@@ -224,7 +230,12 @@ def running(management: Management, options: Options) -> Iterator[System]:
     with tempfile.TemporaryDirectory(prefix="meter-bench-") as directory:
         system = System(management, Path(directory))
         try:
-            system.start(options.applications_per_run(), options.db_proxy, options.notifiers)
+            system.start(
+                options.applications_per_run(),
+                options.db_proxy,
+                options.notifiers,
+                options.notifier_nice,
+            )
             yield system
         except Exception:
             for name, _process in system.children:

@@ -22,6 +22,8 @@ def test_the_quick_mode_shrinks_open_loop_phases_to_the_applications_asked_for()
 def test_several_notifier_processes_can_be_asked_for() -> None:
     assert Options().notifiers == 1
     assert from_env({"BENCH_NOTIFIERS": "2"}).notifiers == 2
+    assert Options().notifier_nice == 0
+    assert from_env({"BENCH_NOTIFIER_NICE": "10"}).notifier_nice == 10
 
 
 def test_rates_are_read_as_a_comma_separated_list_or_none() -> None:
@@ -40,6 +42,8 @@ def test_rates_are_read_as_a_comma_separated_list_or_none() -> None:
         ("BENCH_OPEN_SECONDS", "inf"),
         ("BENCH_DB_PROXY", "maybe"),
         ("BENCH_NOTIFIERS", "0"),
+        ("BENCH_NOTIFIER_NICE", "20"),
+        ("BENCH_NOTIFIER_NICE", "-5"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str) -> None:
