@@ -5,7 +5,9 @@ once) in a few round trips, and sends each in its own task, so a slow or failing
 never holds up the others. A round starts when woken (new jobs recorded, an attempt
 finished), at once again while more jobs are due, or every ``interval`` seconds; wake-ups
 arriving within ``gather`` seconds make one round. A failing round (the database is down)
-is retried with a pause that doubles up to ``outage_cap``. On shutdown attempts under way
+is retried with a pause that doubles up to ``outage_cap``; the first round after a failed
+one begins by releasing this sender's claims that it is not sending (a claim the database
+wrote before it went away, unanswered, is held by nobody). On shutdown attempts under way
 get ``graceful`` seconds to finish; what is cut off is taken back by another sender when
 its lease runs out.
 
@@ -45,6 +47,7 @@ class Sender:
     outage_cap: float = 30.0
     round_wait: float = 60.0  # a round the database never answers is given up and retried
     started: int = 0  # attempts started so far
+    unsure: bool = False  # a round failed: claims of it may be written but unanswered
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _inflight: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
@@ -62,6 +65,7 @@ class Sender:
                         again = await self.deliver_due()
                 except Exception as exc:
                     failures += 1
+                    self.unsure = True
                     pause = min(self.outage_cap, self.interval * 2 ** (failures - 1))
                     log.warning("sender round failed; will retry", error=repr(exc), retry_in=pause)
                     await asyncio.sleep(pause)
@@ -78,6 +82,9 @@ class Sender:
     async def deliver_due(self) -> bool:
         """Start an attempt for as many due jobs as there is room for; whether to look again
         at once (more are due and there is still room)."""
+        if self.unsure:  # between rounds no claim of this sender is under way
+            await self.notifier.release_unstarted(set(self._inflight))
+            self.unsure = False
         room = self.concurrency - len(self._inflight)
         if room <= 0:
             return False

@@ -60,6 +60,12 @@ class NotifierStore(Protocol):
         are forgotten."""
         ...
 
+    async def release_own(self, at: str, busy: Collection[str]) -> int:
+        """Make due at ``at`` the jobs this sender claimed but is not sending (not in
+        ``busy``): claims written whose answer was lost (the database went away between
+        writing and answering); their lease would hold them until it ends. How many."""
+        ...
+
     async def follow(self, earlier: Job, follower_id: str) -> bool:
         """Note on the unfinished ``earlier`` job that ``follower_id`` waits for it; False
         when ``earlier`` is finished already (then nobody will wake the follower)."""

@@ -85,6 +85,21 @@ class MemoryNotifierStore:
         self.released.append(at)
         return 0  # one sender in memory: there is nobody else to have died
 
+    async def release_own(self, at: str, busy: Collection[str]) -> int:
+        self._check()
+        own = [
+            job for job in self.jobs_by_id.values() if job.state == "sending" and job.id not in busy
+        ]
+        for job in own:  # one sender in memory: every claimed job is its own
+            self.jobs_by_id[job.id] = dataclasses.replace(
+                job,
+                next_attempt_at=at,
+                updated_at=at,
+                version=job.version + 1,
+                attempts=job.attempts - 1,  # never started
+            )
+        return len(own)
+
     async def follow(self, earlier: Job, follower_id: str) -> bool:
         self._check()
         stored = self.jobs_by_id.get(earlier.id)

@@ -2,7 +2,8 @@
 
 While ``down`` every call raises what the driver raises for an unreachable server
 (``AutoReconnect`` or ``ServerSelectionTimeoutError``, taking turns). ``lose_saves``
-outcome writes fail after they were written (the answer lost on the way back);
+outcome writes fail after they were written (the answer lost on the way back), and
+``lose_claims`` claims likewise;
 ``refuse_saves`` fail before; ``hang_saves`` are never answered at all. ``calls`` counts
 the calls by method.
 """
@@ -37,6 +38,7 @@ class FlakyStore:
         self.refuse_saves = 0
         self.lose_saves = 0
         self.hang_saves = 0
+        self.lose_claims = 0
         self.calls: Counter[str] = Counter()
         self.failed = 0
         self._error = outage_errors()
@@ -61,6 +63,10 @@ class FlakyStore:
             result = await target(*args, **kwargs)
             if name == "save_and_publish" and self.lose_saves > 0:
                 self.lose_saves -= 1
+                self.failed += 1
+                raise self._error()
+            if name == "claim" and result and self.lose_claims > 0:
+                self.lose_claims -= 1
                 self.failed += 1
                 raise self._error()
             return result

@@ -234,6 +234,38 @@ async def test_a_database_outage_while_sending_loses_nothing_and_sends_nothing_t
     assert {job.attempts for job in stored} == {1}
 
 
+async def test_claims_written_whose_answer_was_lost_are_sent_at_once_not_after_their_lease(
+    any_store: Any,
+) -> None:
+    """The database went away after writing a round's claims and before answering: the
+    sender's next round releases them (the lease, 30 minutes, would hold them otherwise)."""
+    flaky = FlakyStore(any_store)
+    mailer, sms = FakeProvider(), FakeProvider()
+    policy = RetryPolicy(base=0.05, cap=0.2, store_base=0.02, store_cap=0.1, order_recheck=0.5)
+    assert policy.lease >= 1800
+    notifier = Notifier(flaky, mailer, sms, policy)
+    numbers = [f"SQ-2026-{720 + n:06d}" for n in range(3)]
+    for number in numbers:
+        await record(notifier, number)
+    flaky.lose_claims = 1
+    sender = Sender(notifier, interval=0.05, concurrency=8, outage_cap=0.1)
+    task = asyncio.create_task(sender.run())
+    try:
+        await wait_until(lambda: len(mailer.taken) + len(sms.taken) >= 18, "18 sent", 15)
+        await wait_until(lambda: not sender._inflight, "the last outcomes stored", 10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    assert flaky.lose_claims == 0  # the claim's answer was lost ...
+    assert flaky.calls["release_own"] >= 1  # ... and the next round released it
+    references = [message.reference for message in mailer.taken + sms.taken]
+    assert len(references) == len(set(references)) == 18
+    stored = await any_store.jobs([job_id for n in numbers for job_id in all_ids(n)])
+    assert {job.state for job in stored} == {"sent"}
+    assert {job.attempts for job in stored} == {1}
+
+
 def all_ids(number: str) -> list[str]:
     return [
         f"{number}:application.{step}:{channel}"

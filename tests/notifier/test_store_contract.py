@@ -340,10 +340,8 @@ async def test_the_delivery_log_keeps_its_document_shape(mongo_parts: MongoParts
         "created_at",
         "updated_at",
         "version",
-        "claim",
-        "sender",
         "last_error",
-    ]
+    ]  # its claim (``claim``, ``sender``) ended with the attempt
     assert document["_id"] == f"{N}:application.forwarded:email"
     assert (document["state"], document["attempts"], document["version"]) == ("pending", 1, 3)
     assert document["last_error"] == "gateway answered 503"
@@ -444,6 +442,40 @@ async def test_a_sender_alive_at_the_time_keeps_its_jobs(mongo_parts: MongoParts
     assert (await store.job(job.id)).state == "sending"  # type: ignore[union-attr]
     # A sender never takes back its own jobs, whatever its mark says.
     assert await store.release_dead(stamp(NOW + timedelta(seconds=31))) == 0
+
+
+async def test_a_senders_own_claims_it_is_not_sending_are_due_again_uncounted(
+    mongo_parts: MongoParts,
+) -> None:
+    store = mongo_parts.store
+    other = MongoNotifierStore(mongo_parts.db, sender="other")
+    await store.record(jobs.new_jobs(step(), NOW, True))
+    await store.record(jobs.new_jobs(step("application.completed", 3), NOW, True))
+    mine, busy, theirs, _ = await store.due(stamp(NOW), 10, busy=())
+    assert await store.claim([(job, jobs.claimed(job, NOW, POLICY)) for job in (mine, busy)])
+    assert await other.claim([(theirs, jobs.claimed(theirs, NOW, POLICY))])
+    later = stamp(NOW + timedelta(seconds=5))
+
+    assert await store.release_own(later, busy={busy.id}) == 1
+    [again] = [job for job in await store.due(later, 10, busy=()) if job.state == "sending"]
+    assert (again.id, again.attempts) == (mine.id, 0)
+    document = await mongo_parts.db["notifications"].find_one({"_id": mine.id})
+    assert not {"sender", "claim"} & set(document)
+    assert (await store.job(busy.id)).state == "sending"  # type: ignore[union-attr]
+    assert (await store.job(theirs.id)).state == "sending"  # type: ignore[union-attr]
+    assert await store.release_own(later, busy={busy.id}) == 0
+
+
+async def test_a_finished_job_keeps_no_claim(mongo_parts: MongoParts) -> None:
+    store = mongo_parts.store
+    await store.record(jobs.new_jobs(step(), NOW, True))
+    job, _ = await store.due(stamp(NOW), 10, busy=())
+    [claimed] = await store.claim([(job, jobs.claimed(job, NOW, POLICY))])
+    sent = jobs.finished(claimed, NOW, receipt="x")
+    assert await store.save_and_publish(claimed, sent, jobs.outcome_event(sent, NOW)) == ()
+    document = await mongo_parts.db["notifications"].find_one({"_id": job.id})
+    assert document["state"] == "sent"
+    assert not {"sender", "claim"} & set(document)
 
 
 async def test_jobs_finished_together_each_wake_their_own_followers_and_a_taken_back_one_none(

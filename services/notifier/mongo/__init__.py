@@ -9,8 +9,10 @@ longer has, so ``followers`` (the ids of later steps waiting for this one, added
 outcome lives inside it.
 
 ``senders``: one document per running notifier process (``alive_until``, epoch
-milliseconds), renewed every few seconds. A claim names its sender; the jobs claimed by a
-sender that stopped renewing are made due again at once instead of when their lease ends.
+milliseconds), renewed every few seconds. A claim names its sender (``sender`` and a
+``claim`` token, both taken out when the job leaves ``sending``); the jobs claimed by a
+sender that stopped renewing are made due again at once instead of when their lease ends,
+and so are a living sender's claims whose answer it never got (``release_own``).
 
 Published outcome events are taken out of the jobs' outboxes in batches
 (``shared.outbox.BatchedOutboxDocuments``): one round trip for all the jobs finished
@@ -176,15 +178,26 @@ class MongoNotifierStore:
         dead = [sender for sender in dead if sender != self.sender]
         if not dead:
             return 0
+        taken = await self._release({"sender": {"$in": dead}, "state": "sending"}, at)
+        await self.senders.delete_many({"_id": {"$in": dead}, "alive_until": {"$lt": now}})
+        return taken
+
+    async def release_own(self, at: str, busy: Collection[str]) -> int:
+        # Never started: the attempt their claim counted was not made.
+        query = {"sender": self.sender, "state": "sending", "_id": {"$nin": list(busy)}}
+        return await self._release(query, at, attempts=-1)
+
+    async def _release(self, query: dict[str, Any], at: str, attempts: int = 0) -> int:
+        """The claimed jobs ``query`` finds are due at ``at`` again, claimed by nobody."""
+        counts = {"version": 1, "attempts": attempts} if attempts else {"version": 1}
         result = await self.notifications.update_many(
-            {"sender": {"$in": dead}, "state": "sending"},
+            query,
             {
-                "$set": {"next_attempt_at": at, "due_at": now, "updated_at": at},
-                "$unset": {"sender": ""},
-                "$inc": {"version": 1},
+                "$set": {"next_attempt_at": at, "due_at": millis(at), "updated_at": at},
+                "$unset": {"sender": "", "claim": ""},
+                "$inc": counts,
             },
         )
-        await self.senders.delete_many({"_id": {"$in": dead}, "alive_until": {"$lt": now}})
         return int(result.modified_count)
 
     async def follow(self, earlier: Job, follower_id: str) -> bool:

@@ -46,6 +46,8 @@ def changes(job: Job) -> dict[str, dict[str, Any]]:
     del fields["_id"]
     update: dict[str, dict[str, Any]] = {"$set": fields}
     absent = [name for name in (*OPTIONAL, "due_at") if name not in fields]
+    if job.state != "sending":  # a claim (the store's ``sender`` and ``claim``) ends with it
+        absent += ["sender", "claim"]
     if absent:  # MongoDB before 5.0 refuses an empty $unset
         update["$unset"] = dict.fromkeys(absent, "")
     return update

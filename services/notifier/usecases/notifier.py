@@ -94,6 +94,15 @@ class Notifier:
         claimed, left = await self.claim(chosen)
         return Batch(claimed, more=len(window) > limit or left)
 
+    async def release_unstarted(self, busy: Collection[str]) -> int:
+        """Make due again the jobs this sender holds claimed but is not sending (``busy``:
+        the ones it is): a claim the database wrote but never answered (it went away in
+        between) would otherwise wait for its lease."""
+        released = await self.store.release_own(stamp(self.clock()), busy)
+        if released:
+            log.warning("released claims whose answer was lost", jobs=released)
+        return released
+
     async def deliver(self, job: Job) -> bool:
         """Deliver one due job: claim it, send it, store the outcome; False if not claimed."""
         claimed, _ = await self.claim([job])
