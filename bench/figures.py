@@ -130,6 +130,14 @@ def summarise(
         summary.setdefault("db_round_trips_total_by_load", {})[label] = median_over_runs(
             runs, "phases", phase, "db_round_trips_per_lifecycle", "total"
         )
+        # How long a round trip waited for its answer: the database's queue shows here.
+        answered = sorted(
+            {n for run in runs for n in _pick(run, ("phases", phase, "db_answer_ms_mean")) or {}}
+        )
+        summary.setdefault("db_answer_ms_mean_by_load", {})[label] = {
+            name: median_over_runs(runs, "phases", phase, "db_answer_ms_mean", name)
+            for name in answered
+        }
     processes = sorted(
         {name for run in runs for name in _pick(run, (*sat, "cpu_ms_per_lifecycle")) or {}}
     )

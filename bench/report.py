@@ -167,6 +167,14 @@ def text(result: dict[str, Any]) -> str:
             "  n/a: the services export no meter_db_commands_total on HEALTH_PORT's /metrics "
             "(BENCH_DB_PROXY=1 counts them through a proxy)"
         )
+    answers = summary.get("db_answer_ms_mean_by_load") or {}
+    if any(answers.values()):
+        lines.append("mean database answer time, ms per round trip (as each service saw it):")
+        for label, by_service in answers.items():
+            lines.append(
+                f"  {label + ':':<16}"
+                + ", ".join(f"{name} {_fmt(value)}" for name, value in by_service.items())
+            )
     lines += _section(
         runs, "mean handler time, ms per delivery (saturation)",
         (*sat, "handler_ms_mean"), summary["handler_ms_mean"],

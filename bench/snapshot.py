@@ -3,9 +3,10 @@
 A reading holds each process's CPU time, each service's Prometheus text (``GET /metrics``
 on its ``HEALTH_PORT``) and, with ``BENCH_DB_PROXY=1``, the counting proxy's. From two
 readings, per service: CPU ms, database round trips (``meter_db_commands_total``) and
-settled deliveries by outcome (``meter_messages_total``) per lifecycle, and the mean time
+settled deliveries by outcome (``meter_messages_total``) per lifecycle, the mean time
 a handler took (``meter_handler_seconds``: from reading a body to the outcome, waits for
-the database included).
+the database included) and the mean time a database round trip took to be answered
+(``meter_db_command_seconds``, as the service saw it).
 """
 
 from __future__ import annotations
@@ -80,20 +81,14 @@ def costs(before: Reading, after: Reading, count: int) -> dict[str, Any]:
         end = after.cpu.get(name)
         cpu[name] = None if start is None or end is None else round((end - start) * 1000 / count, 1)
     handler_ms: dict[str, float | None] = {}
+    db_answer_ms: dict[str, float | None] = {}
     outcomes: dict[str, dict[str, float]] = {}
     for service in before.metrics:
         b, a = before.metrics[service], after.metrics.get(service)
         if b is None or a is None:
             continue
-        spent = _delta(
-            _by(b, "meter_handler_seconds_sum", None), _by(a, "meter_handler_seconds_sum", None), 1
-        ).get("", 0.0)
-        handled = _delta(
-            _by(b, "meter_handler_seconds_count", None),
-            _by(a, "meter_handler_seconds_count", None),
-            1,
-        ).get("", 0.0)
-        handler_ms[service] = round(spent * 1000 / handled, 1) if handled else None
+        handler_ms[service] = _mean_ms(b, a, "meter_handler_seconds", 1)
+        db_answer_ms[service] = _mean_ms(b, a, "meter_db_command_seconds", 2)
         outcomes[service] = _delta(
             _by(b, "meter_messages_total", "outcome"),
             _by(a, "meter_messages_total", "outcome"),
@@ -103,6 +98,7 @@ def costs(before: Reading, after: Reading, count: int) -> dict[str, Any]:
         "cpu_ms_per_lifecycle": cpu,
         "db_round_trips_per_lifecycle": db_round_trips(before, after, count),
         "handler_ms_mean": handler_ms,
+        "db_answer_ms_mean": db_answer_ms,
         "messages_per_lifecycle_by_outcome": outcomes,
     }
     if before.proxy is not None and after.proxy is not None:
@@ -110,6 +106,17 @@ def costs(before: Reading, after: Reading, count: int) -> dict[str, Any]:
             _commands(before.proxy), _commands(after.proxy), count
         )
     return result
+
+
+def _mean_ms(before: str, after: str, histogram: str, digits: int) -> float | None:
+    """The mean of a histogram's observations between two readings, in milliseconds."""
+
+    def total(text: str, sample: str) -> float:
+        return _by(text, f"{histogram}_{sample}", None).get("", 0.0)
+
+    seconds = total(after, "sum") - total(before, "sum")
+    observed = total(after, "count") - total(before, "count")
+    return round(seconds * 1000 / observed, digits) if observed > 0 else None
 
 
 def _commands(text: str) -> dict[str, float]:

@@ -11,6 +11,8 @@ share a counter. The families (each labelled with ``service``):
 - ``meter_handler_seconds{queue}``: time from reading a body to the handler's outcome;
 - ``meter_outbox_backlog``: outbox entries left to the relay (older than its age limit);
 - ``meter_db_commands_total``: MongoDB commands sent (round trips, ``shared.mongo``);
+- ``meter_db_command_seconds``: how long each took to be answered, as the driver saw it
+  (the server's queue and work, the network, and any wait of the service's event loop);
 - gauges a service adds with ``gauge`` (sampled on scrape) and counters with ``counter``.
 """
 
@@ -41,6 +43,7 @@ OUTCOMES = ("handled", "refused", "malformed", "too_large", "failed", "retried",
 REFUSALS = frozenset({"refused", "forbidden", "unauthenticated"})
 # From a cached read (1 ms) to an outage waited out (minutes).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120)
+DB_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 5, 30)
 
 Sample = Callable[[], Awaitable[float]]
 Message = TypeVar("Message")
@@ -89,6 +92,13 @@ class ServiceMetrics:
             ("service",),
             registry=self.registry,
         )
+        self.db_seconds = Histogram(
+            "meter_db_command_seconds",
+            "Seconds a MongoDB command took to be answered, as the driver saw it",
+            ("service",),
+            buckets=DB_BUCKETS,
+            registry=self.registry,
+        )
         self._samples: list[tuple[str, Gauge, Sample]] = []
         self._sampled_at: float | None = None
         self._sampling = asyncio.Lock()
@@ -104,6 +114,9 @@ class ServiceMetrics:
 
     def db_command(self) -> None:
         self.db_commands.labels(self.service).inc()
+
+    def db_answered(self, seconds: float) -> None:
+        self.db_seconds.labels(self.service).observe(seconds)
 
     def outbox(self, backlog: Callable[[], float]) -> None:
         """Report ``backlog()`` (read at each scrape) as the outbox backlog."""

@@ -16,27 +16,39 @@ DUPLICATE_KEY = 11000
 
 
 class CommandCounter(monitoring.CommandListener):
-    """Calls ``count()`` once per command sent: one database round trip each."""
+    """Calls ``count()`` once per command sent: one database round trip each; and
+    ``answered(seconds)`` once per answer (or failure), with the time the driver waited
+    for it."""
 
-    def __init__(self, count: Callable[[], None]) -> None:
+    def __init__(
+        self, count: Callable[[], None], answered: Callable[[float], None] | None = None
+    ) -> None:
         self.count = count
+        self.answered = answered
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         self.count()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
+        if self.answered is not None:
+            self.answered(event.duration_micros / 1e6)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+        if self.answered is not None:
+            self.answered(event.duration_micros / 1e6)
 
 
 def make_client(
-    url: str, app_name: str, *, on_command: Callable[[], None] | None = None
+    url: str,
+    app_name: str,
+    *,
+    on_command: Callable[[], None] | None = None,
+    on_answer: Callable[[float], None] | None = None,
 ) -> AsyncMongoClient[dict[str, Any]]:
     """A client that hands back timezone-aware UTC datetimes and fails fast when down;
-    ``on_command`` is called for every command it sends (``meter_db_commands_total``)."""
-    listeners = [CommandCounter(on_command)] if on_command is not None else []
+    ``on_command`` is called for every command it sends (``meter_db_commands_total``) and
+    ``on_answer`` with the seconds each took to answer (``meter_db_command_seconds``)."""
+    listeners = [CommandCounter(on_command, on_answer)] if on_command is not None else []
     return AsyncMongoClient(
         url,
         tz_aware=True,

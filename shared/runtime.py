@@ -80,7 +80,10 @@ class ServiceRuntime:
         self.messenger = Messenger(self.broker, service.value)
         self.metrics = ServiceMetrics(service.value)
         self.mongo = make_client(
-            settings.mongo_url, service.value, on_command=self.metrics.db_command
+            settings.mongo_url,
+            service.value,
+            on_command=self.metrics.db_command,
+            on_answer=self.metrics.db_answered,
         )
         self.db = self.mongo[settings.database_name(service.value)]
         self.health = HealthServer(

@@ -37,8 +37,12 @@ def test_the_summary_takes_medians_and_the_pipeline_to_raw_ratio_of_medians() ->
                     "pipeline_deliveries_per_s": pipeline,
                     "cpu_ms_per_lifecycle": {"intake": lifecycles},
                     "db_round_trips_per_lifecycle": {"intake": 9.0, "total": 9.0 + lifecycles},
+                    "db_answer_ms_mean": {"intake": lifecycles / 2},
                 },
-                "open-20": {"db_round_trips_per_lifecycle": {"total": 40.0 + lifecycles}},
+                "open-20": {
+                    "db_round_trips_per_lifecycle": {"total": 40.0 + lifecycles},
+                    "db_answer_ms_mean": {"intake": 0.5, "status": lifecycles},
+                },
             },
             "peak_rss_mb": {"intake": 60 + lifecycles},
             "notifications": {"expected": 6, "received": 6, "lost": 0, "duplicated": 0},
@@ -52,6 +56,10 @@ def test_the_summary_takes_medians_and_the_pipeline_to_raw_ratio_of_medians() ->
     assert summary["peak_rss_mb"] == {"intake": 66}
     assert summary["notifications"]["expected"] == 18
     assert summary["db_round_trips_total_by_load"] == {"20/s offered": 45, "saturation": 14}
+    assert summary["db_answer_ms_mean_by_load"] == {
+        "20/s offered": {"intake": 0.5, "status": 5},
+        "saturation": {"intake": 2.5},
+    }
 
 
 def test_completions_by_fifth_show_a_system_that_slows_down() -> None:

@@ -12,10 +12,13 @@ from bench.dbproxy import command_name
 from bench.probes import counter_total, samples
 
 
-def exposition(commands: int, handled: int, seconds: float) -> str:
+def exposition(commands: int, handled: int, seconds: float, db_seconds: float = 0.001) -> str:
     registry = CollectorRegistry()
     db = Counter("meter_db_commands", "round trips", ("service",), registry=registry)
     db.labels("intake").inc(commands)
+    answered = Histogram("meter_db_command_seconds", "answered", ("service",), registry=registry)
+    for _ in range(commands):
+        answered.labels("intake").observe(db_seconds)
     messages = Counter("meter_messages", "settled", ("queue", "outcome"), registry=registry)
     messages.labels("intake.submit_application", "handled").inc(handled)
     messages.labels("intake.submit_application", "retried").inc(1)
@@ -38,12 +41,14 @@ def test_a_counter_is_summed_over_its_labels_and_its_created_samples_are_ignored
 
 def test_two_readings_give_round_trips_outcomes_and_mean_handler_time_per_lifecycle() -> None:
     before = snapshot.Reading({"intake": 1.0}, {"intake": exposition(10, 2, 0.01)}, None)
-    after = snapshot.Reading({"intake": 1.5}, {"intake": exposition(50, 6, 0.01)}, None)
+    after = snapshot.Reading({"intake": 1.5}, {"intake": exposition(50, 6, 0.01, 0.004)}, None)
     costs = snapshot.costs(before, after, count=4)
     assert costs["cpu_ms_per_lifecycle"] == {"intake": 125.0}
     assert costs["db_round_trips_per_lifecycle"] == {"intake": 10.0, "total": 10.0}
     assert costs["messages_per_lifecycle_by_outcome"] == {"intake": {"handled": 1.0}}
     assert costs["handler_ms_mean"] == {"intake": 10.0}
+    # 10 round trips of 1 ms before, 50 of 4 ms after: the 40 of the phase took 4.75 ms.
+    assert costs["db_answer_ms_mean"] == {"intake": 4.75}
 
 
 def test_without_metrics_the_round_trips_are_unknown_not_zero() -> None:

@@ -93,7 +93,12 @@ async def test_every_service_is_alive_ready_and_exposes_its_metrics(
         assert metrics.headers["content-type"].startswith("text/plain")
         found = samples(metrics.text)
     assert value(found, "meter_outbox_backlog", service=service) == 0
-    assert (value(found, "meter_db_commands_total", service=service) or 0) > 0
+    commands = value(found, "meter_db_commands_total", service=service) or 0
+    assert commands > 0
+    # Round trips answered are timed (some may still be on their way).
+    answered = value(found, "meter_db_command_seconds_count", service=service) or 0
+    assert 0 < answered <= commands
+    assert (value(found, "meter_db_command_seconds_sum", service=service) or 0) > 0
     own = {
         "dispatcher": "meter_dispatcher_work_orders_waiting",
         "notifier": "meter_notifier_jobs_due",
