@@ -130,6 +130,17 @@ def summarise(
         summary.setdefault("db_round_trips_total_by_load", {})[label] = median_over_runs(
             runs, "phases", phase, "db_round_trips_per_lifecycle", "total"
         )
+        busy = sorted(
+            {
+                n
+                for run in runs
+                for n in _pick(run, ("phases", phase, "cores_busy_while_offered")) or {}
+            }
+        )
+        summary.setdefault("cores_busy_while_offered_by_load", {})[label] = {
+            name: median_over_runs(runs, "phases", phase, "cores_busy_while_offered", name)
+            for name in busy
+        }
         # How long a round trip waited for its answer: the database's queue shows here.
         answered = sorted(
             {n for run in runs for n in _pick(run, ("phases", phase, "db_answer_ms_mean")) or {}}

@@ -167,6 +167,14 @@ def text(result: dict[str, Any]) -> str:
             "  n/a: the services export no meter_db_commands_total on HEALTH_PORT's /metrics "
             "(BENCH_DB_PROXY=1 counts them through a proxy)"
         )
+    busy = summary.get("cores_busy_while_offered_by_load") or {}
+    if any(busy.values()):
+        lines.append("cores busy while the load was offered (CPU s per s; 1.0 = one core):")
+        for label, by_process in busy.items():
+            lines.append(
+                f"  {label + ':':<16}"
+                + ", ".join(f"{name} {_fmt(value, 2)}" for name, value in by_process.items())
+            )
     answers = summary.get("db_answer_ms_mean_by_load") or {}
     if any(answers.values()):
         lines.append("mean database answer time, ms per round trip (as each service saw it):")

@@ -130,7 +130,11 @@ class Run:
             offered = f"{rate:g}/s offered" if rate else f"{options.concurrency} in flight"
             say(f"run {self.number}: {name}: {count} applications, {offered}")
             before = self.reading()
+            offered_from = time.monotonic()
             apps = await self.offer(list(range(start, start + count)), rate)
+            busy = snapshot.cores_busy(
+                before.cpu, self.watch.cpu(), time.monotonic() - offered_from
+            )
             start += count
             numbers = [app.number for app in apps if app.number]
             await load.until_completed(self.tracker, numbers, options.stall_seconds)
@@ -144,6 +148,8 @@ class Run:
                 None if settled is None else round(count / (last + settled - first), 2)
             )
             figures |= snapshot.costs(before, self.reading(), count)
+            # While the load was offered (registration's time): which process was the limit.
+            figures["cores_busy_while_offered"] = busy
             after = await self.deliveries()
             by_service = deliveries_by_service(deliveries, after, QUEUE_OWNER)
             deliveries = after

@@ -54,6 +54,21 @@ def _delta(
     }
 
 
+def cores_busy(
+    before: Mapping[str, float | None], after: Mapping[str, float | None], seconds: float
+) -> dict[str, float | None]:
+    """Per process, the CPU seconds it spent per second of ``seconds``: 1.0 is one core busy
+    all the time (the most a single-threaded server such as the embedded database gets)."""
+    shares: dict[str, float | None] = {}
+    for name, start in before.items():
+        end = after.get(name)
+        if start is None or end is None or seconds <= 0:
+            shares[name] = None
+        else:
+            shares[name] = round((end - start) / seconds, 2)
+    return shares
+
+
 def db_round_trips(before: Reading, after: Reading, count: int) -> dict[str, float | None]:
     """Per service, per lifecycle: the services' own counters, else the proxy's."""
     result: dict[str, float | None] = {}

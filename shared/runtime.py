@@ -14,12 +14,13 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
 from faststream import AckPolicy, FastStream
+from faststream._internal.context import Context as ContextField
 from faststream.rabbit import Channel, RabbitQueue
-from faststream.rabbit.annotations import RabbitMessage
+from faststream.rabbit.message import RabbitMessage
 
 from shared import topology
 from shared.consuming import ConsumePolicy, consume
@@ -62,6 +63,19 @@ async def declare_topology(
     finally:
         await connection.close()
     return address
+
+
+class _OnTheLoop(ContextField):
+    """FastStream's ``Context("message")``, resolved on the event loop: a context field
+    whose ``use`` is synchronous is resolved in a thread pool (fast_depends), a thread
+    hop for every message."""
+
+    async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        resolved: dict[str, Any] = super().use(**kwargs)
+        return resolved
+
+
+Delivery = Annotated[RabbitMessage, _OnTheLoop("message")]
 
 
 async def _raw_body(message: Any) -> bytes:
@@ -125,7 +139,7 @@ class ServiceRuntime:
             decoder=_raw_body,
             title=queue.name,
         )
-        async def consume_one(message: RabbitMessage) -> None:
+        async def consume_one(message: Delivery) -> None:
             await consume(
                 message,
                 queue=queue.name,

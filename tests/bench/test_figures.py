@@ -42,6 +42,7 @@ def test_the_summary_takes_medians_and_the_pipeline_to_raw_ratio_of_medians() ->
                 "open-20": {
                     "db_round_trips_per_lifecycle": {"total": 40.0 + lifecycles},
                     "db_answer_ms_mean": {"intake": 0.5, "status": lifecycles},
+                    "cores_busy_while_offered": {"database": lifecycles / 10},
                 },
             },
             "peak_rss_mb": {"intake": 60 + lifecycles},
@@ -59,6 +60,10 @@ def test_the_summary_takes_medians_and_the_pipeline_to_raw_ratio_of_medians() ->
     assert summary["db_answer_ms_mean_by_load"] == {
         "20/s offered": {"intake": 0.5, "status": 5},
         "saturation": {"intake": 2.5},
+    }
+    assert summary["cores_busy_while_offered_by_load"] == {
+        "20/s offered": {"database": 0.5},
+        "saturation": {},
     }
 
 

@@ -51,6 +51,17 @@ def test_two_readings_give_round_trips_outcomes_and_mean_handler_time_per_lifecy
     assert costs["db_answer_ms_mean"] == {"intake": 4.75}
 
 
+def test_cores_busy_are_cpu_seconds_per_second_and_unknown_when_a_reading_is_missing() -> None:
+    before = {"database": 10.0, "intake": 2.0, "gone": 1.0}
+    after = {"database": 29.6, "intake": 2.5, "gone": None}
+    assert snapshot.cores_busy(before, after, 20.0) == {
+        "database": 0.98,
+        "intake": 0.03,
+        "gone": None,
+    }
+    assert snapshot.cores_busy(before, after, 0.0)["database"] is None
+
+
 def test_without_metrics_the_round_trips_are_unknown_not_zero() -> None:
     reading = snapshot.Reading({}, {"intake": None}, None)
     assert snapshot.db_round_trips(reading, reading, 10) == {"intake": None}

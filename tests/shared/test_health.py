@@ -222,3 +222,31 @@ async def test_readiness_names_the_database_when_it_does_not_answer(
     assert checks["broker"] == "ok"
     assert checks["consumers"] == "ok"
     assert checks["database"].startswith("no answer to ping")
+
+
+async def test_a_delivery_is_handled_on_the_event_loop_without_a_thread_hop(
+    settings_values: dict[str, Any], rabbitmq_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastStream resolves a synchronous context field (the delivery itself) in a thread
+    pool; the services' field is resolved on the loop, so no message costs a thread hop."""
+    import anyio.to_thread
+
+    hops: list[Any] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(func, "func", func))
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    port = free_port()
+    app = intake_app(
+        IntakeSettings(**settings_values | {"health_port": port}),
+        store=MemoryIntakeStore(),
+        configure_logging=False,
+    )
+    async with serving(app, port), Portal(rabbitmq_url) as portal:
+        for _ in range(5):
+            reasons = await portal.request("intake.list_reasons", {"language": "az"})
+            assert "reasons" in reasons.body
+    assert hops == []
