@@ -7,15 +7,17 @@ clock, no random identifiers), so the e-mail's file and the downloaded one are t
 bytes. The font is Source Sans Pro from the ``font-source-sans-pro`` package: it covers
 ə ğ ı ö ş ü ç İ and is never downloaded at run time.
 
-Reading a font costs more than drawing the act, so each process reads each face once
-(``_Face``): every document gets a copy of its metrics, a fresh descriptor and subset map,
-and its own font to subset, opened from bytes kept in memory without the tables the
-subsetter drops anyway (the layout tables it would otherwise decompile only to drop). The
-subsets of recent glyph sets are kept too: the file embeds the same font either way.
+Reading a font costs more than drawing the act, so each process reads each face once,
+as it starts (``prepare``, ``_Face``): every document gets a copy of its metrics, a fresh
+descriptor and subset map, and its own font to subset, opened from bytes kept in memory
+without the tables the subsetter drops anyway (the layout tables it would otherwise
+decompile only to drop). The subsets of recent glyph sets are kept too: the file embeds
+the same font either way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy as copying
 import hashlib
 import io
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import font_source_sans_pro
+import structlog
 
 from shared.clock import baku
 from shared.contracts.commands import Act
@@ -142,6 +145,33 @@ def draw_act(copy: ActCopy, *, read_fonts: bool = False) -> bytes:
     for face in faces:
         face.give_subset(pdf)
     return bytes(pdf.output())
+
+
+def prepare() -> None:
+    """Load the PDF library, read the faces and draw a sample act now (a second or two of
+    CPU), so the first act a citizen gets is not the one that pays for it. Services that
+    draw acts call it in a thread as they start."""
+    sample = Act(
+        act_number="AKT-0",
+        meter_serial="0",
+        meter_model="",
+        initial_reading_m3="0.000",
+        seal_numbers=["0"],
+        installed_at="2026-01-01T09:00:00+04:00",
+        installer_name="Əli Həsənov",
+    )
+    draw_act(ActCopy("SQ-2026-000000", "0", "Bakı şəhəri", sample))  # not kept
+
+
+async def prepare_in_background() -> None:
+    """``prepare`` in a thread (a service's background job as it starts); a failure is
+    logged, and the first act drawn then pays the cost instead."""
+    try:
+        await asyncio.to_thread(prepare)
+    except Exception as exc:
+        structlog.get_logger("meter.documents").warning(
+            "could not draw a sample act at start", error=repr(exc)
+        )
 
 
 def _moment(value: str) -> datetime:

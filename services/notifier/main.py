@@ -26,6 +26,7 @@ from services.notifier.store import NotifierStore
 from services.notifier.usecases import Notifier
 from shared.clock import utc_now
 from shared.contracts.registry import Service
+from shared.documents import prepare_in_background
 from shared.logging import configure
 from shared.metrics import Counted, size_of
 from shared.outbox import Outbox
@@ -87,7 +88,8 @@ def create_app(
 
     NotifierHandlers(notifier, sender.wake).serve(runtime.routes)
     return runtime.build_app(
-        on_start=store.ensure_indexes, background=[outbox.run, liveness.run, send_until_stopped]
+        on_start=store.ensure_indexes,
+        background=[outbox.run, liveness.run, send_until_stopped, prepare_in_background],
     )
 
 

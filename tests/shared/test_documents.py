@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+from collections import OrderedDict
 
 import pypdf
+import pytest
+import structlog.testing
 
 from shared import documents
 from shared.contracts.commands import Act
@@ -90,3 +93,25 @@ def test_the_file_is_named_after_the_act_and_safe_as_a_file_name() -> None:
     assert COPY.filename == "akt-AKT-2026-000001.pdf"
     odd = ActCopy("SQ-2026-000001", "1", "", ACT.model_copy(update={"act_number": "A/1 2"}))
     assert odd.filename == "akt-A-1-2.pdf"
+
+
+def test_preparing_reads_the_faces_and_keeps_no_act(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(documents, "_FACES", [])
+    monkeypatch.setattr(documents, "_DRAWN", OrderedDict())
+    documents.prepare()
+    assert len(documents._FACES) == 1  # the regular and the bold face, read
+    assert not documents._DRAWN  # the sample act is kept for nobody
+    assert render_act(COPY) == draw_act(COPY, read_fonts=True)
+
+
+async def test_a_preparation_that_fails_is_logged_not_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken() -> None:
+        raise OSError("font file missing")
+
+    monkeypatch.setattr(documents, "prepare", broken)
+    with structlog.testing.capture_logs() as logs:
+        await documents.prepare_in_background()
+    assert [entry["event"] for entry in logs] == ["could not draw a sample act at start"]
+    assert "font file missing" in logs[0]["error"]
