@@ -149,8 +149,8 @@ def draw_act(copy: ActCopy, *, read_fonts: bool = False) -> bytes:
 
 def prepare() -> None:
     """Load the PDF library, read the faces and draw a sample act now (a second or two of
-    CPU), so the first act a citizen gets is not the one that pays for it. Services that
-    draw acts call it in a thread as they start."""
+    CPU), so the first act a citizen gets is not the one that pays for it. The notifier,
+    which draws one for every completion, calls it in a thread as it starts."""
     sample = Act(
         act_number="AKT-0",
         meter_serial="0",

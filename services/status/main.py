@@ -20,7 +20,6 @@ from services.status.settings import StatusSettings
 from services.status.store import StatusStore
 from services.status.usecases import ReadModel
 from shared.contracts.registry import Service
-from shared.documents import prepare_in_background
 from shared.logging import configure
 from shared.outbox import CLEAR_WAIT, Outbox
 from shared.runtime import ServiceRuntime
@@ -55,9 +54,9 @@ def create_app(
         await archive.declare_archive(runtime.broker_url)
         await live.ensure_indexes()
 
-    return runtime.build_app(
-        on_start=prepare, background=[http.run, outbox.run, prepare_in_background]
-    )
+    # Acts are drawn only when one is downloaded: the PDF library is loaded then, not at
+    # start (it would add about 40 MB to every status process).
+    return runtime.build_app(on_start=prepare, background=[http.run, outbox.run])
 
 
 async def rebuild(url: str, db: Any, idle_timeout: float = 30.0) -> dict[str, int]:
