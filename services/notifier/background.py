@@ -8,8 +8,9 @@ arriving within ``gather`` seconds make one round. A failing round (the database
 is retried with a pause that doubles up to ``outage_cap``; the first round after a failed
 one begins by releasing this sender's claims that it is not sending (a claim the database
 wrote before it went away, unanswered, is held by nobody). On shutdown attempts under way
-get ``graceful`` seconds to finish; what is cut off is taken back by another sender when
-its lease runs out.
+get ``graceful`` seconds to finish; what is cut off is made due again at once for another
+sender (or taken back when this sender's mark of life runs out, if the database does not
+answer then).
 
 ``Liveness`` renews this process's mark of life every ``beat`` seconds (alive for ``ttl``)
 and, once it has itself been alive without a break for ``ttl``, makes due again the jobs
@@ -46,6 +47,7 @@ class Sender:
     gather: float = 0.005
     outage_cap: float = 30.0
     round_wait: float = 60.0  # a round the database never answers is given up and retried
+    release_wait: float = 5.0  # at shutdown, for releasing the attempts cut off
     started: int = 0  # attempts started so far
     unsure: bool = False  # a round failed: claims of it may be written but unanswered
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -105,14 +107,22 @@ class Sender:
         self._wake.set()
 
     async def _let_inflight_finish(self) -> None:
-        """On shutdown let attempts under way finish (an e-mail half sent is worse)."""
+        """On shutdown let attempts under way finish (an e-mail half sent is worse); the
+        ones cut off are made due again at once, for another sender (or, if the database
+        does not answer within ``release_wait``, when this sender's mark runs out)."""
         tasks = list(self._inflight.values())
         if not tasks:
             return
         _, unfinished = await asyncio.wait(tasks, timeout=self.graceful)
         for task in unfinished:
-            task.cancel()  # its lease runs out and another sender retries it
+            task.cancel()
         await asyncio.gather(*unfinished, return_exceptions=True)
+        if unfinished:
+            try:
+                async with asyncio.timeout(self.release_wait):
+                    await self.notifier.release_cut_off()
+            except Exception as exc:
+                log.warning("attempts cut off not released", error=repr(exc))
 
 
 @dataclass

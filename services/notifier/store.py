@@ -60,10 +60,12 @@ class NotifierStore(Protocol):
         are forgotten."""
         ...
 
-    async def release_own(self, at: str, busy: Collection[str]) -> int:
+    async def release_own(self, at: str, busy: Collection[str], *, started: bool = False) -> int:
         """Make due at ``at`` the jobs this sender claimed but is not sending (not in
-        ``busy``): claims written whose answer was lost (the database went away between
-        writing and answering); their lease would hold them until it ends. How many."""
+        ``busy``), which their lease would hold until it ends: claims written whose answer
+        was lost (the database went away between writing and answering; their attempt is
+        given back), or, with ``started``, attempts cut off at shutdown (it counts). How
+        many."""
         ...
 
     async def follow(self, earlier: Job, follower_id: str) -> bool:

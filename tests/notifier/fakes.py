@@ -85,7 +85,7 @@ class MemoryNotifierStore:
         self.released.append(at)
         return 0  # one sender in memory: there is nobody else to have died
 
-    async def release_own(self, at: str, busy: Collection[str]) -> int:
+    async def release_own(self, at: str, busy: Collection[str], *, started: bool = False) -> int:
         self._check()
         own = [
             job for job in self.jobs_by_id.values() if job.state == "sending" and job.id not in busy
@@ -96,7 +96,7 @@ class MemoryNotifierStore:
                 next_attempt_at=at,
                 updated_at=at,
                 version=job.version + 1,
-                attempts=job.attempts - 1,  # never started
+                attempts=job.attempts if started else job.attempts - 1,
             )
         return len(own)
 

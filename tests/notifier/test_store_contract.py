@@ -464,6 +464,11 @@ async def test_a_senders_own_claims_it_is_not_sending_are_due_again_uncounted(
     assert (await store.job(busy.id)).state == "sending"  # type: ignore[union-attr]
     assert (await store.job(theirs.id)).state == "sending"  # type: ignore[union-attr]
     assert await store.release_own(later, busy={busy.id}) == 0
+    # At shutdown, the attempt cut off counts.
+    assert await store.release_own(later, busy=(), started=True) == 1
+    cut_off = await store.job(busy.id)
+    assert cut_off is not None
+    assert (cut_off.attempts, cut_off.next_attempt_at) == (1, later)
 
 
 async def test_a_finished_job_keeps_no_claim(mongo_parts: MongoParts) -> None:

@@ -12,7 +12,8 @@ outcome lives inside it.
 milliseconds), renewed every few seconds. A claim names its sender (``sender`` and a
 ``claim`` token, both taken out when the job leaves ``sending``); the jobs claimed by a
 sender that stopped renewing are made due again at once instead of when their lease ends,
-and so are a living sender's claims whose answer it never got (``release_own``).
+and so are a living sender's claims whose answer it never got and the attempts a stopping
+sender cut off (``release_own``).
 
 Published outcome events are taken out of the jobs' outboxes in batches
 (``shared.outbox.BatchedOutboxDocuments``): one round trip for all the jobs finished
@@ -182,10 +183,10 @@ class MongoNotifierStore:
         await self.senders.delete_many({"_id": {"$in": dead}, "alive_until": {"$lt": now}})
         return taken
 
-    async def release_own(self, at: str, busy: Collection[str]) -> int:
-        # Never started: the attempt their claim counted was not made.
+    async def release_own(self, at: str, busy: Collection[str], *, started: bool = False) -> int:
         query = {"sender": self.sender, "state": "sending", "_id": {"$nin": list(busy)}}
-        return await self._release(query, at, attempts=-1)
+        # Never started: the attempt their claim counted was not made.
+        return await self._release(query, at, attempts=0 if started else -1)
 
     async def _release(self, query: dict[str, Any], at: str, attempts: int = 0) -> int:
         """The claimed jobs ``query`` finds are due at ``at`` again, claimed by nobody."""

@@ -103,6 +103,14 @@ class Notifier:
             log.warning("released claims whose answer was lost", jobs=released)
         return released
 
+    async def release_cut_off(self) -> int:
+        """At shutdown, once no attempt is under way: the attempts cut off are due again at
+        once, for another sender, instead of when this sender's mark of life runs out."""
+        released = await self.store.release_own(stamp(self.clock()), (), started=True)
+        if released:
+            log.warning("released the attempts cut off at shutdown", jobs=released)
+        return released
+
     async def deliver(self, job: Job) -> bool:
         """Deliver one due job: claim it, send it, store the outcome; False if not claimed."""
         claimed, _ = await self.claim([job])
