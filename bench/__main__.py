@@ -58,9 +58,10 @@ def main() -> int:
         "runs": [],
         "failures": [],
     }
+    rates = ", ".join(f"{rate:g}/s" for rate in options.rates)
+    open_loop = f"open loop at {rates} for {options.open_seconds:g} s each, then " if rates else ""
     say(
-        f"{options.runs} run(s): open loop at {', '.join(f'{r:g}/s' for r in options.rates)} "
-        f"for {options.open_seconds:g} s each, then {options.applications} applications at "
+        f"{options.runs} run(s): {open_loop}{options.applications} applications at "
         f"saturation ({options.concurrency} in flight)"
     )
     try:
