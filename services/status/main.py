@@ -40,7 +40,12 @@ def create_app(
     runtime.track_outbox(outbox)
     # Published updates leave the outboxes in batches (the relay takes out the last ones
     # when it stops).
-    live = store or MongoStatusStore(runtime.db[LIVE_COLLECTION], outbox, clear_wait=CLEAR_WAIT)
+    live = store or MongoStatusStore(
+        runtime.db[LIVE_COLLECTION],
+        outbox,
+        cached=settings.cached_applications,
+        clear_wait=CLEAR_WAIT,
+    )
     StatusHandlers(ReadModel(live)).serve(runtime.routes)
     http = HttpServer(
         create_http_app(live, settings.api_keys),

@@ -11,10 +11,12 @@ from pydantic_settings import NoDecode
 from shared.settings import CommonSettings, parse_list
 
 DEFAULT_HTTP_PORT = 8080
+DEFAULT_CACHED = 4096  # an application's burst of events under way, not its life
 
 
 class StatusSettings(CommonSettings):
-    """Adds ``STATUS_HTTP_HOST``, ``STATUS_HTTP_PORT`` (0: any free port), ``STATUS_API_KEYS``."""
+    """Adds ``STATUS_HTTP_HOST``, ``STATUS_HTTP_PORT`` (0: any free port), ``STATUS_API_KEYS``
+    and ``STATUS_CACHED_APPLICATIONS``."""
 
     http_host: str = Field(
         "127.0.0.1",
@@ -27,6 +29,16 @@ class StatusSettings(CommonSettings):
         le=65535,
         validation_alias="STATUS_HTTP_PORT",
         description="a port number from 0 to 65535 (0: any free port)",
+    )
+    cached_applications: int = Field(
+        DEFAULT_CACHED,
+        ge=0,
+        le=1_000_000,
+        validation_alias="STATUS_CACHED_APPLICATIONS",
+        description=(
+            "a whole number from 0 to 1000000: the applications whose last written document "
+            "a process keeps in memory, so that their next event costs no read"
+        ),
     )
     api_keys: Annotated[frozenset[str], NoDecode] = Field(
         default_factory=frozenset,

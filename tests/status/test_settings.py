@@ -48,3 +48,13 @@ def test_tests_may_give_the_settings_by_field_name() -> None:
         0,
         frozenset({"k"}),
     )
+
+
+def test_the_applications_kept_written_default_to_4096_and_are_bounded() -> None:
+    assert StatusSettings.from_env({}).cached_applications == 4096
+    assert StatusSettings.from_env({"STATUS_CACHED_APPLICATIONS": "20000"}).cached_applications == (
+        20000
+    )
+    for wrong in ("-1", "lots", "2000000"):
+        with pytest.raises(SettingsError, match="STATUS_CACHED_APPLICATIONS"):
+            StatusSettings.from_env({"STATUS_CACHED_APPLICATIONS": wrong})
