@@ -878,6 +878,8 @@ SERVICE_METRICS = {
     "meter_notifier_jobs_due",
     "meter_notifier_deliveries_total",
     "meter_dispatcher_work_orders_waiting",
+    "meter_db_commands_total",
+    "meter_db_command_seconds_bucket",
 }
 # rabbitmq_prometheus, GET :15692/metrics/detailed, families queue_coarse_metrics and
 # queue_consumer_count (RabbitMQ 3.10+).
