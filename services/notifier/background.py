@@ -7,10 +7,11 @@ finished), at once again while more jobs are due, or every ``interval`` seconds;
 arriving within ``gather`` seconds make one round. A failing round (the database is down)
 is retried with a pause that doubles up to ``outage_cap``; the first round after a failed
 one begins by releasing this sender's claims that it is not sending (a claim the database
-wrote before it went away, unanswered, is held by nobody). On shutdown attempts under way
-get ``graceful`` seconds to finish; what is cut off is made due again at once for another
-sender (or taken back when this sender's mark of life runs out, if the database does not
-answer then).
+wrote before it went away, unanswered, is held by nobody), and so does a round every
+``sweep`` seconds (a claim of a round given up that the server applied later). On
+shutdown attempts under way get ``graceful`` seconds to finish; what is cut off is made due
+again at once for another sender (or taken back when this sender's mark of life runs out,
+if the database does not answer then).
 
 ``Liveness`` renews this process's mark of life every ``beat`` seconds (alive for ``ttl``)
 and, once it has itself been alive without a break for ``ttl``, makes due again the jobs
@@ -50,6 +51,8 @@ class Sender:
     release_wait: float = 5.0  # at shutdown, for releasing the attempts cut off
     started: int = 0  # attempts started so far
     unsure: bool = False  # a round failed: claims of it may be written but unanswered
+    sweep: float = 60.0  # and every so often anyway (a claim the server applied late)
+    _swept_at: float | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _inflight: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
@@ -84,9 +87,14 @@ class Sender:
     async def deliver_due(self) -> bool:
         """Start an attempt for as many due jobs as there is room for; whether to look again
         at once (more are due and there is still room)."""
-        if self.unsure:  # between rounds no claim of this sender is under way
+        now = asyncio.get_running_loop().time()
+        due_sweep = self._swept_at is not None and now - self._swept_at >= self.sweep
+        if self.unsure or due_sweep:  # between rounds no claim of this sender is under way
             await self.notifier.release_unstarted(set(self._inflight))
             self.unsure = False
+            self._swept_at = now
+        elif self._swept_at is None:
+            self._swept_at = now
         room = self.concurrency - len(self._inflight)
         if room <= 0:
             return False

@@ -266,6 +266,34 @@ async def test_claims_written_whose_answer_was_lost_are_sent_at_once_not_after_t
     assert {job.attempts for job in stored} == {1}
 
 
+async def test_a_claim_of_this_sender_that_nobody_sends_is_released_by_the_sweep(
+    any_store: Any,
+) -> None:
+    """A round given up whose claims the server applied afterwards: no round failed after
+    them, so only the periodic sweep finds them."""
+    mailer, sms = FakeProvider(), FakeProvider()
+    policy = RetryPolicy(base=0.05, cap=0.2, store_base=0.02, store_cap=0.1, order_recheck=0.5)
+    notifier = Notifier(any_store, mailer, sms, policy)
+    number = "SQ-2026-000730"
+    await record(notifier, number)
+    orphans = await notifier.due(10)
+    claimed, _ = await notifier.claim(orphans)  # claimed, never started
+    assert len(claimed) == 2
+    sender = Sender(notifier, interval=0.05, concurrency=8, sweep=0.2)
+    task = asyncio.create_task(sender.run())
+    try:
+        await wait_until(lambda: len(mailer.taken) + len(sms.taken) >= 6, "6 sent", 15)
+        await wait_until(lambda: not sender._inflight, "the last outcomes stored", 10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    references = [message.reference for message in mailer.taken + sms.taken]
+    assert len(references) == len(set(references)) == 6
+    stored = await any_store.jobs(all_ids(number))
+    assert {(job.state, job.attempts) for job in stored} == {("sent", 1)}
+
+
 def all_ids(number: str) -> list[str]:
     return [
         f"{number}:application.{step}:{channel}"
