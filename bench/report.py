@@ -45,6 +45,17 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def _by_load(title: str, by_load: dict[str, dict[str, Any]], digits: int = 1) -> list[str]:
+    """A figure per process for each load, one line per load; nothing if none was measured."""
+    if not any(by_load.values()):
+        return []
+    return [title] + [
+        f"  {label + ':':<16}"
+        + ", ".join(f"{name} {_fmt(value, digits)}" for name, value in by.items())
+        for label, by in by_load.items()
+    ]
+
+
 def _row(label: str, values: Sequence[Any], median: Any, digits: int = 1) -> str:
     cells = "".join(f"{_fmt(v, digits):>12}" for v in values)
     return f"{label:<44}{cells}{_fmt(median, digits):>12}"
@@ -167,22 +178,14 @@ def text(result: dict[str, Any]) -> str:
             "  n/a: the services export no meter_db_commands_total on HEALTH_PORT's /metrics "
             "(BENCH_DB_PROXY=1 counts them through a proxy)"
         )
-    busy = summary.get("cores_busy_while_offered_by_load") or {}
-    if any(busy.values()):
-        lines.append("cores busy while the load was offered (CPU s per s; 1.0 = one core):")
-        for label, by_process in busy.items():
-            lines.append(
-                f"  {label + ':':<16}"
-                + ", ".join(f"{name} {_fmt(value, 2)}" for name, value in by_process.items())
-            )
-    answers = summary.get("db_answer_ms_mean_by_load") or {}
-    if any(answers.values()):
-        lines.append("mean database answer time, ms per round trip (as each service saw it):")
-        for label, by_service in answers.items():
-            lines.append(
-                f"  {label + ':':<16}"
-                + ", ".join(f"{name} {_fmt(value)}" for name, value in by_service.items())
-            )
+    lines += _by_load(
+        "cores busy while the load was offered (CPU s per s; 1.0 = one core):",
+        summary.get("cores_busy_while_offered_by_load") or {}, digits=2,
+    )  # fmt: skip
+    lines += _by_load(
+        "mean database answer time, ms per round trip (as each service saw it):",
+        summary.get("db_answer_ms_mean_by_load") or {},
+    )  # fmt: skip
     lines += _section(
         runs, "mean handler time, ms per delivery (saturation)",
         (*sat, "handler_ms_mean"), summary["handler_ms_mean"],

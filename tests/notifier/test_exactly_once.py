@@ -234,6 +234,21 @@ async def test_a_database_outage_while_sending_loses_nothing_and_sends_nothing_t
     assert {job.attempts for job in stored} == {1}
 
 
+async def run_until_sent(sender: Sender, count: int, *providers: FakeProvider) -> None:
+    """Run ``sender`` until ``providers`` took ``count`` messages and every outcome is stored."""
+
+    def taken() -> int:
+        return sum(len(provider.taken) for provider in providers)
+
+    task = asyncio.create_task(sender.run())
+    try:
+        await wait_until(lambda: taken() >= count, f"{count} sent", 15)
+        await wait_until(lambda: not sender._inflight, "the last outcomes stored", 10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_claims_written_whose_answer_was_lost_are_sent_at_once_not_after_their_lease(
     any_store: Any,
 ) -> None:
@@ -249,13 +264,7 @@ async def test_claims_written_whose_answer_was_lost_are_sent_at_once_not_after_t
         await record(notifier, number)
     flaky.lose_claims = 1
     sender = Sender(notifier, interval=0.05, concurrency=8, outage_cap=0.1)
-    task = asyncio.create_task(sender.run())
-    try:
-        await wait_until(lambda: len(mailer.taken) + len(sms.taken) >= 18, "18 sent", 15)
-        await wait_until(lambda: not sender._inflight, "the last outcomes stored", 10)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    await run_until_sent(sender, 18, mailer, sms)
 
     assert flaky.lose_claims == 0  # the claim's answer was lost ...
     assert flaky.calls["release_own"] >= 1  # ... and the next round released it
@@ -279,14 +288,7 @@ async def test_a_claim_of_this_sender_that_nobody_sends_is_released_by_the_sweep
     orphans = await notifier.due(10)
     claimed, _ = await notifier.claim(orphans)  # claimed, never started
     assert len(claimed) == 2
-    sender = Sender(notifier, interval=0.05, concurrency=8, sweep=0.2)
-    task = asyncio.create_task(sender.run())
-    try:
-        await wait_until(lambda: len(mailer.taken) + len(sms.taken) >= 6, "6 sent", 15)
-        await wait_until(lambda: not sender._inflight, "the last outcomes stored", 10)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    await run_until_sent(Sender(notifier, interval=0.05, concurrency=8, sweep=0.2), 6, mailer, sms)
 
     references = [message.reference for message in mailer.taken + sms.taken]
     assert len(references) == len(set(references)) == 6
