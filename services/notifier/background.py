@@ -115,22 +115,21 @@ class Sender:
         self._wake.set()
 
     async def _let_inflight_finish(self) -> None:
-        """On shutdown let attempts under way finish (an e-mail half sent is worse); the
-        ones cut off are made due again at once, for another sender (or, if the database
+        """On shutdown let attempts under way finish (an e-mail half sent is worse). Then
+        this sender's claims left (attempts cut off, and the claims of a round the shutdown
+        interrupted) are made due again at once, for another sender (or, if the database
         does not answer within ``release_wait``, when this sender's mark runs out)."""
         tasks = list(self._inflight.values())
-        if not tasks:
-            return
-        _, unfinished = await asyncio.wait(tasks, timeout=self.graceful)
-        for task in unfinished:
-            task.cancel()
-        await asyncio.gather(*unfinished, return_exceptions=True)
-        if unfinished:
-            try:
-                async with asyncio.timeout(self.release_wait):
-                    await self.notifier.release_cut_off()
-            except Exception as exc:
-                log.warning("attempts cut off not released", error=repr(exc))
+        if tasks:
+            _, unfinished = await asyncio.wait(tasks, timeout=self.graceful)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        try:
+            async with asyncio.timeout(self.release_wait):
+                await self.notifier.release_cut_off()
+        except Exception as exc:
+            log.warning("attempts cut off not released", error=repr(exc))
 
 
 @dataclass

@@ -111,3 +111,23 @@ async def test_on_shutdown_attempts_under_way_get_the_graceful_time_to_finish(
         assert (email.state, email.attempts) == ("sending", 1)
         assert mailer.taken == []
         assert [job.id for job in await local.notifier.due(10)] == [email.id]
+
+
+async def test_on_shutdown_the_claims_of_an_interrupted_round_are_due_again_at_once() -> None:
+    """A round stopped by the shutdown after its claims were written: nothing is under way,
+    yet the jobs are this sender's; they go to another sender at once, not after its mark."""
+    local = LocalNotifier()
+    number = "SQ-2026-000502"
+    await local.publish("application.registered", registered(number))
+    claimed, _ = await local.notifier.claim(await local.notifier.due(10))
+    assert len(claimed) == 2
+    assert await local.notifier.due(10) == []  # held by their lease
+    sender = Sender(local.notifier, interval=0.01, sweep=1000)
+    task = asyncio.create_task(sender.run())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+    again = await local.notifier.due(10)
+    assert sorted(job.id for job in again) == sorted(job.job.id for job in claimed)
+    assert {job.attempts for job in again} == {1}

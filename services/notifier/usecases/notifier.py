@@ -104,8 +104,9 @@ class Notifier:
         return released
 
     async def release_cut_off(self) -> int:
-        """At shutdown, once no attempt is under way: the attempts cut off are due again at
-        once, for another sender, instead of when this sender's mark of life runs out."""
+        """At shutdown, once no attempt is under way: this sender's claims left (attempts cut
+        off, claims of a round interrupted) are due again at once, for another sender,
+        instead of when its mark of life runs out. Their attempt stays counted."""
         released = await self.store.release_own(stamp(self.clock()), (), started=True)
         if released:
             log.warning("released the attempts cut off at shutdown", jobs=released)
