@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
+from aio_pika.exceptions import DeliveryError
 from pymongo import UpdateOne
 
 from shared.clock import utc_now
@@ -30,6 +32,8 @@ log = structlog.get_logger("meter.outbox")
 
 # How long a service's published entries wait to be removed together (one round trip).
 CLEAR_WAIT = 0.02
+# The longest a document whose message the broker refused waits for its next try (seconds).
+MAX_HOLD = 30.0
 
 
 def event_entry(event: DomainEvent, correlation_id: str | None = None) -> dict[str, Any]:
@@ -261,6 +265,8 @@ class Outbox:
         self.interval = interval
         # Entries the last relay pass found left over (``meter_outbox_backlog``).
         self.backlog = 0
+        # Documents the broker refused: (source, _id) -> (refusals, monotonic retry time).
+        self._held: dict[tuple[str, Any], tuple[int, float]] = {}
 
     def watch(self, *sources: OutboxDocuments) -> None:
         """Let the relay look after these documents' outboxes."""
@@ -296,16 +302,46 @@ class Outbox:
             log.warning("events left to the outbox relay", error=f"{type(exc).__name__}: {exc}")
 
     async def relay_once(self) -> int:
-        """Publish what older writes left pending (after a crash or a broker outage)."""
+        """Publish what older writes left pending (after a crash or a broker outage).
+
+        A document whose message the broker refused (a nack: a stream or queue bound to
+        the exchange without a leader, or full) keeps its entries, and the documents behind
+        it are still published: one refusal holds back no other document. The refused one
+        is tried again after ``interval`` seconds, doubling with each refusal up to
+        ``MAX_HOLD`` (each try also puts copies in the queues that took the message, which
+        their consumers drop by its id). Any other failure (the connection) ends the round.
+        """
         cutoff = _millis(utc_now() - self.min_age)
         found = [(source, await source.left_over(cutoff, 200)) for source in self.sources]
         self.backlog = sum(len(doc.get("outbox") or []) for _, docs in found for doc in docs)
-        count = 0
+        now = time.monotonic()
+        seen = {(source.name, doc["_id"]) for source, docs in found for doc in docs}
+        self._held = {key: held for key, held in self._held.items() if key in seen}
+        count = refused = 0
         for source, documents in found:
             for document in documents:
-                count += await self.flush(source, document)
-        if count:
-            log.info("outbox relayed", published=count)
+                key = (source.name, document["_id"])
+                refusals, until = self._held.get(key, (0, now))
+                if until > now:
+                    continue
+                try:
+                    count += await self.flush(source, document)
+                except DeliveryError as exc:
+                    refused += 1
+                    hold = min(self.interval * 2**refusals, MAX_HOLD)
+                    self._held[key] = (refusals + 1, now + hold)
+                    if refused == 1:
+                        log.warning(
+                            "outbox entry refused by the broker; kept for a later round",
+                            source=source.name,
+                            document=str(document["_id"]),
+                            refusals=refusals + 1,
+                            error=f"{type(exc).__name__}: {exc}",
+                        )
+                else:
+                    self._held.pop(key, None)
+        if count or refused:
+            log.info("outbox relayed", published=count, refused=refused)
         return count
 
     async def run(self) -> None:
