@@ -20,8 +20,9 @@ from services.notifier.domain.steps import Contact
 class NotifierStore(Protocol):
     async def ensure_indexes(self) -> None: ...
 
-    async def remember_contact(self, number: str, contact: Contact, at: str) -> None:
-        """Keep the first registration's contact; a redelivered one changes nothing."""
+    async def remember_contact(self, number: str, contact: Contact, at: str) -> bool:
+        """Keep the first registration's contact; a redelivered one changes nothing.
+        Whether this one was kept (it was the first)."""
         ...
 
     async def contacts(self, numbers: Collection[str]) -> dict[str, Contact]:

@@ -32,9 +32,9 @@ class MemoryNotifierStore:
     async def ensure_indexes(self) -> None:
         return None
 
-    async def remember_contact(self, number: str, contact: Contact, at: str) -> None:
+    async def remember_contact(self, number: str, contact: Contact, at: str) -> bool:
         self._check()
-        self.contacts_by_number.setdefault(number, contact)
+        return self.contacts_by_number.setdefault(number, contact) is contact
 
     async def contacts(self, numbers: Collection[str]) -> dict[str, Contact]:
         self._check()

@@ -122,8 +122,10 @@ async def test_a_claimed_job_is_not_due_until_its_lease_runs_out(store: Notifier
 
 
 async def test_the_first_registration_keeps_the_contact(store: NotifierStore) -> None:
-    await store.remember_contact(N, Contact("+994501234567", "a@example.az", "en"), stamp(NOW))
-    await store.remember_contact(N, Contact("+994551112233", "b@example.az", "ru"), stamp(NOW))
+    first = Contact("+994501234567", "a@example.az", "en")
+    assert await store.remember_contact(N, first, stamp(NOW)) is True
+    second = Contact("+994551112233", "b@example.az", "ru")
+    assert await store.remember_contact(N, second, stamp(NOW)) is False
     other = "SQ-2026-000302"
     await store.remember_contact(other, Contact("+994701112233", "c@example.az", "az"), stamp(NOW))
     assert await store.contacts([N, other, "SQ-2026-999999"]) == {

@@ -5,12 +5,14 @@ a contact that arrives late, and jobs whose sender died."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 import pytest
 
 from services.notifier.domain import jobs
 from services.notifier.domain.providers import Mail, Sms
+from services.notifier.domain.steps import Contact
 from services.notifier.usecases import Notifier
 from shared.clock import stamp
 from shared.contracts.reading import MalformedMessage
@@ -354,6 +356,34 @@ async def test_the_first_registration_gives_the_contact_and_the_language(
     [message] = sms.taken
     assert message.to == "+994702223344"
     assert message.text.startswith("Ваша заявка зарегистрирована.")
+
+
+async def test_the_contact_a_registration_stored_is_not_read_back_by_its_senders(
+    local: LocalNotifier, sms: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[set[str]] = []
+    read = local.store.contacts
+
+    async def counted(numbers: Collection[str]) -> dict[str, Contact]:
+        reads.append(set(numbers))
+        return await read(numbers)
+
+    monkeypatch.setattr(local.store, "contacts", counted)
+    await local.publish("application.registered", registered(A))
+    await local.publish("application.forwarded", forwarded(A))
+    await local.run()
+
+    assert len(sms.taken) == 2
+    assert reads == []
+    # A notifier that did not record it (another instance, or after a restart) reads it.
+    other = Notifier(local.store, local.mailer, local.sms, POLICY, local.clock)
+    assert (await other.claim_due(10)).claimed == []
+    await local.publish("application.completed", completed(A))
+    assert [claimed.contact.phone for claimed in (await other.claim_due(10)).claimed] == [
+        "+994501234567",
+        "+994501234567",
+    ]
+    assert reads == [{A}]
 
 
 # --- senders that die or race -------------------------------------------------------------

@@ -79,7 +79,7 @@ class MongoNotifierStore:
         await self.notifications.create_index([("sender", ASCENDING)], sparse=True)
         await self.documents.ensure_index()
 
-    async def remember_contact(self, number: str, contact: Contact, at: str) -> None:
+    async def remember_contact(self, number: str, contact: Contact, at: str) -> bool:
         document = {
             "_id": number,
             "phone": contact.phone,
@@ -89,7 +89,7 @@ class MongoNotifierStore:
             "address": contact.address,
             "registered_at": at,
         }
-        await self.remembering([document])
+        return bool(await self.remembering([document]))
 
     async def contacts(self, numbers: Collection[str]) -> dict[str, Contact]:
         if not numbers:

@@ -67,8 +67,11 @@ class Notifier:
             return Outcome(None, {"outcome": "ignored", "step": event.routing_key})
         structlog.contextvars.bind_contextvars(application_number=step.number)
         now = self.clock()
-        if step.contact is not None:
-            await self.store.remember_contact(step.number, step.contact, stamp(now))
+        contact = step.contact
+        if contact is not None and await self.store.remember_contact(
+            step.number, contact, stamp(now)
+        ):
+            self._know(step.number, contact)  # its senders need not read it back
         recorded = await self.store.record(jobs.new_jobs(step, now, True, correlation_id))
         if step.contact is not None:
             others = rounds.application_job_ids(step.number, besides=step.key)
@@ -151,10 +154,13 @@ class Notifier:
         unknown = numbers - self.known.keys()
         if unknown:
             for number, contact in (await self.store.contacts(unknown)).items():
-                if len(self.known) >= self.known_limit:
-                    del self.known[next(iter(self.known))]  # the oldest
-                self.known[number] = contact
+                self._know(number, contact)
         return {number: self.known[number] for number in numbers if number in self.known}
+
+    def _know(self, number: str, contact: Contact) -> None:
+        if number not in self.known and len(self.known) >= self.known_limit:
+            del self.known[next(iter(self.known))]  # the oldest
+        self.known[number] = contact
 
     async def attempt(self, claimed: Claimed) -> None:
         """Send a claimed job once and store what came of it."""
