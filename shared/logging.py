@@ -21,6 +21,8 @@ _CONTACT_KEYS = {"phone", "email", "to", "recipient"}
 
 
 def mask_email(value: str) -> str:
+    if "@" not in value:  # most log values: no scan for the pattern at every position
+        return value
     return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", value)
 
 
