@@ -54,7 +54,7 @@ class Sender:
     sweep: float = 60.0  # and every so often anyway (a claim the server applied late)
     _swept_at: float | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
-    _inflight: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _inflight: dict[str, asyncio.Task[bool]] = field(default_factory=dict)
 
     def wake(self) -> None:
         """New jobs were recorded: look for due jobs now rather than at the next poll."""
@@ -105,12 +105,16 @@ class Sender:
 
     def _start(self, claimed: Claimed) -> None:
         key = claimed.job.id
-        task = asyncio.create_task(self.notifier.attempt(claimed))
+        if claimed.after is None:
+            attempt = self.notifier.attempt(claimed)
+        else:  # after the earlier step's attempt here (None: it has ended already)
+            attempt = self.notifier.attempt_after(self._inflight.get(claimed.after), claimed)
+        task = asyncio.create_task(attempt)
         self.started += 1
         self._inflight[key] = task
         task.add_done_callback(functools.partial(self._done, key))
 
-    def _done(self, key: str, _task: asyncio.Task[None]) -> None:
+    def _done(self, key: str, _task: asyncio.Task[bool]) -> None:
         self._inflight.pop(key, None)
         self._wake.set()
 

@@ -6,6 +6,7 @@ them. No broker and no database (unit layer); delivery itself is proven by broke
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable
@@ -70,8 +71,14 @@ class LocalNotifier:
         """One round of the sender: claim what is due, then attempt each claimed job one
         after another; how many were attempted."""
         batch = await self.notifier.claim_due(1000)
-        for claimed in batch.claimed:
-            await self.notifier.attempt(claimed)
+        came_to: dict[str, bool] = {}
+        for claimed in batch.claimed:  # an earlier step comes before the one claimed after it
+            if claimed.after is None:
+                came_to[claimed.job.id] = await self.notifier.attempt(claimed)
+            else:
+                earlier = asyncio.get_running_loop().create_future()
+                earlier.set_result(came_to[claimed.after])
+                came_to[claimed.job.id] = await self.notifier.attempt_after(earlier, claimed)
         return len(batch.claimed)
 
     async def run(self, until: Callable[[], bool] | None = None, rounds: int = 500) -> None:

@@ -12,9 +12,9 @@ import pytest
 
 from services.notifier.background import Sender
 from services.notifier.domain.providers import Mail, Sms
-from tests.notifier.conftest import registered
-from tests.notifier.fakes import FakeProvider
-from tests.notifier.inprocess import LocalNotifier
+from tests.notifier.conftest import forwarded, registered
+from tests.notifier.fakes import FakeProvider, transient
+from tests.notifier.inprocess import POLICY, LocalNotifier
 from tests.notifier.servers import wait_until
 
 
@@ -131,3 +131,75 @@ async def test_on_shutdown_the_claims_of_an_interrupted_round_are_due_again_at_o
     again = await local.notifier.due(10)
     assert sorted(job.id for job in again) == sorted(job.job.id for job in claimed)
     assert {job.attempts for job in again} == {1}
+
+
+@dataclass
+class FailingOnceProvider(GatedProvider):
+    """Gated like ``GatedProvider``; the first message fails (to be retried)."""
+
+    failed: int = 0
+
+    async def send(self, message: Mail | Sms) -> str | None:
+        self.started += 1
+        await self.gate.wait()
+        if not self.failed:
+            self.failed += 1
+            self.tried.append(message)
+            raise transient()
+        return await FakeProvider.send(self, message)
+
+
+async def test_a_step_recorded_while_its_earlier_step_is_sent_here_goes_right_after_it() -> None:
+    mailer = GatedProvider()
+    local = LocalNotifier(mailer=mailer)
+    number = "SQ-2026-000601"
+    await local.publish("application.registered", registered(number))
+    sender = Sender(local.notifier, interval=60.0)
+    async with running(sender):
+        await wait_until(lambda: mailer.started == 1, "the first e-mail under way", timeout=5)
+        await local.publish("application.forwarded", forwarded(number))
+        sender.wake()
+        # Claimed by this sender to go after the e-mail under way: not put behind it.
+        await wait_until(lambda: len(sender._inflight) == 2, "the next e-mail claimed", timeout=5)
+        later = local.store.jobs_by_id[f"{number}:application.forwarded:email"]
+        assert (later.state, later.attempts) == ("sending", 1)
+        assert local.store.followers == {}  # no note on the earlier job
+        assert mailer.started == 1  # it waits for the earlier one's outcome
+        mailer.gate.set()
+        await wait_until(lambda: len(mailer.taken) == 2, "both e-mails", timeout=5)
+    assert [mail.reference.split(":")[1] for mail in mailer.mails()] == [
+        "application.registered",
+        "application.forwarded",
+    ]
+    assert sender.started == 4
+
+
+async def test_a_step_claimed_after_one_that_fails_is_given_back_and_goes_after_its_retry() -> None:
+    mailer = FailingOnceProvider()
+    local = LocalNotifier(mailer=mailer)
+    number = "SQ-2026-000602"
+    await local.publish("application.registered", registered(number))
+    sender = Sender(local.notifier, interval=0.02)
+    async with running(sender):
+        await wait_until(lambda: mailer.started == 1, "the first e-mail under way", timeout=5)
+        await local.publish("application.forwarded", forwarded(number))
+        sender.wake()
+        await wait_until(lambda: len(sender._inflight) == 2, "the next e-mail claimed", timeout=5)
+        mailer.gate.set()
+        later_id = f"{number}:application.forwarded:email"
+        await wait_until(
+            lambda: local.store.jobs_by_id[later_id].state == "pending", "claim given back", 5
+        )
+        assert local.store.jobs_by_id[later_id].attempts == 0  # the claim did not count
+        assert len(mailer.tried) == 1  # and it was not sent
+        local.clock.advance(POLICY.order_recheck)  # the first one's retry is due
+        sender.wake()
+        await wait_until(lambda: len(mailer.taken) == 2, "both e-mails", timeout=5)
+    # The first failed once; the second was not sent before the first went out.
+    assert [mail.reference.split(":")[1] for mail in mailer.tried] == [
+        "application.registered",
+        "application.registered",
+        "application.forwarded",
+    ]
+    later = local.store.jobs_by_id[f"{number}:application.forwarded:email"]
+    assert (later.state, later.attempts) == ("sent", 1)  # the claim given back did not count

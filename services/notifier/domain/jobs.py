@@ -125,6 +125,13 @@ def claimed(job: Job, now: datetime, policy: RetryPolicy) -> Job:
     )
 
 
+def unclaimed(job: Job, now: datetime) -> Job:
+    """A claim given back before its attempt: due again at once, the attempt not counted."""
+    return _changed(
+        job, now, state="pending", attempts=job.attempts - 1, next_attempt_at=stamp(now)
+    )
+
+
 def deferred(job: Job, now: datetime, until: str) -> Job:
     """Not yet: an earlier step of the application goes first on this channel (``pending``:
     its contact is known, and it is made due when the earlier step finishes)."""

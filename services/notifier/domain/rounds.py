@@ -10,7 +10,7 @@ polled while it waits (``order_recheck`` only heals a chain whose sender died).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -67,6 +67,8 @@ class Behind:
 @dataclass
 class Round:
     claims: list[tuple[Job, Job]] = field(default_factory=list)  # (read, claimed)
+    # Claimed to go right after an earlier step this sender holds: claimed id -> earlier id.
+    after: dict[str, str] = field(default_factory=dict)
     waits: list[tuple[Job, Job]] = field(default_factory=list)  # no contact yet
     expired: list[tuple[Job, Job]] = field(default_factory=list)  # (read, failed)
     behind: list[Behind] = field(default_factory=list)
@@ -78,12 +80,20 @@ def plan(
     lanes: Iterable[Job],
     now: datetime,
     policy: RetryPolicy,
+    ours: Collection[str] = (),
 ) -> Round:
-    """Decide what becomes of each due job this round."""
+    """Decide what becomes of each due job this round.
+
+    A job whose earlier step is held by this sender (``ours``: attempts under way here, or
+    claimed in this round) is claimed to go right after it, in this process: no note on
+    the earlier job, no wake-up, no other round. Its sender attempts it once the earlier
+    one's outcome is stored and final, and otherwise gives the claim back.
+    """
     # The lanes were read after the due jobs: where both hold a job, theirs is newer.
     lane = list({job.id: job for job in [*due, *lanes]}.values())
     decided = Round()
-    for job in due:
+    held = set(ours)
+    for job in sorted(due, key=lambda job: job.sequence):  # an earlier step decided first
         if job.application_number not in contacts:
             if jobs.contact_overdue(job, now, policy):
                 error = "no contact: application.registered was never received"
@@ -92,9 +102,15 @@ def plan(
                 decided.waits.append((job, jobs.still_waiting(job, now, policy)))
             continue
         earlier = waits_for(job, lane)
+        if earlier is not None and earlier.id in held:
+            decided.claims.append((job, jobs.claimed(job, now, policy)))
+            decided.after[job.id] = earlier.id
+            held.add(job.id)
+            continue
         if earlier is not None:  # the citizen hears of the steps in their order
             until = jobs.after(earlier, now, policy.order_recheck)
             decided.behind.append(Behind(job, earlier, jobs.deferred(job, now, until)))
             continue
         decided.claims.append((job, jobs.claimed(job, now, policy)))
+        held.add(job.id)
     return decided

@@ -31,6 +31,7 @@ class Claimed:
 
     job: Job
     contact: Contact
+    after: str | None = None  # the earlier step's job this sender holds: it goes first
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class Notifier:
         chosen = window
         if len(window) > limit:
             chosen = [window[i] for i in sorted(random.sample(range(len(window)), limit))]
-        claimed, left = await self.claim(chosen)
+        claimed, left = await self.claim(chosen, busy)
         return Batch(claimed, more=len(window) > limit or left)
 
     async def release_unstarted(self, busy: Collection[str]) -> int:
@@ -123,16 +124,20 @@ class Notifier:
         await self.attempt(claimed[0])
         return True
 
-    async def claim(self, due: Sequence[Job]) -> tuple[list[Claimed], bool]:
+    async def claim(
+        self, due: Sequence[Job], busy: Collection[str] = ()
+    ) -> tuple[list[Claimed], bool]:
         """Take what can go out of ``due``; settle the rest (contact missing, or an earlier
-        step goes first). Also whether some stay due (an earlier step finished meanwhile)."""
+        step goes first). Also whether some stay due (an earlier step finished meanwhile).
+        A job whose earlier step is under way here (``busy``) or claimed with it is taken
+        to go after it (``Claimed.after``, ``attempt_after``)."""
         if not due:
             return [], False
         now = self.clock()
         contacts = await self._contacts({job.application_number for job in due})
         lane_ids = rounds.lanes_to_read(due)
         lanes = await self.store.jobs(lane_ids) if lane_ids else []
-        decided = rounds.plan(due, contacts, lanes, now, self.policy)
+        decided = rounds.plan(due, contacts, lanes, now, self.policy, busy)
         for current, _ in decided.claims:
             if current.state == "sending":
                 log.warning("taking back a job whose sender did not finish", job=current.id)
@@ -148,7 +153,9 @@ class Notifier:
             await self.store.replace(current, waiting)
         for current, failed in decided.expired:
             await self.outcomes.settle(current, failed)
-        return [Claimed(job, contacts[job.application_number]) for job in won], left
+        return [
+            Claimed(job, contacts[job.application_number], decided.after.get(job.id)) for job in won
+        ], left
 
     async def _contacts(self, numbers: set[str]) -> dict[str, Contact]:
         unknown = numbers - self.known.keys()
@@ -162,8 +169,30 @@ class Notifier:
             del self.known[next(iter(self.known))]  # the oldest
         self.known[number] = contact
 
-    async def attempt(self, claimed: Claimed) -> None:
-        """Send a claimed job once and store what came of it."""
+    async def attempt_after(self, earlier: Awaitable[bool] | None, claimed: Claimed) -> bool:
+        """Attempt a job claimed to go after ``claimed.after`` once that one's attempt
+        (``earlier``: what it came to; None when it ended before this began) has stored a
+        final outcome. Otherwise (it will be retried, or another sender took it) the claim
+        is given back, due at once: the next round puts the job behind the earlier one."""
+        assert claimed.after is not None
+        try:
+            if earlier is not None:
+                final = await earlier
+            else:
+                stored = await self.store.job(claimed.after)
+                final = stored is None or stored.final
+        except Exception:  # the earlier attempt failed unexpectedly: not known to be done
+            final = False
+        if final:
+            return await self.attempt(claimed)
+        job = claimed.job
+        if await self.store.replace(job, jobs.unclaimed(job, self.clock())):
+            log.info("claim given back: the earlier step is not done", job=job.id)
+        return False
+
+    async def attempt(self, claimed: Claimed) -> bool:
+        """Send a claimed job once and store what came of it; whether that outcome is final
+        and stored."""
         job = claimed.job
         try:
             receipt = await self._send(job, claimed.contact)
@@ -174,7 +203,8 @@ class Notifier:
             outcome = self._after_failure(job, f"{type(exc).__name__}: {exc}", permanent=False)
         else:
             outcome = jobs.finished(job, self.clock(), receipt=receipt)
-        await self.outcomes.settle(job, outcome)
+        stored = await self.outcomes.settle(job, outcome)
+        return stored and outcome.final
 
     async def _send(self, job: Job, contact: Contact) -> str | None:
         if job.channel == "email":

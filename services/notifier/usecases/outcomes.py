@@ -24,9 +24,10 @@ class Outcomes:
     clock: Callable[[], datetime]
     sleep: Callable[[float], Awaitable[None]]
 
-    async def settle(self, current: Job, new: Job) -> None:
+    async def settle(self, current: Job, new: Job) -> bool:
         """Store an attempt's outcome, retrying in place until it is stored: never by
-        sending again. Jobs that waited for a finished one become due at once."""
+        sending again. Jobs that waited for a finished one become due at once. False when
+        the job had changed (another sender took it back): nothing stored."""
         event = jobs.outcome_event(new, self.clock()) if new.final else None
         failures = 0
         while True:
@@ -51,7 +52,7 @@ class Outcomes:
                 await self.sleep(pause)
         if followers is None:
             log.warning("job changed while its outcome was stored", job=current.id)
-            return
+            return False
         if followers:
             await self._wake_followers(followers)
         if new.final:
@@ -63,6 +64,7 @@ class Outcomes:
                 attempts=new.attempts,
                 error=new.error,
             )
+        return True
 
     async def _write(
         self, current: Job, new: Job, event: NotificationOutcome | None
