@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from services.notifier.domain import jobs
+from services.notifier.domain import jobs, rounds
 from services.notifier.domain.steps import StepEvent
 from shared.clock import stamp
 from shared.contracts.events import event_body
@@ -111,3 +111,22 @@ def test_a_later_step_waits_for_an_earlier_one_at_least_until_that_one_is_due() 
     later = jobs.deferred(sms_job(), NOW, "2026-11-27T08:00:10.000Z")
     assert later.next_attempt_at == "2026-11-27T08:00:10.000Z"
     assert later.version == 2
+
+
+def test_a_round_takes_the_earliest_due_step_of_a_lane_before_a_later_one() -> None:
+    def job(number: str, key: str, channel: str) -> jobs.Job:
+        made = jobs.new_jobs(StepEvent(key, number), NOW, True)
+        return next(job for job in made if job.channel == channel)
+
+    a, b = "SQ-2026-000001", "SQ-2026-000002"
+    reg, fwd, done = (
+        job(a, key, "email")
+        for key in ("application.registered", "application.forwarded", "application.completed")
+    )
+    other = job(b, "application.forwarded", "sms")
+    window = [reg, other, fwd, done]
+
+    assert rounds.earliest_first([fwd, done], window) == [reg, fwd]
+    assert rounds.earliest_first([done, other], window) == [reg, other]
+    assert rounds.earliest_first([reg, fwd], window) == [reg, fwd]
+    assert rounds.earliest_first([other], [other]) == [other]

@@ -95,6 +95,7 @@ class Notifier:
         chosen = window
         if len(window) > limit:
             chosen = [window[i] for i in sorted(random.sample(range(len(window)), limit))]
+            chosen = rounds.earliest_first(chosen, window)
         claimed, left = await self.claim(chosen, busy)
         return Batch(claimed, more=len(window) > limit or left)
 
