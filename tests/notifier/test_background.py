@@ -149,6 +149,16 @@ class FailingOnceProvider(GatedProvider):
         return await FakeProvider.send(self, message)
 
 
+async def claim_the_next_step_while_the_first_is_sent(
+    local: LocalNotifier, sender: Sender, mailer: GatedProvider, number: str
+) -> None:
+    """The registration's e-mail held at the gate; the forwarding recorded and claimed."""
+    await wait_until(lambda: mailer.started == 1, "the first e-mail under way", timeout=5)
+    await local.publish("application.forwarded", forwarded(number))
+    sender.wake()
+    await wait_until(lambda: len(sender._inflight) == 2, "the next e-mail claimed", timeout=5)
+
+
 async def test_a_step_recorded_while_its_earlier_step_is_sent_here_goes_right_after_it() -> None:
     mailer = GatedProvider()
     local = LocalNotifier(mailer=mailer)
@@ -156,11 +166,8 @@ async def test_a_step_recorded_while_its_earlier_step_is_sent_here_goes_right_af
     await local.publish("application.registered", registered(number))
     sender = Sender(local.notifier, interval=60.0)
     async with running(sender):
-        await wait_until(lambda: mailer.started == 1, "the first e-mail under way", timeout=5)
-        await local.publish("application.forwarded", forwarded(number))
-        sender.wake()
         # Claimed by this sender to go after the e-mail under way: not put behind it.
-        await wait_until(lambda: len(sender._inflight) == 2, "the next e-mail claimed", timeout=5)
+        await claim_the_next_step_while_the_first_is_sent(local, sender, mailer, number)
         later = local.store.jobs_by_id[f"{number}:application.forwarded:email"]
         assert (later.state, later.attempts) == ("sending", 1)
         assert local.store.followers == {}  # no note on the earlier job
@@ -181,10 +188,7 @@ async def test_a_step_claimed_after_one_that_fails_is_given_back_and_goes_after_
     await local.publish("application.registered", registered(number))
     sender = Sender(local.notifier, interval=0.02)
     async with running(sender):
-        await wait_until(lambda: mailer.started == 1, "the first e-mail under way", timeout=5)
-        await local.publish("application.forwarded", forwarded(number))
-        sender.wake()
-        await wait_until(lambda: len(sender._inflight) == 2, "the next e-mail claimed", timeout=5)
+        await claim_the_next_step_while_the_first_is_sent(local, sender, mailer, number)
         mailer.gate.set()
         later_id = f"{number}:application.forwarded:email"
         await wait_until(
