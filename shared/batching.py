@@ -6,6 +6,11 @@ and then go out together as the next batch. An idle service therefore pays no wa
 and a busy one pays one round trip per batch instead of one per write (docs/performance.md).
 A batch that fails fails every call in it; each caller handles that as it handles a
 failed write of its own (retries it, or leaves the message to be retried).
+
+``Deferred`` is for writes nobody waits for, whose loss only costs doing them again later
+(a mark to take off that housekeeping also finds): each ``add`` returns at once, and every
+item added within ``wait`` seconds goes out in one ``send``. A send that fails is logged
+and dropped; ``queued`` tells the housekeeping what is on its way.
 """
 
 from __future__ import annotations
@@ -14,11 +19,15 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+import structlog
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 # The most items one batch takes; the rest go in the next one.
 LIMIT = 256
+
+log = structlog.get_logger("meter.batching")
 
 
 class Coalescing(Generic[Item, Result]):
@@ -72,3 +81,48 @@ class Coalescing(Generic[Item, Result]):
                         future.set_result(result)
         finally:
             self._runner = None
+
+
+class Deferred(Generic[Item]):
+    """``add(item)``: ``send`` it, with every item added within ``wait`` seconds, later."""
+
+    def __init__(self, send: Callable[[list[Item]], Awaitable[object]], wait: float) -> None:
+        self._send = send
+        self.wait = wait
+        self._pending: list[Item] = []
+        self._sending: list[Item] = []
+        self._runner: asyncio.Task[None] | None = None
+        self.batches = 0  # how many were sent (for tests and the log)
+
+    @property
+    def queued(self) -> set[Item]:
+        """The items added and not yet written (waiting, or in the batch being sent)."""
+        return {*self._pending, *self._sending}
+
+    def add(self, item: Item) -> None:
+        self._pending.append(item)
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._send_soon())
+
+    async def _send_soon(self) -> None:
+        # Until nothing is pending: items added while a batch is sent go in the next one.
+        while self._pending:
+            await asyncio.sleep(self.wait)
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Send what is pending now (in batches of at most ``LIMIT``)."""
+        while self._pending:
+            self._sending = self._pending[:LIMIT]
+            del self._pending[:LIMIT]
+            self.batches += 1
+            try:
+                await self._send(list(self._sending))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning(
+                    "deferred writes failed; left to housekeeping", items=len(self._sending)
+                )
+            finally:
+                self._sending = []

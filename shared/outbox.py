@@ -31,7 +31,12 @@ from shared.messaging import Messenger, new_message_id
 log = structlog.get_logger("meter.outbox")
 
 # How long a service's published entries wait to be removed together (one round trip).
-CLEAR_WAIT = 0.02
+# Publishing is not delayed by it; a crash within it only has those entries published again.
+CLEAR_WAIT = 0.25
+# The same for documents that another instance may well rewrite soon after (a work order
+# reported right after its assignment): such a write publishes again, in order, whatever it
+# finds still in the outbox, so their entries wait less.
+SHARED_CLEAR_WAIT = 0.02
 # The longest a document whose message the broker refused waits for its next try (seconds).
 MAX_HOLD = 30.0
 

@@ -153,6 +153,7 @@ class ServiceRuntime:
         *,
         on_start: Callable[[], Awaitable[None]] | None = None,
         background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+        on_stop: Callable[[], Awaitable[None]] | None = None,
     ) -> FastStream:
         for queue_name, route in self.routes.table.items():
             self._subscribe(queue_name, route)
@@ -181,6 +182,11 @@ class ServiceRuntime:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if on_stop is not None:
+                try:
+                    await on_stop()
+                except Exception:  # what it would have written is left to housekeeping
+                    log.warning("finishing deferred writes failed", exc_info=True)
 
         @app.after_shutdown
         async def close_database() -> None:

@@ -18,7 +18,7 @@ from shared.clock import utc_now
 from shared.contracts.registry import Service
 from shared.logging import configure
 from shared.metrics import size_of
-from shared.outbox import CLEAR_WAIT, Outbox
+from shared.outbox import CLEAR_WAIT, SHARED_CLEAR_WAIT, Outbox
 from shared.runtime import ServiceRuntime
 
 
@@ -38,7 +38,9 @@ def create_app(
     outbox = Outbox(runtime.messenger)
     runtime.track_outbox(outbox)
     if store is None:
-        store = MongoDispatcherStore(runtime.db, outbox, clear_wait=CLEAR_WAIT)
+        store = MongoDispatcherStore(
+            runtime.db, outbox, clear_wait=SHARED_CLEAR_WAIT, settle_wait=CLEAR_WAIT
+        )
     runtime.gauge(
         "meter_dispatcher_work_orders_waiting",
         "Work orders waiting for a team",
@@ -48,5 +50,7 @@ def create_app(
     DispatcherHandlers(dispatcher).serve(runtime.routes)
     housekeeping = Housekeeping(dispatcher, settings.housekeeping_interval)
     return runtime.build_app(
-        on_start=store.ensure_indexes, background=[outbox.run, housekeeping.run]
+        on_start=store.ensure_indexes,
+        background=[outbox.run, housekeeping.run],
+        on_stop=store.flush_settled,
     )

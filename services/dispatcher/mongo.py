@@ -35,7 +35,7 @@ from services.dispatcher.domain import workorders
 from services.dispatcher.domain.changes import Change, Document
 from services.dispatcher.domain.teams import Team
 from services.dispatcher.domain.workorders import Message, WorkOrder
-from shared.batching import Coalescing
+from shared.batching import Coalescing, Deferred
 from shared.contracts.field import WorkOrderAssigned
 from shared.contracts.replies import Refused
 from shared.mongo import Lookup
@@ -54,7 +54,16 @@ TEAMS_FRESH = 5.0
 
 
 class MongoDispatcherStore:
-    def __init__(self, db: Any, outbox: Outbox | None = None, *, clear_wait: float = 0.0) -> None:
+    def __init__(
+        self,
+        db: Any,
+        outbox: Outbox | None = None,
+        *,
+        clear_wait: float = 0.0,
+        settle_wait: float | None = None,
+    ) -> None:
+        """``clear_wait`` > 0: published entries leave the outboxes in batches; and
+        ``settle_wait`` (default ``clear_wait``) > 0: so do the marks of settled stock."""
         self.teams_collection = db["teams"]
         self.stock = db["stock"]
         self.team_days = db["team_days"]
@@ -74,6 +83,8 @@ class MongoDispatcherStore:
         self._by_work_order_id = Lookup(self.work_orders_collection, "work_order_id")
         self._reply = Lookup(self.replies)
         self._settled = Coalescing(self._all_settled)
+        settle_wait = clear_wait if settle_wait is None else settle_wait
+        self._settling = Deferred(self._all_settled, settle_wait) if settle_wait > 0 else None
 
     async def ensure_indexes(self) -> None:
         work_orders = self.work_orders_collection
@@ -188,7 +199,11 @@ class MongoDispatcherStore:
             query["stock_pending"] = {"$exists": True}
         order = [("created_at", ASCENDING), ("_id", ASCENDING)]
         cursor = self.work_orders_collection.find(query).sort(order).limit(limit)
-        return list(await cursor.to_list())
+        found: list[WorkOrder] = await cursor.to_list()
+        if stock_pending and self._settling is not None:  # settled, the mark on its way out
+            settling = self._settling.queued
+            return [work_order for work_order in found if work_order["_id"] not in settling]
+        return found
 
     async def past_due(
         self, day: str, *, unannounced: bool = False, limit: int = 1000
@@ -238,7 +253,15 @@ class MongoDispatcherStore:
         return True
 
     async def stock_settled(self, number: str) -> None:
-        await self._settled(number)
+        if self._settling is None:
+            await self._settled(number)
+        else:
+            self._settling.add(number)
+
+    async def flush_settled(self) -> None:
+        """Take off now the settled marks still waiting for their batch."""
+        if self._settling is not None:
+            await self._settling.flush()
 
     async def _all_settled(self, numbers: list[str]) -> list[None]:
         """One update for the work orders whose stock changes were finished together."""

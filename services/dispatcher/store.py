@@ -109,7 +109,16 @@ class DispatcherStore(Protocol):
         ...
 
     async def stock_settled(self, number: str) -> None:
-        """The closed work order's stock change is done: forget ``stock_pending``."""
+        """The closed work order's stock change is done: forget ``stock_pending``.
+
+        The mark may be taken off a moment later, with others in one write; meanwhile
+        ``work_orders(stock_pending=True)`` leaves the work order out. Should the write
+        never happen (a crash), housekeeping settles it again: every change is idempotent.
+        """
+        ...
+
+    async def flush_settled(self) -> None:
+        """Take off now the marks ``stock_settled`` left waiting (the service stops)."""
         ...
 
     # --- refused reports ---------------------------------------------------------------

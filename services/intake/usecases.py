@@ -87,19 +87,19 @@ class Intake:
         channel = self.channel_users.get(sender or "")
         if channel is None:
             return refused(field_error("user_id", ErrorCode.UNAUTHENTICATED, parsed.language))
-        if (stored := await self._registered_before(parsed)) is not None:
-            return stored
+        # A submission registered before gets its stored reply, whatever the body. It is
+        # looked for only when this body would not register: one that would fails on the
+        # unique submission id instead (``DuplicateSubmission``), so a new submission, the
+        # common case, pays no lookup for it.
         decision = await self._decide(parsed)
         match decision:
             case domain.Refuse(errors=errors):
-                codes = [error.code for error in errors]
-                # A concurrent copy of this submission may have just taken the open slot.
-                if ErrorCode.OPEN_APPLICATION_EXISTS in codes and (
-                    stored := await self._registered_before(parsed)
-                ):
+                if (stored := await self._registered_before(parsed)) is not None:
                     return stored
                 return refused(*errors)
             case domain.NeedsConfirmation(active_meters=meters, language=language):
+                if (stored := await self._registered_before(parsed)) is not None:
+                    return stored
                 warning = ActiveMeterWarning(
                     message=domain.active_meter_warning_text(language), active_meters=meters
                 )

@@ -167,6 +167,9 @@ class MemoryDispatcherStore:
     async def stock_settled(self, number: str) -> None:
         self.documents[number].pop("stock_pending", None)
 
+    async def flush_settled(self) -> None:
+        return None
+
     # --- refused reports ---------------------------------------------------------------
 
     async def refusal_for(self, message_id: str) -> Refused | None:

@@ -178,6 +178,41 @@ async def test_a_malformed_body_without_reply_to_is_parked(
     assert "UTF-8" in parked.headers["x-error"]
 
 
+async def test_a_submission_sent_again_after_its_application_closed_gets_its_first_reply(
+    portal: Portal, events: EventLog, rabbitmq_url: str
+) -> None:
+    """Nothing blocks the body any more (its open slot is free), yet it registers nothing:
+    the stored reply is found by its submission id, whatever the body."""
+    body = submission()
+    first = await portal.request("intake.submit_application", body)
+    number = first.body["application_number"]
+    await publish_event(
+        rabbitmq_url,
+        "application.rejected",
+        {
+            "application_number": number,
+            "occurred_at": "2026-11-27T10:00:00+04:00",
+            "sequence": 3,
+            "reason_code": "no_meter_stock",
+            "comment": "Sayğac yoxdur.",
+        },
+    )
+    for _ in range(50):  # until intake has closed it: a fresh id registers again
+        fresh = await portal.request("intake.submit_application", submission())
+        if fresh.outcome == "registered":
+            break
+        await asyncio.sleep(0.1)
+    assert fresh.outcome == "registered"
+
+    for again in (body, {**body, "reason_code": "relocate_meter"}, {**body, "phone": "bad"}):
+        reply = await portal.request("intake.submit_application", again)
+        assert reply.body == first.body
+    await events.wait_for("application.registered", 2)
+    await asyncio.sleep(0.5)
+    registered = [e["application_number"] for e in events.bodies("application.registered")]
+    assert registered == [number, fresh.body["application_number"]]
+
+
 async def test_a_closed_application_frees_its_subscriber_code_and_reason(
     portal: Portal, events: EventLog, rabbitmq_url: str
 ) -> None:
