@@ -29,7 +29,7 @@ from shared.contracts.registry import Service
 from shared.documents import prepare_in_background
 from shared.logging import configure
 from shared.metrics import Counted, size_of
-from shared.outbox import Outbox
+from shared.outbox import CLEAR_WAIT, Outbox
 from shared.runtime import ServiceRuntime
 
 log = structlog.get_logger("meter.notifier")
@@ -57,7 +57,7 @@ def create_app(
     runtime.track_outbox(outbox)
     made_store: MongoNotifierStore | None = None
     if store is None:
-        store = made_store = MongoNotifierStore(runtime.db, outbox)
+        store = made_store = MongoNotifierStore(runtime.db, outbox, clear_wait=CLEAR_WAIT)
     made_mailer, made_sms = make_providers(settings)
     mailer, sms = mailer or made_mailer, sms or made_sms
     deliveries = runtime.metrics.counter(

@@ -99,6 +99,31 @@ async def test_an_application_seen_before_is_a_duplicate_and_changes_nothing(
     assert (await level(store, "BAK-NAS")).reserved == 1
 
 
+async def test_an_application_replayed_after_it_was_completed_gives_back_what_it_took(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore, clock: MovableClock
+) -> None:
+    """The replay reserves a meter and takes today's slot before its write finds the number
+    taken; both go back, so the stock and the team's days are as the first left them."""
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    assignment = await assigned_one(dispatcher, store)
+    registration = event(application_number=assignment.application_number)
+    body = report(assignment.model_dump())
+    assert (await dispatcher.report(command(body), "m-1", "guest")).log["outcome"] == "accepted"
+    published = len(store.published)
+    clock.next_day()
+
+    outcome = await dispatcher.register(registration, None)
+
+    assert outcome.log["outcome"] == "duplicate"
+    assert len(store.published) == published
+    stock = await level(store, "BAK-NAS")
+    assert (stock.reserved, stock.consumed, stock.available) == (0, 1, 1)
+    loads = await store.team_loads("2026-11-27", ["T-01"])
+    assert loads.get("T-01", []) == [], "today's slot given back"
+    first_day = await store.team_loads("2026-11-26", ["T-01"])
+    assert first_day["T-01"] == [assignment.application_number], "its own day kept"
+
+
 async def test_with_no_team_free_the_work_order_waits_and_keeps_its_meter(
     dispatcher: Dispatcher, store: MemoryDispatcherStore
 ) -> None:

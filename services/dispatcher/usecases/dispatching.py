@@ -91,10 +91,10 @@ class Dispatcher:
         return Outcome(None, {"outcome": status, "district": app.district_code})
 
     async def _dispatch(self, app: Application, correlation_id: str | None) -> str:
-        # A redelivered or replayed event changes nothing. Its events, if still pending,
-        # are being published by the first delivery or are left to the outbox relay.
-        if await self.store.work_order(app.number) is not None:
-            return "duplicate"
+        # A redelivered or replayed event changes nothing: its insert fails on the number,
+        # and what it took meanwhile is given back (``_undo``). It is not looked for first:
+        # a new application, the common case, pays no read for it. Its events, if still
+        # pending, are being published by the first delivery or are left to the relay.
         reserved = None
         if workorders.needs_meter(app.reason_code):
             reserved = await self.store.reserve(app.district_code, app.number)
@@ -243,6 +243,12 @@ class Dispatcher:
         return None, day
 
     async def _unclaim_unless_kept(self, number: str, team: Team, day: str) -> None:
+        """Give back ``team``'s slot on ``day`` unless the stored work order counts on it
+        (one stored before ``assigned_day`` was kept counts on the day it is seen)."""
         stored = await self.store.work_order(number)
-        if stored is None or stored.get("team_id") != team.team_id:
+        if (
+            stored is None
+            or stored.get("team_id") != team.team_id
+            or stored.get("assigned_day", day) != day
+        ):
             await self.store.unclaim(team.team_id, day, number)
