@@ -97,8 +97,16 @@ def test_the_outcome_bodies_go_on_the_wire_byte_for_byte_as_before() -> None:
 
 def test_a_job_waiting_for_its_contact_looks_again_and_gives_up_after_the_wait() -> None:
     waiting = sms_job(contact_known=False)
-    again = jobs.still_waiting(waiting, NOW, POLICY)
-    assert (again.state, again.next_attempt_at) == ("waiting", stamp(NOW + timedelta(seconds=30)))
+    # Soon while the registration may be a moment behind, then every ``contact_recheck``.
+    for waited, pause in [(0, 1), (1, 1), (10, 5), (59, 29.5), (60, 30), (3600, 30)]:
+        now = NOW + timedelta(seconds=waited)
+        again = jobs.still_waiting(waiting, now, POLICY)
+        assert again.state == "waiting"
+        assert again.next_attempt_at == stamp(now + timedelta(seconds=pause)), waited
+    quick = dataclasses.replace(POLICY, contact_recheck=0.05)
+    assert jobs.still_waiting(waiting, NOW, quick).next_attempt_at == stamp(
+        NOW + timedelta(seconds=0.05)
+    )
     assert not jobs.contact_overdue(waiting, NOW + timedelta(days=6), POLICY)
     assert jobs.contact_overdue(waiting, NOW + timedelta(days=7, seconds=1), POLICY)
 

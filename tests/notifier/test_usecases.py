@@ -324,6 +324,80 @@ async def test_steps_arriving_before_the_registration_wait_and_go_out_in_order_o
     assert len(local.bodies("notification.delivered")) == 6
 
 
+def counting_wake_ups(local: LocalNotifier) -> list[Collection[str]]:
+    """The ``make_due`` calls of ``local``'s store, by the ids each named."""
+    calls: list[Collection[str]] = []
+    make_due = local.store.make_due
+
+    async def counted(ids: Collection[str], state: jobs.State, at: str) -> None:
+        calls.append(ids)
+        await make_due(ids, state, at)
+
+    local.store.make_due = counted  # type: ignore[method-assign]
+    return calls
+
+
+async def test_a_registration_with_no_step_waiting_for_it_writes_no_wake_up(
+    local: LocalNotifier,
+) -> None:
+    wake_ups = counting_wake_ups(local)
+    await local.publish("application.registered", registered(A))
+    await local.publish("application.forwarded", forwarded(A))
+    await local.run()
+    assert wake_ups == []
+    assert len(local.bodies("notification.delivered")) == 4
+
+
+async def test_steps_another_instance_put_to_wait_go_out_soon_after_the_registration(
+    mailer: FakeProvider, sms: FakeProvider
+) -> None:
+    """This instance cannot know of the other's wait: the jobs look again by themselves,
+    after a second while the registration may be just behind, not ``contact_recheck``."""
+    policy = dataclasses.replace(POLICY, contact_recheck=30.0)
+    other = LocalNotifier(mailer, sms, policy)
+    this = LocalNotifier(mailer, sms, policy, store=other.store, clock=other.clock)
+    await other.publish("application.forwarded", forwarded(A))
+    await other.deliver_due()
+    assert {state for _, state in states(other, A)} == {"waiting"}
+    wake_ups = counting_wake_ups(this)
+
+    await this.publish("application.registered", registered(A, language="en"))
+    started = this.clock()
+    await this.run()
+
+    assert wake_ups == []
+    assert sms.texts() == [
+        "Your application has been registered. Thank you for using our service. "
+        f"Your application number: {A}",
+        f"Your application {A} has been forwarded for execution.",
+    ]
+    assert this.clock() - started <= timedelta(seconds=1)
+
+
+async def test_a_registration_recorded_while_its_steps_are_put_to_wait_wakes_them_at_once(
+    mailer: FakeProvider, sms: FakeProvider
+) -> None:
+    local = LocalNotifier(mailer, sms, dataclasses.replace(POLICY, contact_recheck=30.0))
+    await local.publish("application.forwarded", forwarded(A))
+    replace = local.store.replace
+    registering: list[bool] = []
+
+    async def registration_meanwhile(current: jobs.Job, new: jobs.Job) -> bool:
+        if new.state == "waiting" and not registering:  # the contact arrives right now
+            registering.append(True)
+            await local.publish("application.registered", registered(A))
+        return await replace(current, new)
+
+    local.store.replace = registration_meanwhile  # type: ignore[method-assign]
+    await local.deliver_due()
+    assert registering == [True]
+    started = local.clock()
+    await local.run()
+
+    assert local.clock() == started, "nothing waited for a later look"
+    assert len(local.bodies("notification.delivered")) == 4
+
+
 async def test_a_step_whose_registration_never_arrives_is_reported_failed_after_the_wait(
     mailer: FakeProvider, sms: FakeProvider
 ) -> None:

@@ -147,7 +147,14 @@ def after(earlier: Job, now: datetime, pause: float) -> str:
 
 
 def still_waiting(job: Job, now: datetime, policy: RetryPolicy) -> Job:
-    later = now + timedelta(seconds=policy.contact_recheck)
+    """Looked at again after half the time it has waited so far, at least a second (or
+    ``contact_recheck`` if shorter) and at most ``contact_recheck``: a registration that
+    was only a moment behind (handled by another notifier instance, which cannot know of
+    this wait) is caught within a second or so; one that never comes is looked for every
+    ``contact_recheck`` until ``contact_wait`` is over."""
+    waited = (now - datetime.fromisoformat(job.created_at.replace("Z", "+00:00"))).total_seconds()
+    pause = min(policy.contact_recheck, max(1.0, waited / 2))
+    later = now + timedelta(seconds=pause)
     return _changed(job, now, state="waiting", next_attempt_at=stamp(later))
 
 

@@ -52,6 +52,11 @@ class Notifier:
     # kept here, so later steps of an application cost no read of it.
     known: dict[str, Contact] = field(default_factory=dict)
     known_limit: int = 10_000
+    # Applications whose jobs this process's sender put to wait for the contact: their
+    # registration makes those jobs due at once. Others' (another instance's, or from
+    # before a restart) look again soon by themselves (``jobs.still_waiting``), so a
+    # registration, nearly always the first event, costs no write for jobs that do not wait.
+    awaiting: dict[str, None] = field(default_factory=dict)
 
     @property
     def outcomes(self) -> Outcomes:
@@ -74,9 +79,10 @@ class Notifier:
         ):
             self._know(step.number, contact)  # its senders need not read it back
         recorded = await self.store.record(jobs.new_jobs(step, now, True, correlation_id))
-        if step.contact is not None:
+        if step.contact is not None and step.number in self.awaiting:
             others = rounds.application_job_ids(step.number, besides=step.key)
             await self.store.make_due(others, "waiting", stamp(now))
+            self.awaiting.pop(step.number, None)
         outcome = "recorded" if recorded else "duplicate"
         return Outcome(None, {"outcome": outcome, "step": step.key})
 
@@ -150,13 +156,29 @@ class Notifier:
                 await self.store.replace(behind.current, behind.deferred)
             else:
                 left = True  # the earlier one has just finished: due now, next round
-        for current, waiting in decided.waits:
-            await self.store.replace(current, waiting)
+        if decided.waits:
+            await self._wait_for_contacts(decided.waits)
         for current, failed in decided.expired:
             await self.outcomes.settle(current, failed)
         return [
             Claimed(job, contacts[job.application_number], decided.after.get(job.id)) for job in won
         ], left
+
+    async def _wait_for_contacts(self, waits: Sequence[tuple[Job, Job]]) -> None:
+        """Store the jobs that wait for their contact; the registration recorded here
+        wakes them. One recorded while they were being put to wait wakes them now."""
+        numbers = {current.application_number for current, _ in waits}
+        for number in numbers:
+            if number not in self.awaiting and len(self.awaiting) >= self.known_limit:
+                del self.awaiting[next(iter(self.awaiting))]  # the oldest: it looks by itself
+            self.awaiting[number] = None
+        for current, waiting in waits:
+            await self.store.replace(current, waiting)
+        arrived = [number for number in numbers if number in self.known]
+        for number in arrived:
+            self.awaiting.pop(number, None)
+            ids = rounds.application_job_ids(number)
+            await self.store.make_due(ids, "waiting", stamp(self.clock()))
 
     async def _contacts(self, numbers: set[str]) -> dict[str, Contact]:
         unknown = numbers - self.known.keys()
