@@ -1,17 +1,20 @@
 """The background sender: the loop that delivers due jobs beside the consumer.
 
-Each round claims as many due jobs as there is room for (``concurrency`` attempts at
-once) in a few round trips, and sends each in its own task, so a slow or failing provider
-never holds up the others. A round starts when woken (new jobs recorded, an attempt
-finished), at once again while more jobs are due, or every ``interval`` seconds; wake-ups
-arriving within ``gather`` seconds make one round. A failing round (the database is down)
-is retried with a pause that doubles up to ``outage_cap``; the first round after a failed
-one begins by releasing this sender's claims that it is not sending (a claim the database
-wrote before it went away, unanswered, is held by nobody), and so does a round every
-``sweep`` seconds (a claim of a round given up that the server applied later). On
-shutdown attempts under way get ``graceful`` seconds to finish; what is cut off is made due
-again at once for another sender (or taken back when this sender's mark of life runs out,
-if the database does not answer then).
+Each round claims as many due jobs as there is room for (``concurrency`` attempts at once)
+in a few round trips, and sends each in its own task, so a slow or failing provider never
+holds up the others. A round starts when woken (new jobs recorded, an attempt finished),
+at once again while more jobs are due, or every ``interval`` seconds; wake-ups arriving
+within ``gather`` seconds make one round. A round looks for due jobs in the database (a
+poll) every ``interval`` seconds, and at once when this process made jobs due there
+(``Notifier.poll_wanted``); otherwise it claims the jobs this process has just recorded
+(``Notifier.fresh``) without that look, and a round with neither costs nothing. A failing
+round (the database is down) is retried with a pause that doubles up to ``outage_cap``;
+the first round after a failed one begins by releasing this sender's claims that it is not
+sending (a claim the database wrote before it went away, unanswered, is held by nobody),
+and so does a round every ``sweep`` seconds (a claim of a round given up that the server
+applied later). On shutdown attempts under way get ``graceful`` seconds to finish; what is
+cut off is made due again at once for another sender (or taken back when this sender's
+mark of life runs out, if the database does not answer then).
 
 ``Liveness`` renews this process's mark of life every ``beat`` seconds (alive for ``ttl``)
 and, once it has itself been alive without a break for ``ttl``, makes due again the jobs
@@ -53,6 +56,7 @@ class Sender:
     unsure: bool = False  # a round failed: claims of it may be written but unanswered
     sweep: float = 60.0  # and every so often anyway (a claim the server applied late)
     _swept_at: float | None = None
+    _polled_at: float = float("-inf")  # when this sender last looked for due jobs
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _inflight: dict[str, asyncio.Task[bool]] = field(default_factory=dict)
 
@@ -98,7 +102,14 @@ class Sender:
         room = self.concurrency - len(self._inflight)
         if room <= 0:
             return False
-        batch = await self.notifier.claim_due(room, set(self._inflight))
+        notifier = self.notifier
+        if notifier.poll_wanted or now - self._polled_at >= self.interval:
+            self._polled_at = now
+            batch = await notifier.claim_due(room, set(self._inflight))
+        elif notifier.fresh:  # only what this process recorded: no look in the database
+            batch = await notifier.claim_fresh(room, set(self._inflight))
+        else:  # an attempt ended and made nothing due: nothing to look for
+            return False
         for claimed in batch.claimed:
             self._start(claimed)
         return batch.more and len(self._inflight) < self.concurrency

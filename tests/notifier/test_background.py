@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 
 import pytest
 
 from services.notifier.background import Sender
+from services.notifier.domain.jobs import Job
 from services.notifier.domain.providers import Mail, Sms
 from tests.notifier.conftest import forwarded, registered
 from tests.notifier.fakes import FakeProvider, transient
@@ -53,6 +54,61 @@ async def test_recorded_jobs_wake_the_sender_before_its_next_poll() -> None:
         await local.publish("application.registered", registered("SQ-2026-000501"))
         sender.wake()
         await wait_until(lambda: len(local.store.published) == 2, "both sent", timeout=5)
+
+
+def counting_polls(local: LocalNotifier) -> list[str]:
+    """The times ``local``'s store was asked for due jobs."""
+    polls: list[str] = []
+    due = local.store.due
+
+    async def counted(at: str, limit: int, busy: Collection[str]) -> list[Job]:
+        polls.append(at)
+        return await due(at, limit, busy)
+
+    local.store.due = counted  # type: ignore[method-assign]
+    return polls
+
+
+async def test_jobs_recorded_here_are_claimed_without_looking_for_due_jobs() -> None:
+    local = LocalNotifier()
+    polls = counting_polls(local)
+    sender = Sender(local.notifier, interval=60.0)
+    async with running(sender):
+        await wait_until(lambda: len(polls) == 1, "the first round's poll", timeout=5)
+        for number in numbers(3):
+            await local.publish("application.registered", registered(number))
+            sender.wake()
+            await local.publish("application.forwarded", forwarded(number))
+            sender.wake()
+        await wait_until(lambda: len(local.store.published) == 12, "all sent", timeout=5)
+        await asyncio.sleep(0.05)  # the rounds after the last attempts ended
+    assert len(polls) == 1, "no poll after the first: every job was handed over"
+    assert local.notifier.fresh == {}
+
+
+async def test_a_step_woken_by_the_finished_step_it_waited_for_is_found_at_once() -> None:
+    """Put behind an e-mail by another round, the next step is made due in the database
+    when that e-mail is sent: the sender looks for it then, not at its next poll."""
+    mailer = GatedProvider()
+    local = LocalNotifier(mailer=mailer)
+    number = "SQ-2026-000603"
+    await local.publish("application.registered", registered(number))
+    sender = Sender(local.notifier, interval=60.0)
+    async with running(sender):
+        await wait_until(lambda: mailer.started == 1, "the first e-mail under way", timeout=5)
+        await local.publish("application.forwarded", forwarded(number))
+        other_round = await local.notifier.claim_fresh(10)  # not this sender's: it waits
+        for claimed in other_round.claimed:  # the SMS, whose earlier step is sent
+            await local.notifier.attempt(claimed)
+        assert local.store.followers == {
+            f"{number}:application.registered:email": {f"{number}:application.forwarded:email"}
+        }
+        mailer.gate.set()
+        await wait_until(lambda: len(mailer.taken) == 2, "the next e-mail too", timeout=5)
+    assert [mail.reference.split(":")[1] for mail in mailer.mails()] == [
+        "application.registered",
+        "application.forwarded",
+    ]
 
 
 async def test_no_more_attempts_are_under_way_than_the_concurrency_allows() -> None:

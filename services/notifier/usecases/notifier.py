@@ -57,10 +57,21 @@ class Notifier:
     # before a restart) look again soon by themselves (``jobs.still_waiting``), so a
     # registration, nearly always the first event, costs no write for jobs that do not wait.
     awaiting: dict[str, None] = field(default_factory=dict)
+    # The jobs this process recorded, due at once: its sender claims them from here, with
+    # no look for due jobs in the database (``claim_fresh``). Whatever else becomes due
+    # (retries, woken jobs, other instances' jobs) is found by a poll (``claim_due``): at
+    # once when this process made it due (``poll_wanted``), else at the sender's interval.
+    fresh: dict[str, Job] = field(default_factory=dict)
+    fresh_limit: int = 1_000
+    poll_wanted: bool = True
 
     @property
     def outcomes(self) -> Outcomes:
-        return Outcomes(self.store, self.policy, self.clock, self.sleep)
+        return Outcomes(self.store, self.policy, self.clock, self.sleep, self.want_poll)
+
+    def want_poll(self) -> None:
+        """Jobs were made due in the database: the sender's next round looks for them."""
+        self.poll_wanted = True
 
     async def record(self, event: Event, correlation_id: str | None) -> Outcome:
         """Record the e-mail and SMS jobs of the step ``event`` tells the citizen of, once.
@@ -78,11 +89,15 @@ class Notifier:
             step.number, contact, stamp(now)
         ):
             self._know(step.number, contact)  # its senders need not read it back
-        recorded = await self.store.record(jobs.new_jobs(step, now, True, correlation_id))
+        new = jobs.new_jobs(step, now, True, correlation_id)
+        recorded = await self.store.record(new)
+        if recorded == len(new) and len(self.fresh) + len(new) <= self.fresh_limit:
+            self.fresh.update((job.id, job) for job in new)  # else a poll finds them
         if step.contact is not None and step.number in self.awaiting:
             others = rounds.application_job_ids(step.number, besides=step.key)
             await self.store.make_due(others, "waiting", stamp(now))
             self.awaiting.pop(step.number, None)
+            self.want_poll()
         outcome = "recorded" if recorded else "duplicate"
         return Outcome(None, {"outcome": outcome, "step": step.key})
 
@@ -97,13 +112,32 @@ class Notifier:
         senders of several instances mostly take different jobs instead of racing for the
         same few.
         """
+        self.poll_wanted = False  # what is made due from now on, the next poll finds
         window = await self.store.due(stamp(self.clock()), 2 * limit, busy)
         chosen = window
         if len(window) > limit:
             chosen = [window[i] for i in sorted(random.sample(range(len(window)), limit))]
             chosen = rounds.earliest_first(chosen, window)
+        for job in chosen:
+            self.fresh.pop(job.id, None)  # settled by this round
         claimed, left = await self.claim(chosen, busy)
-        return Batch(claimed, more=len(window) > limit or left)
+        more = len(window) > limit or left
+        if more:
+            self.want_poll()
+        return Batch(claimed, more=more)
+
+    async def claim_fresh(self, limit: int, busy: Collection[str] = ()) -> Batch:
+        """Claim up to ``limit`` of the jobs this process recorded (``fresh``), oldest
+        first, without looking for due jobs in the database. One that changed since it was
+        recorded (another sender took it) is simply not won."""
+        taken = sorted(self.fresh.values(), key=lambda job: (job.created_at, job.sequence))
+        taken = taken[:limit]
+        for job in taken:
+            del self.fresh[job.id]
+        claimed, left = await self.claim([job for job in taken if job.id not in busy], busy)
+        if left:
+            self.want_poll()
+        return Batch(claimed, more=bool(self.fresh) or left)
 
     async def release_unstarted(self, busy: Collection[str]) -> int:
         """Make due again the jobs this sender holds claimed but is not sending (``busy``:
@@ -112,6 +146,7 @@ class Notifier:
         released = await self.store.release_own(stamp(self.clock()), busy)
         if released:
             log.warning("released claims whose answer was lost", jobs=released)
+            self.want_poll()
         return released
 
     async def release_cut_off(self) -> int:
@@ -179,6 +214,7 @@ class Notifier:
             self.awaiting.pop(number, None)
             ids = rounds.application_job_ids(number)
             await self.store.make_due(ids, "waiting", stamp(self.clock()))
+            self.want_poll()
 
     async def _contacts(self, numbers: set[str]) -> dict[str, Contact]:
         unknown = numbers - self.known.keys()
@@ -211,6 +247,7 @@ class Notifier:
         job = claimed.job
         if await self.store.replace(job, jobs.unclaimed(job, self.clock())):
             log.info("claim given back: the earlier step is not done", job=job.id)
+            self.want_poll()
         return False
 
     async def attempt(self, claimed: Claimed) -> bool:

@@ -23,6 +23,7 @@ class Outcomes:
     policy: RetryPolicy
     clock: Callable[[], datetime]
     sleep: Callable[[float], Awaitable[None]]
+    woke: Callable[[], None] = lambda: None  # jobs were made due that only a poll finds
 
     async def settle(self, current: Job, new: Job) -> bool:
         """Store an attempt's outcome, retrying in place until it is stored: never by
@@ -85,5 +86,6 @@ class Outcomes:
     async def _wake_followers(self, followers: Collection[str]) -> None:
         try:
             await self.store.make_due(followers, "pending", stamp(self.clock()))
+            self.woke()
         except Exception as exc:  # they look again by themselves after order_recheck
             log.warning("next steps not woken", jobs=list(followers), error=str(exc))
