@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any, Literal
 
 import aiosmtplib
@@ -81,7 +81,7 @@ class SmtpPool:
         self.idle_limit, self.reuse_limit = idle_limit, reuse_limit
         self.opened = 0  # connections made so far (tests and measurements read it)
 
-    async def send(self, message: EmailMessage, **options: Any) -> None:
+    async def send(self, message: Message, **options: Any) -> None:
         """Send ``message`` over a pooled connection (``options`` go to ``send_message``)."""
         try:
             async with asyncio.timeout(self.acquire_timeout):
@@ -102,7 +102,7 @@ class SmtpPool:
             self._slots.release()
 
     async def _send_on(
-        self, connection: PatientSMTP, message: EmailMessage, options: dict[str, Any]
+        self, connection: PatientSMTP, message: Message, options: dict[str, Any]
     ) -> None:
         connection.handed_over = False
         try:
