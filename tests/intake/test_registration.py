@@ -178,14 +178,9 @@ async def test_a_malformed_body_without_reply_to_is_parked(
     assert "UTF-8" in parked.headers["x-error"]
 
 
-async def test_a_submission_sent_again_after_its_application_closed_gets_its_first_reply(
-    portal: Portal, events: EventLog, rabbitmq_url: str
-) -> None:
-    """Nothing blocks the body any more (its open slot is free), yet it registers nothing:
-    the stored reply is found by its submission id, whatever the body."""
-    body = submission()
-    first = await portal.request("intake.submit_application", body)
-    number = first.body["application_number"]
+async def reject_then_register_again(portal: Portal, rabbitmq_url: str, number: str) -> Any:
+    """Reject ``number`` as the dispatcher would, then submit a fresh copy of the default
+    body until intake, having closed it, registers that copy; the copy's reply."""
     await publish_event(
         rabbitmq_url,
         "application.rejected",
@@ -197,12 +192,23 @@ async def test_a_submission_sent_again_after_its_application_closed_gets_its_fir
             "comment": "Sayğac yoxdur.",
         },
     )
-    for _ in range(50):  # until intake has closed it: a fresh id registers again
-        fresh = await portal.request("intake.submit_application", submission())
-        if fresh.outcome == "registered":
-            break
+    for _ in range(50):
+        again = await portal.request("intake.submit_application", submission())
+        if again.outcome == "registered":
+            return again
         await asyncio.sleep(0.1)
-    assert fresh.outcome == "registered"
+    raise AssertionError(f"a new submission was not registered after {number} closed")
+
+
+async def test_a_submission_sent_again_after_its_application_closed_gets_its_first_reply(
+    portal: Portal, events: EventLog, rabbitmq_url: str
+) -> None:
+    """Nothing blocks the body any more (its open slot is free), yet it registers nothing:
+    the stored reply is found by its submission id, whatever the body."""
+    body = submission()
+    first = await portal.request("intake.submit_application", body)
+    number = first.body["application_number"]
+    fresh = await reject_then_register_again(portal, rabbitmq_url, number)
 
     for again in (body, {**body, "reason_code": "relocate_meter"}, {**body, "phone": "bad"}):
         reply = await portal.request("intake.submit_application", again)
@@ -222,20 +228,5 @@ async def test_a_closed_application_frees_its_subscriber_code_and_reason(
     assert blocked.codes() == ["open_application_exists"]
     assert number in blocked.body["errors"][0]["message"]
 
-    await publish_event(
-        rabbitmq_url,
-        "application.rejected",
-        {
-            "application_number": number,
-            "occurred_at": "2026-11-27T10:00:00+04:00",
-            "sequence": 3,
-            "reason_code": "no_meter_stock",
-            "comment": "Sayğac yoxdur.",
-        },
-    )
-    for _ in range(50):
-        again = await portal.request("intake.submit_application", submission())
-        if again.outcome == "registered":
-            break
-        await asyncio.sleep(0.1)
-    assert again.outcome == "registered"
+    again = await reject_then_register_again(portal, rabbitmq_url, number)
+    assert again.body["application_number"] != number
