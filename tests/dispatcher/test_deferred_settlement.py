@@ -12,7 +12,10 @@ import pytest
 from services.dispatcher.mongo import MongoDispatcherStore
 from services.dispatcher.usecases import Dispatcher
 from services.dispatcher.usecases.reporting import settle_stock
-from tests.dispatcher.conftest import Commands, given, level
+from shared.contracts.commands import ReportOutcome
+from shared.contracts.events import ApplicationRegistered
+from shared.contracts.reading import read_command
+from tests.dispatcher.conftest import Commands, MovableClock, given, level, registered, report, team
 from tests.dispatcher.test_recovery import closed_work_order
 
 pytestmark = pytest.mark.store
@@ -77,3 +80,36 @@ async def test_marks_left_waiting_at_a_crash_are_settled_by_housekeeping_once(
     stock = await level(restarted, "BAK-NAS")
     assert (stock.reserved, stock.consumed, stock.available) == (0, 2, 3), "consumed once"
     assert await restarted.work_orders(stock_pending=True) == []
+
+
+async def test_a_registration_redelivered_while_its_closed_work_order_is_marked_takes_no_meter(
+    counted_db: Any,
+) -> None:
+    """The copy must not reserve a meter under the number: with the first one's
+    ``stock_pending`` still there, nothing could tell that meter from the consumed one,
+    and settling the mark again would consume it too."""
+    store = MongoDispatcherStore(counted_db, settle_wait=60)  # the mark stays meanwhile
+    dispatcher = Dispatcher(store, MovableClock())
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 3})
+    registration = ApplicationRegistered.model_validate(registered("BAK-NAS"))
+    number = registration.application_number
+    assert (await dispatcher.register(registration, None)).log["outcome"] == "assigned"
+    stored = await store.work_order(number)
+    assert stored is not None
+    assigned = {
+        "application_number": number,
+        **{k: stored[k] for k in ("work_order_id", "team_id")},
+    }
+    closing = read_command(ReportOutcome, report(assigned))
+    assert (await dispatcher.report(closing, "m-1", "guest")).log["outcome"] == "accepted"
+    assert await marked(counted_db) == 1
+
+    assert (await dispatcher.register(registration, None)).log["outcome"] == "duplicate"
+    assert store._settling is not None
+    assert store._settling._runner is not None
+    store._settling._runner.cancel()  # and the process dies before the mark is taken off
+
+    restarted = MongoDispatcherStore(counted_db)
+    assert await Dispatcher(restarted, MovableClock()).settle_pending() == 1
+    stock = await level(restarted, "BAK-NAS")
+    assert (stock.reserved, stock.consumed, stock.available) == (0, 1, 2)

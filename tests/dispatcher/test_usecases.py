@@ -99,11 +99,11 @@ async def test_an_application_seen_before_is_a_duplicate_and_changes_nothing(
     assert (await level(store, "BAK-NAS")).reserved == 1
 
 
-async def test_an_application_replayed_after_it_was_completed_gives_back_what_it_took(
+async def test_an_application_replayed_after_it_was_completed_takes_nothing(
     dispatcher: Dispatcher, store: MemoryDispatcherStore, clock: MovableClock
 ) -> None:
-    """The replay reserves a meter and takes today's slot before its write finds the number
-    taken; both go back, so the stock and the team's days are as the first left them."""
+    """A day later: no meter reserved and no slot taken today; the stock and the team's days
+    stay as the first delivery left them."""
     await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
     assignment = await assigned_one(dispatcher, store)
     registration = event(application_number=assignment.application_number)
@@ -119,7 +119,7 @@ async def test_an_application_replayed_after_it_was_completed_gives_back_what_it
     stock = await level(store, "BAK-NAS")
     assert (stock.reserved, stock.consumed, stock.available) == (0, 1, 1)
     loads = await store.team_loads("2026-11-27", ["T-01"])
-    assert loads.get("T-01", []) == [], "today's slot given back"
+    assert loads.get("T-01", []) == [], "no slot taken today"
     first_day = await store.team_loads("2026-11-26", ["T-01"])
     assert first_day["T-01"] == [assignment.application_number], "its own day kept"
 

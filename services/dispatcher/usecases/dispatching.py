@@ -91,10 +91,13 @@ class Dispatcher:
         return Outcome(None, {"outcome": status, "district": app.district_code})
 
     async def _dispatch(self, app: Application, correlation_id: str | None) -> str:
-        # A redelivered or replayed event changes nothing: its insert fails on the number,
-        # and what it took meanwhile is given back (``_undo``). It is not looked for first:
-        # a new application, the common case, pays no read for it. Its events, if still
-        # pending, are being published by the first delivery or are left to the relay.
+        # A redelivered or replayed event changes nothing. Its events, if still pending,
+        # are being published by the first delivery or are left to the outbox relay. It is
+        # looked for before anything is taken: a copy that reserved a meter while the
+        # first one's closed work order still carries ``stock_pending`` could not tell that
+        # meter from the one the first consumed, and it would be consumed too.
+        if await self.store.work_order(app.number) is not None:
+            return "duplicate"
         reserved = None
         if workorders.needs_meter(app.reason_code):
             reserved = await self.store.reserve(app.district_code, app.number)
