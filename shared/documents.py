@@ -11,8 +11,16 @@ Reading a font costs more than drawing the act, so each process reads each face 
 as it starts (``prepare``, ``_Face``): every document gets a copy of its metrics, a fresh
 descriptor and subset map, and its own font to subset, opened from bytes kept in memory
 without the tables the subsetter drops anyway (the layout tables it would otherwise
-decompile only to drop). The subsets of recent glyph sets are kept too: the file embeds
-the same font either way.
+decompile only to drop).
+
+Subsetting and writing out the embedded font was most of an act's cost, and it depends on
+the set of glyphs drawn only. So every act picks the same glyphs first (``ALPHABET``: the
+Azerbaijani and Latin letters, digits and punctuation, in a fixed order) and nearly every
+act draws the same set; the font the PDF library made of a set is kept (``_Face.made``)
+and given to it as made (``_Made``), its subsetting step passed over for it alone
+(``_Subsetter``, installed in the library's output module). An act with a character
+outside the alphabet makes its own set once. The bytes are the ones the library makes
+from the font files read anew (``draw_act(read_fonts=True)``), which the tests compare.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ import copy as copying
 import hashlib
 import io
 import threading
+import types
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +52,9 @@ FONT = "SourceSans"
 FONT_FILES = Path(font_source_sans_pro.font_directory)
 TITLE = "Su sayğacının quraşdırılması aktı"
 DRAWN_KEPT = 32  # acts kept drawn (about 20 kB each)
+# Picked first in every act, in this order, so that acts share their glyph set (and so
+# the font embedded): printable ASCII, the Azerbaijani letters, what the labels use.
+ALPHABET = "".join(chr(code) for code in range(0x21, 0x7F)) + "ƏəĞğİıÖöŞşÜüÇç—–№³«»“”’"
 
 
 @dataclass(frozen=True)
@@ -113,6 +126,9 @@ def draw_act(copy: ActCopy, *, read_fonts: bool = False) -> bytes:
         pdf.add_font(FONT, style="B", fname=str(FONT_FILES / "SourceSansPro-Bold.ttf"))
     for face in faces:
         face.add_to(pdf)
+    regular: TTFFont = pdf.fonts[FONT.lower()]  # type: ignore[assignment]
+    for letter in ALPHABET:  # the bold face draws only the fixed labels and the title
+        regular.subset.pick(ord(letter))
     # Deterministic: the date is the act's own, the file identifier derives from the facts.
     pdf.set_creation_date(_moment(copy.act.installed_at))
     pdf.file_id = lambda: _file_id(copy)  # type: ignore[method-assign]
@@ -122,15 +138,15 @@ def draw_act(copy: ActCopy, *, read_fonts: bool = False) -> bytes:
     pdf.set_margins(20, 20, 20)
     pdf.add_page()
     pdf.set_font(FONT, "B", 16)
-    pdf.multi_cell(0, 9, TITLE, align="C", new_x="LMARGIN", new_y="NEXT")
+    _line(pdf, 9, TITLE, align="C")
     pdf.set_font(FONT, "", 11)
-    pdf.multi_cell(0, 6, f"№ {copy.act.act_number}", align="C", new_x="LMARGIN", new_y="NEXT")
+    _line(pdf, 6, f"№ {copy.act.act_number}", align="C")
     pdf.ln(6)
     for label, value in act_rows(copy):
         pdf.set_font(FONT, "B", 11)
         pdf.cell(70, 8, label, border="B")
         pdf.set_font(FONT, "", 11)
-        pdf.multi_cell(0, 8, value, border="B", new_x="LMARGIN", new_y="NEXT")
+        _line(pdf, 8, value, border="B")
     pdf.ln(10)
     pdf.set_font(FONT, "", 10)
     pdf.multi_cell(
@@ -145,6 +161,17 @@ def draw_act(copy: ActCopy, *, read_fonts: bool = False) -> bytes:
     for face in faces:
         face.give_subset(pdf)
     return bytes(pdf.output())
+
+
+def _line(pdf: FPDF, height: float, text: str, align: str = "L", border: str = "") -> None:
+    """Text to the right margin, then the next line: one cell when it fits (the line
+    breaking of ``multi_cell`` measures the text again at every character), wrapped over
+    as many lines as it needs when it does not."""
+    room = pdf.w - pdf.r_margin - pdf.x - 2 * pdf.c_margin
+    if "\n" not in text and pdf.get_string_width(text) <= room:
+        pdf.cell(0, height, text, border=border, align=align, new_x="LMARGIN", new_y="NEXT")
+    else:
+        pdf.multi_cell(0, height, text, border=border, align=align, new_x="LMARGIN", new_y="NEXT")
 
 
 def prepare() -> None:
@@ -189,14 +216,14 @@ def _file_id(copy: ActCopy) -> str:
 
 class _Face:
     """One face of the font, read once per process: what ``FPDF.add_font`` reads anew for
-    every document, and the subsets of the glyph sets drawn lately."""
+    every document, and the fonts the output made of the glyph sets drawn lately."""
 
-    def __init__(self, style: str, path: Path, keep: int = 256) -> None:
+    def __init__(self, style: str, path: Path, kept: int = 64) -> None:
         from fontTools.subset import Options
         from fontTools.ttLib import TTFont
         from fpdf import FPDF
 
-        self.style, self.keep = style, keep
+        self.style, self.kept = style, kept
         reader = FPDF()
         reader.add_font(FONT, style=style, fname=str(path))
         # As ``add_font`` makes it: its metrics are shared, its font never subset.
@@ -212,7 +239,7 @@ class _Face:
         whole.save(stripped)
         whole.close()
         self.data = stripped.getvalue()
-        self.subsets: OrderedDict[frozenset[str], bytes] = OrderedDict()
+        self.made: OrderedDict[frozenset[str], _Made] = OrderedDict()
         self.lock = threading.Lock()
 
     def add_to(self, pdf: FPDF) -> None:
@@ -232,43 +259,92 @@ class _Face:
 
     def give_subset(self, pdf: FPDF) -> None:
         """Once the text is drawn: the font the output subsets (in place, then closes) is
-        the document's own, opened from the subset of the glyphs drawn (made once per
-        glyph set). Subsetting keeps every glyph of it, so the embedded font is the one
-        the output would have made from the whole file."""
-        from fontTools.ttLib import TTFont
-
+        the document's own. If a document drew the same glyphs lately, it is the font the
+        output made then (``_Made``, which its subsetting passes over); if not, the whole
+        face, recorded as the output writes it out (``_OUTPUT.recording``)."""
         font: TTFFont = pdf.fonts[f"{FONT.lower()}{self.style}"]  # type: ignore[assignment]
         glyphs = frozenset(font.subset.get_all_glyph_names())
         with self.lock:
-            data = self.subsets.get(glyphs)
-            if data is not None:
-                self.subsets.move_to_end(glyphs)
-        if data is None:
-            data = self._subset(glyphs)
-            with self.lock:
-                self.subsets[glyphs] = data
-                while len(self.subsets) > self.keep:
-                    self.subsets.popitem(last=False)
-        # Its bounding boxes are the subset's, measured when it was made: not again.
-        font.ttfont = TTFont(io.BytesIO(data), recalcTimestamp=False, recalcBBoxes=False, lazy=True)
+            made = self.made.get(glyphs)
+            if made is not None:
+                self.made.move_to_end(glyphs)
+        if made is not None and _OUTPUT.passes_made:
+            font.ttfont = made
+        else:
+            font.ttfont = _OUTPUT.recording(self, glyphs)
 
-    def _subset(self, glyphs: frozenset[str]) -> bytes:
-        """The subset the output makes (fpdf.output ``_add_fonts``: the same options), with
-        the glyphs' names kept: the output's subsetting finds the glyphs by name."""
-        from fontTools.subset import Options, Subsetter
+    def keep(self, glyphs: frozenset[str], made: _Made) -> None:
+        with self.lock:
+            self.made[glyphs] = made
+            while len(self.made) > self.kept:
+                self.made.popitem(last=False)
+
+
+class _Made:
+    """A subset font as the PDF output made it, with what the output asks of the font it
+    subsets (the glyph ids by name, the file's bytes), never parsed or written again."""
+
+    def __init__(self, data: bytes, ids: dict[str, int]) -> None:
+        self.data, self.ids = data, ids
+
+    def getGlyphID(self, name: str) -> int:
+        return self.ids[name]
+
+    def save(self, file: io.BytesIO, reorderTables: bool | None = True) -> None:
+        file.write(self.data)
+
+    def __contains__(self, tag: str) -> bool:  # the output only asks for a CFF table
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+class _Output:
+    """How this process hands fonts to the PDF output, set up with the faces (fontTools
+    and fpdf load only then): ``recording`` opens a face's font so that what the output
+    writes of it is kept (``_Face.keep``); ``passes_made`` says whether the output's
+    subsetting passes over a ``_Made`` font. It does once ``install`` has put a subsetter
+    into fpdf's output module that does nothing for a ``_Made`` font and subsets every
+    other font as before; if that module is not shaped as expected (another fpdf), every
+    act's font is subset and written out in full, as the library does."""
+
+    passes_made = False
+
+    def install(self) -> None:
+        from fontTools import subset
         from fontTools.ttLib import TTFont
+        from fpdf import output
 
-        options = Options(notdef_outline=True, recommended_glyphs=True, glyph_names=True)
-        font = TTFont(io.BytesIO(self.data), recalcTimestamp=False, lazy=True)
-        subsetter = Subsetter(options)
-        subsetter.populate(glyphs=glyphs)
-        subsetter.subset(font)
-        made = io.BytesIO()
-        font.save(made)
-        font.close()
-        return made.getvalue()
+        class Recording(TTFont):  # type: ignore[misc]
+            def __init__(self, face: _Face, glyphs: frozenset[str]) -> None:
+                super().__init__(io.BytesIO(face.data), recalcTimestamp=False, lazy=True)
+                self.face, self.glyphs = face, glyphs
+
+            def save(self, file: io.BytesIO, reorderTables: bool | None = True) -> None:
+                written = io.BytesIO()
+                super().save(written, reorderTables)
+                data = written.getvalue()
+                ids = dict(self.getReverseGlyphMap(rebuild=True))
+                self.face.keep(self.glyphs, _Made(data, ids))
+                file.write(data)
+
+        class Subsetter(subset.Subsetter):  # type: ignore[misc]
+            def subset(self, font: object) -> None:
+                if not isinstance(font, _Made):
+                    super().subset(font)
+
+        self.recording: Callable[[_Face, frozenset[str]], object] = Recording
+        module = vars(output)  # the name fpdf's output looks the subsetter up by
+        replacement = types.SimpleNamespace(
+            Options=subset.Options, Subsetter=Subsetter, passes_made=True
+        )
+        if module.get("ftsubset") is subset:
+            module["ftsubset"] = replacement
+        self.passes_made = bool(getattr(module.get("ftsubset"), "passes_made", False))
 
 
+_OUTPUT = _Output()
 _FACES: list[tuple[_Face, ...]] = []  # read once, at the first act this process draws
 _READING = threading.Lock()
 _DRAWN: OrderedDict[tuple[str, str], bytes] = OrderedDict()
@@ -280,6 +356,7 @@ def _faces() -> tuple[_Face, ...]:
     if not _FACES:
         with _READING:
             if not _FACES:
+                _OUTPUT.install()
                 _FACES.append(
                     (
                         _Face("", FONT_FILES / "SourceSansPro-Regular.ttf"),

@@ -83,10 +83,37 @@ def test_the_faces_read_once_draw_what_the_font_files_read_anew_draw() -> None:
 def test_the_bytes_do_not_depend_on_what_this_process_drew_before() -> None:
     first = [draw_act(copy) for copy in ODD]
     for face in documents._faces():
-        face.subsets.clear()
+        face.made.clear()
     documents._DRAWN.clear()
     assert [render_act(copy) for copy in reversed(ODD)] == first[::-1]
-    assert [draw_act(copy) for copy in ODD] == first  # the subsets kept meanwhile
+    assert [draw_act(copy) for copy in ODD] == first  # the fonts made meanwhile, kept
+
+
+def test_acts_drawing_the_same_glyphs_embed_the_font_made_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fontTools import subset
+
+    draw_act(COPY)  # the faces read, the font of the alphabet's glyphs made
+    subset_fonts: list[object] = []
+    real = subset.Subsetter.subset
+
+    def counted(self: subset.Subsetter, font: object) -> None:
+        subset_fonts.append(font)
+        real(self, font)
+
+    monkeypatch.setattr(subset.Subsetter, "subset", counted)
+    other = ActCopy(
+        "SQ-2026-000777",
+        "7007007",
+        "Gəncə, Şah İsmayıl Xətai pr. 45, mənzil 3",
+        ACT.model_copy(update={"installer_name": "Günel Çələbiyeva", "meter_model": "Itron"}),
+    )
+    assert documents._OUTPUT.passes_made
+    assert draw_act(other) == draw_act(other, read_fonts=True)  # read anew: both faces subset
+    assert len(subset_fonts) == 2
+    assert "Gəncə" in text_of(draw_act(other))
+    assert len(subset_fonts) == 2  # the faces' fonts made before, not subset again
 
 
 def test_the_file_is_named_after_the_act_and_safe_as_a_file_name() -> None:
