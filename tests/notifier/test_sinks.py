@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,32 @@ async def test_the_mail_sink_saves_each_attachment_next_to_the_eml_inside_its_di
     readable = txt.read_text("utf-8")
     assert f"Files: {stem}-akt-AKT-1.pdf, {stem}-up.pdf" in readable
     assert "Parts: text/plain, application/pdf, application/pdf" in readable
+
+
+async def test_the_mail_sink_reads_an_smtputf8_mail_with_raw_utf8_headers(
+    sink: StartSink,
+) -> None:
+    port, directory = sink("mail")
+    message = EmailMessage(policy=policy.SMTPUTF8)
+    message["From"] = "no-reply@localhost"
+    message["To"] = "vətəndaş@example.az"
+    message["Subject"] = "Müraciət SQ-2026-000001: İcra edildi"
+    message.set_content("Akt əlavə edilib.")
+    message.add_attachment(
+        b"%PDF", maintype="application", subtype="pdf", filename="akt surəti.pdf"
+    )
+
+    await aiosmtplib.send(message, hostname="127.0.0.1", port=port)
+
+    [eml] = wait_for_files(directory, "*.eml", 1)
+    [txt] = wait_for_files(directory, "*.txt", 1)
+    assert "Subject: Müraciət SQ-2026-000001: İcra edildi".encode() in eml.read_bytes()
+    readable = txt.read_text("utf-8")
+    assert "Subject: Müraciət SQ-2026-000001: İcra edildi" in readable
+    assert "To: vətəndaş@example.az" in readable
+    assert "Akt əlavə edilib." in readable
+    assert (directory / f"{eml.stem}-akt_surəti.pdf").read_bytes() == b"%PDF"
+    assert "Message-ID: \n" in readable  # none given: an empty line, not "None"
 
 
 async def test_the_sms_sink_answers_the_gateway_contract_and_keeps_each_sms(
