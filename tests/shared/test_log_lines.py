@@ -55,3 +55,40 @@ def test_drawing_an_act_writes_no_log_line_of_the_font_library() -> None:
     )
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     assert [json.loads(line)["event"] for line in lines] == ["a font without a glyph"]
+
+
+def test_our_lines_and_the_libraries_lines_share_one_json_shape_and_one_level() -> None:
+    """Our own lines skip the round through stdlib logging; they look the same, carry the
+    logger's name, are masked and filtered by the level like the libraries' lines."""
+    script = textwrap.dedent(
+        """
+        import logging
+        import structlog
+        from shared.logging import configure
+
+        configure("INFO", "json", service="notifier")
+        log = structlog.get_logger("meter.notifier")
+        log.debug("not written at INFO")
+        log.info("notification sent", to="+994 50 123 45 67", job=("a@b.az", 1))
+        logging.getLogger("aiormq").warning("library line")
+        try:
+            raise ValueError("bad")
+        except ValueError:
+            log.exception("failed", address="citizen@example.az")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == ""
+    records = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    assert [(r["event"], r["level"], r["logger"]) for r in records] == [
+        ("notification sent", "info", "meter.notifier"),
+        ("library line", "warning", "aiormq"),
+        ("failed", "error", "meter.notifier"),
+    ]
+    assert all(r["service"] == "notifier" and r["timestamp"].endswith("Z") for r in records)
+    assert records[0]["to"] == "+994*******67"
+    assert records[0]["job"] == ["a***@b.az", 1]
+    assert records[2]["address"] == "c***@example.az"
+    assert "ValueError: bad" in records[2]["exception"]
