@@ -124,18 +124,25 @@ class Intake:
         return Outcome(stored, {"outcome": "registered", "duplicate": True})
 
     async def _decide(self, parsed: SubmitApplication | Refusal) -> domain.Decision:
+        """The rules, given the account named. The open application of the same code and
+        reason is looked for only when the submission would not register without one: a
+        submission that would is refused by the unique open key of its insert instead
+        (``OpenApplicationExists``, a number used up), so a new application, the common
+        case, pays no lookup for it. A refusal or a confirmation looks, so the reply names
+        every broken rule, the open application first of all."""
         names = domain.subscriber_names(parsed)
         account = None if names is None else await self.store.account(names[1])
+        decision = domain.decide(parsed, account, None)
         reason = (
             parsed.reason_code
             if isinstance(parsed, SubmitApplication)
             else parsed.text("reason_code")
         )
-        open_number = None
-        if account is not None and reason is not None:
-            key = domain.open_key(account.subscriber_code, reason)
-            open_number = await self.store.open_application(key)
-        return domain.decide(parsed, account, open_number)
+        if isinstance(decision, domain.Accept) or account is None or reason is None:
+            return decision
+        key = domain.open_key(account.subscriber_code, reason)
+        open_number = await self.store.open_application(key)
+        return decision if open_number is None else domain.decide(parsed, account, open_number)
 
     async def _register(
         self, decision: domain.Accept, channel: str, correlation_id: str | None

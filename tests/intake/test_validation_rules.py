@@ -24,14 +24,31 @@ from tests.support.inprocess import LocalPortal
 DEMO = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "subscribers.csv"
 
 
+class CountingStore(MemoryIntakeStore):
+    """Notes every look for an open application."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.open_looks: list[str] = []
+
+    async def open_application(self, key: str) -> str | None:
+        self.open_looks.append(key)
+        return await super().open_application(key)
+
+
 @pytest.fixture
-def portal() -> LocalPortal:
+def store() -> CountingStore:
     accounts, errors = read_rows(
         DEMO, SUBSCRIBER_COLUMNS, subscriber_row, key=lambda row: row.subscriber_code
     )
     assert not errors
+    return CountingStore(accounts)
+
+
+@pytest.fixture
+def portal(store: CountingStore) -> LocalPortal:
     routes = Routes()
-    IntakeHandlers(Intake(MemoryIntakeStore(accounts), {"guest": "e-gov"})).serve(routes)
+    IntakeHandlers(Intake(store, {"guest": "e-gov"})).serve(routes)
     return LocalPortal(routes)
 
 
@@ -98,6 +115,42 @@ async def test_one_open_application_per_subscriber_code_and_reason(portal: Porta
         "intake.submit_application", submission(reason_code="relocate_meter")
     )
     assert other_reason.outcome == "registered"
+
+
+async def test_a_new_application_pays_no_look_for_an_open_one(
+    portal: Portal, store: CountingStore
+) -> None:
+    """The unique open key of the insert refuses a second one; the reply still names the
+    application that is open."""
+    first = await portal.request("intake.submit_application", submission())
+    assert first.outcome == "registered"
+    assert store.open_looks == []
+    again = await portal.request("intake.submit_application", submission())
+    assert again.codes() == ["open_application_exists"]
+    assert first.body["application_number"] in again.body["errors"][0]["message"]
+
+
+async def test_an_open_application_is_named_with_every_other_broken_rule(portal: Portal) -> None:
+    first = await portal.request("intake.submit_application", submission())
+    assert first.outcome == "registered"
+    again = await portal.request("intake.submit_application", submission(email="bad"))
+    assert sorted(again.codes()) == ["invalid_email", "open_application_exists"]
+
+
+async def test_an_open_application_refuses_before_a_confirmation_is_asked(
+    portal: Portal,
+) -> None:
+    """Subscriber 1000002 has an active meter: without an open application the body asks
+    for a confirmation; with one it is refused."""
+    body = submission(subscriber_code="1000002", additional_meter_confirmed=True)
+    first = await portal.request("intake.submit_application", body)
+    assert first.outcome == "registered"
+    unconfirmed = submission(subscriber_code="1000002")
+    again = await portal.request("intake.submit_application", unconfirmed)
+    assert again.codes() == ["open_application_exists"]
+    other_reason = submission(subscriber_code="1000002", reason_code="relocate_meter")
+    asked = await portal.request("intake.submit_application", other_reason)
+    assert asked.outcome == "confirmation_required"
 
 
 async def test_a_refused_submission_can_be_corrected_under_the_same_id(portal: Portal) -> None:
