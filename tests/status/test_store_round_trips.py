@@ -67,6 +67,42 @@ async def test_each_event_costs_about_one_round_trip_and_every_update_goes_out_o
     assert await outbox.relay_once() == 0  # nothing left to publish twice
 
 
+async def test_events_of_one_application_arriving_together_go_out_in_one_write(
+    counted: tuple[Any, list[int]],
+) -> None:
+    """Events of one application handled at once (or arriving while its write is under
+    way) go out in one write, each answered whether it was new (a repeated one is not);
+    the view they make holds every step, and that view is what the portals get."""
+    db, _ = counted
+    messenger = RecordingMessenger()
+    outbox = Outbox(cast(Messenger, messenger), min_age=timedelta(0))
+    store = MongoStatusStore(db["applications"], outbox)
+    number = "SQ-2026-000741"
+    await store.ensure_indexes()
+    assert await record(store, "application.registered", registered(number))
+    replaced = store.replacing.batches
+
+    together = [
+        ("application.forwarded", forwarded(number)),
+        ("application.assigned", assigned(number)),
+        ("notification.delivered", notified(number, "application.registered", "email")),
+        ("notification.delivered", notified(number, "application.registered", "sms")),
+        ("application.assigned", assigned(number)),  # a copy: nothing new
+    ]
+    answers = await asyncio.gather(*(record(store, key, body) for key, body in together))
+
+    assert answers == [True, True, True, True, False]
+    assert store.replacing.batches - replaced == 1  # one write, not four
+    stored = await db["applications"].find_one({"_id": number})
+    assert stored is not None
+    assert stored["view"]["status"] == "assigned"
+    steps = [step["status"] for step in stored["view"]["timeline"]]
+    assert steps[:3] == ["assigned", "forwarded", "registered"]
+    last = messenger.published[-1].body
+    assert last["status"] == "assigned"
+    assert [step["status"] for step in last["timeline"]][:3] == steps[:3]
+
+
 async def test_a_copy_made_stale_by_another_writer_costs_a_read_never_a_fact(
     counted: tuple[Any, list[int]],
 ) -> None:
@@ -131,9 +167,11 @@ async def test_the_relay_leaves_alone_an_update_whose_removal_is_queued(
     assert await db["applications"].count_documents({"outbox": {"$exists": True}}) == 0
 
 
-async def test_events_of_one_application_handled_at_once_take_turns_instead_of_racing(
+async def test_events_of_one_application_handled_at_once_never_race_each_other(
     counted: tuple[Any, list[int]],
 ) -> None:
+    """Six outcomes of one application at once: no write lost to another, no read again;
+    they go out as one write."""
     db, sent = counted
     store = MongoStatusStore(db["applications"])
     number = "SQ-2026-000734"
@@ -147,7 +185,7 @@ async def test_events_of_one_application_handled_at_once_take_turns_instead_of_r
 
     await asyncio.gather(*(record(store, "notification.delivered", body) for body in outcomes))
 
-    assert len(sent) == len(outcomes), "one write each: no write lost, no read again"
+    assert len(sent) == 1, "one write for them all: none lost, no read again"
     stored = await db["applications"].find_one({"_id": number})
     assert len(stored["received"]["notifications"]) == len(outcomes)
     assert store._turns == {}

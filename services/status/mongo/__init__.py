@@ -3,19 +3,19 @@
 Each write merges the new facts (``domain.merged``) into the document (the copy this
 process wrote last, else a fresh read) and writes the result back guarded by the
 ``version`` it started from (a fresh random token per write), retrying from a read when
-another writer got there first; the first write of an application inserts it. Writes to
-different applications made while an earlier one is under way go out together as one bulk
-write (``shared.batching``). When the view changes, the same write puts the portal update
-in the document's outbox (``shared.outbox``), which is published right after the write or
-by the relay.
+another writer got there first; the first write of an application inserts it. Events of
+one application that arrive while its write is under way go out in its next write, all
+of them in one; writes to different applications made while an earlier one is under way
+go out together as one bulk write (``shared.batching``). When the view changes, the same
+write puts the portal update in the document's outbox (``shared.outbox``), which is
+published right after the write or by the relay.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -83,21 +83,25 @@ class MongoStatusStore:
         The document this process wrote last stands in for a read (``written.Latest``):
         one round trip per event in the common case, and an application it holds no copy
         of is inserted before it is looked for. A stale copy fails its guarded write,
-        is forgotten, and the next attempt reads. Events of one application handled at once
-        in this process (an e-mail's and an SMS's outcome often arrive together) take turns
-        instead of racing each other's writes.
+        is forgotten, and the next attempt reads. Events of one application that arrive
+        while its write is under way in this process (an e-mail's and an SMS's outcome,
+        ``forwarded`` and ``assigned``) go out together in its next write, each answered
+        whether it was new: one write for them all, and the portals get the view they make
+        together (its timeline holds every step).
         """
-        turn = self._turns.setdefault(number, _Turn())
+        turn = self._turns.get(number)
+        if turn is None:
+            turn = self._turns[number] = _Turn(Coalescing(partial(self._record_all, number)))
         turn.users += 1
         try:
-            async with turn.lock:
-                return await self._record(number, facts)
+            return await turn.writes(facts)
         finally:
             turn.users -= 1
             if not turn.users:
                 del self._turns[number]
 
-    async def _record(self, number: str, facts: Sequence[Fact]) -> bool:
+    async def _record_all(self, number: str, batches: list[Sequence[Fact]]) -> list[bool]:
+        """The facts of each batch, in their order, in one write; whether each was new."""
         # An application this process holds no copy of is most likely new: its insert is
         # tried first, and only when the application exists is it read.
         unread = self.latest.get(number) is None
@@ -105,12 +109,17 @@ class MongoStatusStore:
             held = self.latest.get(number)
             if held is None and not unread:
                 held = await self._read(number)
-            received = domain.merged(held["received"] if held else {}, facts)
-            if received is None:
+            received = held["received"] if held else {}
+            new_facts: list[bool] = []
+            for facts in batches:
+                merged = domain.merged(received, facts)
+                new_facts.append(merged is not None)
+                received = received if merged is None else merged
+            if not any(new_facts):
                 if held is None and unread:  # nothing new even to nothing: look first
                     unread = False
                     continue
-                return False
+                return new_facts
             new = self._next(number, held, received)
             if not await self._write(held, new):
                 self.latest.forget(number)
@@ -119,7 +128,7 @@ class MongoStatusStore:
             self.latest.keep(new)
             if self.outbox is not None:
                 await self.outbox.publish_or_leave(self.documents, new)
-            return True
+            return new_facts
         raise ConcurrentWrites(f"{number}: {MAX_ATTEMPTS} writes lost to concurrent ones")
 
     async def _write(self, held: dict[str, Any] | None, new: dict[str, Any]) -> bool:
@@ -207,9 +216,10 @@ class MongoStatusStore:
 
 @dataclass
 class _Turn:
-    """Writers of one application in this process, one at a time."""
+    """The writes of one application in this process: one under way at a time, the facts
+    that arrive meanwhile all in the next."""
 
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    writes: Coalescing[Sequence[Fact], bool]
     users: int = 0
 
 
