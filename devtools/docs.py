@@ -209,7 +209,8 @@ def events() -> str:
         f"Exchange `{PORTAL_EXCHANGE}`, routing key `<channel>.application_updated` (`e-gov`, "
         f"`azersu`, `e-su`), type `{ApplicationUpdated.message_type}`; published by the status "
         "service after every change of an application's view: the whole view plus "
-        "`applicant_fin`, as state, not as a log. A portal user may bind only its own "
+        "`applicant_fin`, as state, not as a log (events of one application handled "
+        "together make one change, and one update). A portal user may bind only its own "
         "channel's key.",
         "",
         *_model_section(ApplicationUpdated)[4:],
