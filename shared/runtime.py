@@ -14,11 +14,10 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Annotated, Any
+from typing import Any
 
 import structlog
 from faststream import AckPolicy, FastStream
-from faststream._internal.context import Context as ContextField
 from faststream.rabbit import Channel, RabbitQueue
 from faststream.rabbit.message import RabbitMessage
 
@@ -49,6 +48,7 @@ def make_broker(settings: CommonSettings, app_id: str) -> FailoverBroker:
         logger=logging.getLogger(f"faststream.{app_id}"),
         # FastStream's own per-message access lines are debug: ours is the one per message.
         log_level=logging.DEBUG,
+        apply_types=False,  # each handler takes the message as it comes (``_the_message``)
     )
 
 
@@ -65,23 +65,13 @@ async def declare_topology(
     return address
 
 
-class _OnTheLoop(ContextField):
-    """FastStream's ``Context("message")``, resolved on the event loop: a context field
-    whose ``use`` is synchronous is resolved in a thread pool (fast_depends), a thread
-    hop for every message."""
-
-    async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
-        resolved: dict[str, Any] = super().use(**kwargs)
-        return resolved
-
-
-Delivery = Annotated[RabbitMessage, _OnTheLoop("message")]
-
-
-async def _raw_body(message: Any) -> bytes:
-    # Bodies are read inside ``consume``, so a bad body cannot fail before it; a coroutine,
-    # so FastStream does not hand every message to a thread pool.
-    return bytes(message.body)
+async def _the_message(message: RabbitMessage) -> RabbitMessage:
+    """The "decoded" body FastStream hands the handler: the message itself. Without
+    FastDepends (``apply_types=False``: no dependency model, no task group per message)
+    the handler gets what the decoder gives; ``consume`` reads the body itself, so a bad
+    body cannot fail before it, and settles the message. A coroutine, so FastStream does
+    not hand every message to a thread pool."""
+    return message
 
 
 class ServiceRuntime:
@@ -136,10 +126,10 @@ class ServiceRuntime:
             RabbitQueue(queue.name, declare=False),
             ack_policy=AckPolicy.MANUAL,
             no_reply=True,
-            decoder=_raw_body,
+            decoder=_the_message,
             title=queue.name,
         )
-        async def consume_one(message: Delivery) -> None:
+        async def consume_one(message: RabbitMessage) -> None:
             await consume(
                 message,
                 queue=queue.name,
