@@ -18,9 +18,10 @@ the set of glyphs drawn only. So every act picks the same glyphs first (``ALPHAB
 Azerbaijani and Latin letters, digits and punctuation, in a fixed order) and nearly every
 act draws the same set; the font the PDF library made of a set is kept (``_Face.made``)
 and given to it as made (``_Made``), its subsetting step passed over for it alone
-(``_Subsetter``, installed in the library's output module). An act with a character
-outside the alphabet makes its own set once. The bytes are the ones the library makes
-from the font files read anew (``draw_act(read_fonts=True)``), which the tests compare.
+(by the subsetter ``_Output.install`` puts in the library's output module). An act with a
+character outside the alphabet makes its own set once. The bytes are the ones the library
+makes from the font files read anew (``draw_act(read_fonts=True)``), which the tests
+compare.
 """
 
 from __future__ import annotations
