@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -151,7 +151,9 @@ class MongoOutboxDocuments:
 class BatchedOutboxDocuments:
     """``OutboxDocuments`` whose published entries are removed in batches: one
     ``bulk_write`` for all the documents published within ``wait`` seconds, instead of a
-    round trip each.
+    round trip each. ``wait_of`` gives a document a wait of its own (a document nobody
+    rewrites any more can wait longer than one another instance may rewrite soon); a batch
+    goes out when its first entry is due, with every entry pending.
 
     Each removal is guarded by the version the document was published at. Should one not
     match (the document changed meanwhile), the batch's entries still stored are pulled out
@@ -160,14 +162,25 @@ class BatchedOutboxDocuments:
     after its minimum age; ``Outbox.run`` removes what is queued when it stops.
     """
 
-    def __init__(self, collection: Any, wait: float) -> None:
+    def __init__(
+        self,
+        collection: Any,
+        wait: float,
+        *,
+        wait_of: Callable[[Mapping[str, Any]], float] | None = None,
+    ) -> None:
         self.documents = MongoOutboxDocuments(collection)
         self.collection = collection
         self.name = self.documents.name
         self.wait = wait
+        # A document's own wait (``wait`` when None): the batch goes out when its first
+        # entry is due, every pending entry in it, due or not (the round trip is made anyway).
+        self.wait_of = wait_of
         self._pending: list[tuple[Mapping[str, Any], list[str]]] = []
         self._removing: list[tuple[Mapping[str, Any], list[str]]] = []  # the batch written now
         self._flushing: asyncio.Task[None] | None = None
+        self._due: float | None = None  # the loop time the pending batch goes out
+        self._sooner = asyncio.Event()  # an entry due before ``_due`` came
 
     async def ensure_index(self) -> None:
         await self.documents.ensure_index()
@@ -179,6 +192,11 @@ class BatchedOutboxDocuments:
 
     async def published(self, document: Mapping[str, Any], message_ids: list[str]) -> None:
         self._pending.append((document, message_ids))
+        wait = self.wait if self.wait_of is None else self.wait_of(document)
+        due = asyncio.get_running_loop().time() + wait
+        if self._due is None or due < self._due:
+            self._due = due
+            self._sooner.set()
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush_soon())
 
@@ -200,13 +218,20 @@ class BatchedOutboxDocuments:
     async def _flush_soon(self) -> None:
         # Until nothing is pending: entries added while a batch is being written go in the
         # next batch, not wait for another ``published`` (the relay would send them again).
+        loop = asyncio.get_running_loop()
         while self._pending:
-            await asyncio.sleep(self.wait)
+            delay = (self._due or 0.0) - loop.time()
+            if delay > 0:
+                self._sooner.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._sooner.wait(), delay)
+                continue  # due now, or an entry due sooner came: look again
             with contextlib.suppress(Exception):  # left to the relay
                 await self.flush()
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, []
+        self._due = None
         if not pending:
             return
         self._removing = pending

@@ -39,7 +39,11 @@ def create_app(
     runtime.track_outbox(outbox)
     if store is None:
         store = MongoDispatcherStore(
-            runtime.db, outbox, clear_wait=SHARED_CLEAR_WAIT, settle_wait=CLEAR_WAIT
+            runtime.db,
+            outbox,
+            clear_wait=SHARED_CLEAR_WAIT,
+            closed_clear_wait=CLEAR_WAIT,
+            settle_wait=CLEAR_WAIT,
         )
     runtime.gauge(
         "meter_dispatcher_work_orders_waiting",

@@ -60,10 +60,13 @@ class MongoDispatcherStore:
         outbox: Outbox | None = None,
         *,
         clear_wait: float = 0.0,
+        closed_clear_wait: float | None = None,
         settle_wait: float | None = None,
     ) -> None:
-        """``clear_wait`` > 0: published entries leave the outboxes in batches; and
-        ``settle_wait`` (default ``clear_wait``) > 0: so do the marks of settled stock."""
+        """``clear_wait`` > 0: published entries leave the outboxes in batches, those of a
+        closed work order (which nobody rewrites) after ``closed_clear_wait`` (default
+        ``clear_wait``); ``settle_wait`` (default ``clear_wait``) > 0: the marks of settled
+        stock leave in batches too."""
         self.teams_collection = db["teams"]
         self.stock = db["stock"]
         self.team_days = db["team_days"]
@@ -72,7 +75,11 @@ class MongoDispatcherStore:
         self._teams: tuple[float, list[Team]] | None = None  # (read at, teams)
         self.outbox = outbox
         self.documents: MongoOutboxDocuments | BatchedOutboxDocuments = (
-            BatchedOutboxDocuments(self.work_orders_collection, clear_wait)
+            BatchedOutboxDocuments(
+                self.work_orders_collection,
+                clear_wait,
+                wait_of=_clear_wait_of(clear_wait, closed_clear_wait),
+            )
             if clear_wait > 0
             else MongoOutboxDocuments(self.work_orders_collection)
         )
@@ -364,3 +371,19 @@ def _team_document(team: Team) -> Document:
         "district_codes": list(team.district_codes),
         "daily_capacity": team.daily_capacity,
     }
+
+
+def _clear_wait_of(
+    clear_wait: float, closed_clear_wait: float | None
+) -> Callable[[Mapping[str, Any]], float] | None:
+    """How long a work order's published entries wait to be taken out: an open one may be
+    rewritten soon by another dispatcher (which publishes again what it still finds), a
+    closed one is not rewritten."""
+    if closed_clear_wait is None:
+        return None
+    closed = workorders.CLOSED
+
+    def wait_of(document: Mapping[str, Any]) -> float:
+        return closed_clear_wait if document.get("status") in closed else clear_wait
+
+    return wait_of

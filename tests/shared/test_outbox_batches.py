@@ -51,6 +51,55 @@ async def test_entries_published_while_a_batch_is_written_go_in_the_next_batch()
     assert cleared._pending == []
 
 
+class Recording:
+    """Records each bulk write with the loop time it was made at."""
+
+    name = "work_orders"
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[float, list[str]]] = []
+
+    async def bulk_write(self, writes: list[Any], ordered: bool = False) -> Any:
+        ids = [write._filter["_id"] for write in writes]
+        self.batches.append((asyncio.get_running_loop().time(), ids))
+        return type("Result", (), {"matched_count": len(writes)})()
+
+
+async def test_a_document_with_a_longer_wait_goes_out_with_the_next_batch_due() -> None:
+    """A closed document waits its own, longer wait, unless a batch goes out before: it
+    rides along (the round trip is made anyway)."""
+    collection = Recording()
+
+    def wait_of(document: dict[str, Any]) -> float:
+        return 0.3 if document["_id"].startswith("closed") else 0.02
+
+    cleared = BatchedOutboxDocuments(collection, wait=0.02, wait_of=wait_of)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await cleared.published({**document(1), "_id": "closed-1"}, ["m-1"])
+    await asyncio.sleep(0.05)
+    assert collection.batches == []  # not due yet: 0.3 s
+    await cleared.published({**document(2), "_id": "open-2"}, ["m-2"])
+    for _ in range(100):
+        if collection.batches:
+            break
+        await asyncio.sleep(0.01)
+    [(at, ids)] = collection.batches
+    assert ids == ["closed-1", "open-2"]  # both in the batch the open one was due for
+    assert at - started < 0.25
+
+    await cleared.published({**document(3), "_id": "closed-3"}, ["m-3"])
+    alone = loop.time()
+    for _ in range(100):
+        if len(collection.batches) == 2:
+            break
+        await asyncio.sleep(0.02)
+    at, ids = collection.batches[1]
+    assert ids == ["closed-3"]
+    assert at - alone >= 0.29  # its own wait, nothing sooner came
+    assert cleared._pending == []
+
+
 @pytest.fixture
 async def collection(mongo_url: str) -> AsyncIterator[Any]:
     client = make_client(mongo_url, "tests")
