@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -37,6 +38,8 @@ CLEAR_WAIT = 0.25
 # reported right after its assignment): such a write publishes again, in order, whatever it
 # finds still in the outbox, so their entries wait less.
 SHARED_CLEAR_WAIT = 0.02
+# How many documents emptied by a batch a process remembers (``emptied_at``).
+EMPTIED_KEPT = 1024
 # The longest a document whose message the broker refused waits for its next try (seconds).
 MAX_HOLD = 30.0
 
@@ -181,6 +184,8 @@ class BatchedOutboxDocuments:
         self._flushing: asyncio.Task[None] | None = None
         self._due: float | None = None  # the loop time the pending batch goes out
         self._sooner = asyncio.Event()  # an entry due before ``_due`` came
+        # Documents this process emptied with a batch: _id -> (version emptied, entries).
+        self._emptied: OrderedDict[Any, tuple[Any, frozenset[str]]] = OrderedDict()
 
     async def ensure_index(self) -> None:
         await self.documents.ensure_index()
@@ -214,6 +219,14 @@ class BatchedOutboxDocuments:
         if taken:
             self._pending = [item for item in self._pending if item[0]["_id"] != document_id]
         return taken
+
+    def emptied_at(self, document_id: Any, version: Any) -> frozenset[str] | None:
+        """The entries this process took out of the document when it was at ``version``
+        (which made it ``version`` + 1, with an empty outbox), or None. A writer whose
+        guarded write found the document changed since it read it at ``version`` can write
+        again at ``version`` + 1 without those entries: no one else changed it between."""
+        found = self._emptied.pop(document_id, None)
+        return found[1] if found is not None and found[0] == version else None
 
     async def _flush_soon(self) -> None:
         # Until nothing is pending: entries added while a batch is being written go in the
@@ -261,6 +274,10 @@ class BatchedOutboxDocuments:
             ]
             result = await self.collection.bulk_write(writes, ordered=False)
             if result.matched_count == len(writes):
+                for document, ids in whole:
+                    self._emptied[document["_id"]] = (document["version"], frozenset(ids))
+                while len(self._emptied) > EMPTIED_KEPT:
+                    self._emptied.popitem(last=False)
                 return
         # Which ones changed is not known: pull each batch entry still stored, by id.
         gone: dict[Any, set[str]] = {}

@@ -251,6 +251,20 @@ class MongoDispatcherStore:
             written = await self.work_orders_collection.replace_one(
                 {"_id": replacing["_id"], "version": version}, stored
             )
+            emptied = (
+                self.documents.emptied_at(replacing["_id"], version)
+                if not written.matched_count and isinstance(self.documents, BatchedOutboxDocuments)
+                else None
+            )
+            if emptied is not None:
+                # Only this process's removal of published entries changed the work order
+                # since it was read (a report right after its assignment): the same write
+                # at the next version, without those entries, instead of reading again.
+                kept = without_entries({**work_order, "version": version + 2}, sent | emptied)
+                stored = with_outbox(kept, entries)
+                written = await self.work_orders_collection.replace_one(
+                    {"_id": replacing["_id"], "version": version + 1}, stored
+                )
             if not written.matched_count:
                 if sent:  # still in the stored document: taken out as before
                     await self.documents.published(replacing, sorted(sent))
