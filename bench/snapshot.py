@@ -2,10 +2,11 @@
 
 A reading holds each process's CPU time, each service's Prometheus text (``GET /metrics``
 on its ``HEALTH_PORT``) and, with ``BENCH_DB_PROXY=1``, the counting proxy's. From two
-readings, per service: CPU ms, database round trips (``meter_db_commands_total``) and
-settled deliveries by outcome (``meter_messages_total``) per lifecycle, the mean time
-a handler took (``meter_handler_seconds``: from reading a body to the outcome, waits for
-the database included) and the mean time a database round trip took to be answered
+readings, per service: CPU ms, database round trips (``meter_db_commands_total``, in all
+and by command and collection) and settled deliveries by outcome
+(``meter_messages_total``) per lifecycle, the mean time a handler took
+(``meter_handler_seconds``: from reading a body to the outcome, waits for the database
+included) and the mean time a database round trip took to be answered
 (``meter_db_command_seconds``, as the service saw it).
 """
 
@@ -78,13 +79,13 @@ def db_round_trips(before: Reading, after: Reading, count: int) -> dict[str, flo
         result = {s: round((end.get(s, 0) - start.get(s, 0)) / count, 2) for s in before.metrics}
     else:
         for service in before.metrics:
-            start_total = _by(before.metrics[service], "meter_db_commands_total", None).get("")
-            end_total = _by(after.metrics.get(service), "meter_db_commands_total", None).get("")
-            result[service] = (
-                None
-                if start_total is None or end_total is None
-                else round((end_total - start_total) / count, 2)
-            )
+            start_text, end_text = before.metrics[service], after.metrics.get(service)
+            if start_text is None or end_text is None:
+                result[service] = None
+                continue
+            start_total = _by(start_text, "meter_db_commands_total", None).get("", 0.0)
+            end_total = _by(end_text, "meter_db_commands_total", None).get("", 0.0)
+            result[service] = round((end_total - start_total) / count, 2)
     if result and all(value is not None for value in result.values()):
         result["total"] = round(sum(value or 0.0 for value in result.values()), 2)
     return result
@@ -120,6 +121,10 @@ def costs(before: Reading, after: Reading, count: int) -> dict[str, Any]:
         result["db_commands_per_lifecycle"] = _delta(
             _commands(before.proxy), _commands(after.proxy), count
         )
+    else:
+        result["db_commands_per_lifecycle"] = _delta(
+            _service_commands(before.metrics), _service_commands(after.metrics), count
+        )
     return result
 
 
@@ -132,6 +137,15 @@ def _mean_ms(before: str, after: str, histogram: str, digits: int) -> float | No
     seconds = total(after, "sum") - total(before, "sum")
     observed = total(after, "count") - total(before, "count")
     return round(seconds * 1000 / observed, digits) if observed > 0 else None
+
+
+def _service_commands(metrics: Mapping[str, str | None]) -> dict[str, float]:
+    """ "dispatcher:update work_orders" -> round trips so far, from the services' counters."""
+    return {
+        f"{service}:{command}": value
+        for service, text in metrics.items()
+        for command, value in _by(text, "meter_db_commands_total", "command").items()
+    }
 
 
 def _commands(text: str) -> dict[str, float]:

@@ -88,8 +88,8 @@ class ServiceMetrics:
         )
         self.db_commands = Counter(
             "meter_db_commands",
-            "MongoDB commands sent (database round trips)",
-            ("service",),
+            "MongoDB commands sent (database round trips), by command and collection",
+            ("service", "command"),
             registry=self.registry,
         )
         self.db_seconds = Histogram(
@@ -103,7 +103,6 @@ class ServiceMetrics:
         self._sampled_at: float | None = None
         self._sampling = asyncio.Lock()
         self.outbox_backlog.labels(service).set(0)
-        self.db_commands.labels(service)
 
     def settled(self, queue: str, outcome: str) -> None:
         """Count one delivery settled with ``outcome`` (one of ``OUTCOMES``)."""
@@ -112,8 +111,8 @@ class ServiceMetrics:
     def handled_in(self, queue: str, seconds: float) -> None:
         self.handler_seconds.labels(self.service, queue).observe(seconds)
 
-    def db_command(self) -> None:
-        self.db_commands.labels(self.service).inc()
+    def db_command(self, command: str) -> None:
+        self.db_commands.labels(self.service, command).inc()
 
     def db_answered(self, seconds: float) -> None:
         self.db_seconds.labels(self.service).observe(seconds)

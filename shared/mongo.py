@@ -4,7 +4,7 @@ sent as one command."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pymongo import AsyncMongoClient, monitoring
@@ -16,18 +16,19 @@ DUPLICATE_KEY = 11000
 
 
 class CommandCounter(monitoring.CommandListener):
-    """Calls ``count()`` once per command sent: one database round trip each; and
-    ``answered(seconds)`` once per answer (or failure), with the time the driver waited
-    for it."""
+    """Calls ``count(name)`` once per command sent: one database round trip each, named by
+    ``command_name``: the command and the collection it works on ("update work_orders",
+    "find jobs", "hello" for a command on no collection); and ``answered(seconds)`` once per
+    answer (or failure), with the time the driver waited for it."""
 
     def __init__(
-        self, count: Callable[[], None], answered: Callable[[float], None] | None = None
+        self, count: Callable[[str], None], answered: Callable[[float], None] | None = None
     ) -> None:
         self.count = count
         self.answered = answered
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.count()
+        self.count(command_name(event.command_name, event.command))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         if self.answered is not None:
@@ -38,15 +39,23 @@ class CommandCounter(monitoring.CommandListener):
             self.answered(event.duration_micros / 1e6)
 
 
+def command_name(name: str, command: Mapping[str, Any]) -> str:
+    """ "update work_orders": the command and, where its first field names one, the collection
+    (``getMore`` names its collection in ``collection``)."""
+    target = command.get("collection") if name == "getMore" else command.get(name)
+    return f"{name} {target}" if isinstance(target, str) else name
+
+
 def make_client(
     url: str,
     app_name: str,
     *,
-    on_command: Callable[[], None] | None = None,
+    on_command: Callable[[str], None] | None = None,
     on_answer: Callable[[float], None] | None = None,
 ) -> AsyncMongoClient[dict[str, Any]]:
     """A client that hands back timezone-aware UTC datetimes and fails fast when down;
-    ``on_command`` is called for every command it sends (``meter_db_commands_total``) and
+    ``on_command`` is called with the name of every command it sends (``command_name``,
+    ``meter_db_commands_total``) and
     ``on_answer`` with the seconds each took to answer (``meter_db_command_seconds``)."""
     listeners = [CommandCounter(on_command, on_answer)] if on_command is not None else []
     return AsyncMongoClient(

@@ -274,7 +274,7 @@ class Commands:
         self.count = 0
         self.on = False
 
-    def __call__(self) -> None:
+    def __call__(self, name: str) -> None:
         self.count += self.on
 
     @contextmanager

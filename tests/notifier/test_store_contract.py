@@ -541,7 +541,7 @@ async def test_jobs_finished_together_with_no_followers_cost_one_bulk_write(
     mongo_url: str,
 ) -> None:
     sent: list[int] = []
-    client = make_client(mongo_url, "tests", on_command=lambda: sent.append(1))
+    client = make_client(mongo_url, "tests", on_command=lambda _name: sent.append(1))
     db = client[f"t{uuid.uuid4().hex[:10]}_notifier"]
     try:
         store = MongoNotifierStore(db)  # no outbox: nothing published, nothing taken out

@@ -93,8 +93,14 @@ async def test_every_service_is_alive_ready_and_exposes_its_metrics(
         assert metrics.headers["content-type"].startswith("text/plain")
         found = samples(metrics.text)
     assert value(found, "meter_outbox_backlog", service=service) == 0
-    commands = value(found, "meter_db_commands_total", service=service) or 0
+    by_command = {
+        dict(labels)["command"]: count
+        for (name, labels), count in found.items()
+        if name == "meter_db_commands_total" and dict(labels)["service"] == service
+    }
+    commands = sum(by_command.values())
     assert commands > 0
+    assert all(by_command), by_command  # each counted under a command name
     # Round trips answered are timed (some may still be on their way).
     answered = value(found, "meter_db_command_seconds_count", service=service) or 0
     assert 0 < answered <= commands

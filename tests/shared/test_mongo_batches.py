@@ -44,7 +44,7 @@ async def test_lookups_made_together_are_one_find_and_each_gets_its_own_answer(
     mongo_url: str,
 ) -> None:
     sent: list[int] = []
-    client = make_client(mongo_url, "tests", on_command=lambda: sent.append(1))
+    client = make_client(mongo_url, "tests", on_command=lambda _name: sent.append(1))
     db = client[f"t{uuid.uuid4().hex[:10]}_lookups"]
     try:
         collection = db["things"]
@@ -67,6 +67,24 @@ async def test_lookups_made_together_are_one_find_and_each_gets_its_own_answer(
             "body": {"n": 3},
             "hidden": True,
         }
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+async def test_each_command_is_counted_under_its_name_and_collection(mongo_url: str) -> None:
+    sent: list[str] = []
+    client = make_client(mongo_url, "tests", on_command=sent.append)
+    db = client[f"t{uuid.uuid4().hex[:10]}_names"]
+    try:
+        await db["things"].insert_many([{"_id": n} for n in range(3)])
+        sent.clear()
+
+        await db["things"].update_one({"_id": 0}, {"$set": {"seen": True}})
+        assert [doc async for doc in db["things"].find({}, batch_size=2)] != []
+        await db.command("ping")
+
+        assert sent == ["update things", "find things", "getMore things", "ping"]
     finally:
         await client.drop_database(db.name)
         await client.close()

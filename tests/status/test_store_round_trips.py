@@ -29,7 +29,7 @@ pytestmark = pytest.mark.store
 async def counted(mongo_url: str) -> AsyncIterator[tuple[Any, list[int]]]:
     """A fresh database whose client counts every command it sends."""
     sent: list[int] = []
-    client = make_client(mongo_url, "tests", on_command=lambda: sent.append(1))
+    client = make_client(mongo_url, "tests", on_command=lambda _name: sent.append(1))
     db = client[f"t{uuid.uuid4().hex[:10]}_status"]
     yield db, sent
     await client.drop_database(db.name)
