@@ -33,7 +33,7 @@ def create_app(
     outbox = Outbox(runtime.messenger)
     runtime.track_outbox(outbox)
     if store is None:
-        store = MongoIntakeStore(runtime.db, outbox, clear_wait=CLEAR_WAIT)
+        store = MongoIntakeStore(runtime.db, outbox, clear_wait=CLEAR_WAIT, close_wait=CLEAR_WAIT)
     intake = Intake(store, settings.channel_users, clock, settings.service_level())
     IntakeHandlers(intake).serve(runtime.routes)
     return runtime.build_app(on_start=store.ensure_indexes, background=[outbox.run])

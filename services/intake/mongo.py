@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReplaceOne, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.intake.domain import Account, Application
 from services.intake.store import DuplicateSubmission, OpenApplicationExists
+from shared.batching import Coalescing
 from shared.clock import stamp
 from shared.contracts.events import ApplicationRegistered
 from shared.contracts.replies import ActiveMeter, Registered
@@ -28,7 +29,18 @@ from shared.outbox import (
 
 
 class MongoIntakeStore:
-    def __init__(self, db: Any, outbox: Outbox | None = None, *, clear_wait: float = 0.0) -> None:
+    """``clear_wait`` > 0: published entries leave the outboxes in batches
+    (``BatchedOutboxDocuments``); ``close_wait`` > 0: applications closed within that many
+    seconds are closed in one write (the events that close them are acknowledged after it)."""
+
+    def __init__(
+        self,
+        db: Any,
+        outbox: Outbox | None = None,
+        *,
+        clear_wait: float = 0.0,
+        close_wait: float = 0.0,
+    ) -> None:
         self.subscribers = db["subscribers"]
         self.applications = db["applications"]
         self.counters = db["counters"]
@@ -44,6 +56,7 @@ class MongoIntakeStore:
         self._by_submission = Lookup(self.applications, "submission_id", {"reply": 1})
         self._by_open_key = Lookup(self.applications, "open_key", {"_id": 1})
         self._subscriber = Lookup(self.subscribers)
+        self._closing = Coalescing(self._close_all, linger=close_wait)
 
     async def ensure_indexes(self) -> None:
         await self.applications.create_index("submission_id", unique=True)
@@ -111,11 +124,29 @@ class MongoIntakeStore:
             await self.outbox.publish_or_leave(self.documents, document)
 
     async def close_application(self, number: str, status: str, at: str) -> bool:
-        result = await self.applications.update_one(
-            {"_id": number, "open_key": {"$exists": True}},
-            {"$unset": {"open_key": ""}, "$set": {"status": status, "closed_at": at}},
+        return await self._closing((number, status, at))
+
+    async def _close_all(self, closes: list[tuple[str, str, str]]) -> list[bool]:
+        """One write for every application closed together; each told whether it closed it."""
+        if len(closes) == 1:
+            number, status, at = closes[0]
+            result = await self.applications.update_one(*_close(number, status, at))
+            return [bool(result.modified_count)]
+        written = await self.applications.bulk_write(
+            [UpdateOne(*_close(*close)) for close in closes], ordered=False
         )
-        return bool(result.modified_count)
+        if written.modified_count in (0, len(closes)):
+            return [bool(written.modified_count)] * len(closes)
+        # Some were closed before (a redelivered event): each closed now carries its stamp.
+        cursor = self.applications.find(
+            {"_id": {"$in": [number for number, _, _ in closes]}}, {"status": 1, "closed_at": 1}
+        )
+        stored = {d["_id"]: (d.get("status"), d.get("closed_at")) for d in await cursor.to_list()}
+        closed, answers = set(), []
+        for number, status, at in closes:
+            answers.append(stored.get(number) == (status, at) and number not in closed)
+            closed.add(number)
+        return answers
 
     async def upsert_subscribers(self, accounts: list[Account]) -> int:
         # One round trip for the whole batch: each document replaced whole, or inserted.
@@ -125,6 +156,14 @@ class MongoIntakeStore:
             ]
             await self.subscribers.bulk_write(writes, ordered=False)
         return len(accounts)
+
+
+def _close(number: str, status: str, at: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The filter and update that close an open application."""
+    return (
+        {"_id": number, "open_key": {"$exists": True}},
+        {"$unset": {"open_key": ""}, "$set": {"status": status, "closed_at": at}},
+    )
 
 
 def _document(application: Application) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -163,3 +164,66 @@ async def test_an_import_replaces_an_account_whole(subject: Subject) -> None:
     moved = Account("1000001", "5ABCD12", "Sumqayıt", "SUM-01")
     assert await subject.store.upsert_subscribers([moved]) == 1
     assert await subject.store.account("1000001") == moved
+
+
+@pytest.mark.store
+async def test_applications_closed_together_are_one_write_and_each_is_told_its_own(
+    mongo_url: str,
+) -> None:
+    """Closes within ``close_wait`` go in one write; a close of an application closed
+    before, or twice in one batch, is told it closed nothing."""
+    sent: list[str] = []
+    client = make_client(mongo_url, "tests", on_command=sent.append)
+    db = client[f"t{uuid.uuid4().hex[:10]}_intake"]
+    try:
+        store = MongoIntakeStore(db, Outbox(RecordingMessenger()), close_wait=0.05)  # type: ignore[arg-type]
+        await store.ensure_indexes()
+        await store.upsert_subscribers(ACCOUNTS)
+        subject = Subject(store, lambda: [])
+        for number, submission, code in [
+            ("SQ-2026-000001", "s-1", "1000001"),
+            ("SQ-2026-000002", "s-2", "1000002"),
+            ("SQ-2026-000003", "s-3", "2000001"),
+        ]:
+            await save(subject, number, submission, code=code)
+        assert await store.close_application("SQ-2026-000003", "rejected", "t0")
+        sent.clear()
+
+        together = list(
+            await asyncio.gather(
+                store.close_application("SQ-2026-000001", "completed", "t1"),
+                store.close_application("SQ-2026-000002", "withdrawn", "t2"),
+            )
+        )
+        assert together == [True, True]
+        assert sent == ["update applications"]
+
+        sent.clear()
+        mixed = list(
+            await asyncio.gather(
+                store.close_application("SQ-2026-000003", "rejected", "t3"),  # closed at t0
+                store.close_application("SQ-2026-000001", "completed", "t4"),  # closed at t1
+            )
+        )
+        assert mixed == [False, False]
+        assert sent == ["update applications"]
+
+        await save(subject, "SQ-2026-000004", "s-4", code="1000002")
+        sent.clear()
+        some = list(
+            await asyncio.gather(
+                store.close_application("SQ-2026-000004", "completed", "t5"),
+                store.close_application("SQ-2026-000003", "rejected", "t5"),  # closed at t0
+                store.close_application("SQ-2026-000004", "completed", "t5"),  # a second copy
+            )
+        )
+        assert some == [True, False, False]
+        assert sent == ["update applications", "find applications"]  # which closed
+        assert await store.open_application("1000001|new_installation") is None
+        stored = await db["applications"].find_one({"_id": "SQ-2026-000002"})
+        assert stored is not None
+        assert (stored["status"], stored["closed_at"]) == ("withdrawn", "t2")
+        assert "open_key" not in stored
+    finally:
+        await client.drop_database(db.name)
+        await client.close()

@@ -95,3 +95,29 @@ async def test_a_send_answering_the_wrong_number_of_results_fails_its_callers() 
     coalescing = Coalescing(short)
     with pytest.raises(RuntimeError, match="1 results for 2 items"):
         await asyncio.gather(coalescing(1), coalescing(2))
+
+
+async def test_a_lingering_batch_waits_for_the_calls_that_come_within_its_linger() -> None:
+    recorder = Recorder()
+    coalescing = Coalescing(recorder.send, linger=0.05)
+    first = asyncio.create_task(coalescing(0))
+    await asyncio.sleep(0.01)
+    assert recorder.batches == []  # not sent yet
+    later = asyncio.create_task(coalescing(2))
+    assert await asyncio.gather(first, later) == [0, 20]
+    assert recorder.batches == [[0, 2]]
+    assert await coalescing(4) == 40  # the next batch lingers too, then goes alone
+    assert recorder.batches == [[0, 2], [4]]
+
+
+async def test_a_lingering_batch_cancels_its_callers_when_the_service_stops() -> None:
+    recorder = Recorder()
+    coalescing = Coalescing(recorder.send, linger=10)
+    waiting = asyncio.create_task(coalescing(0))
+    await asyncio.sleep(0.01)
+    runner = coalescing._runner
+    assert runner is not None
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert recorder.batches == []
