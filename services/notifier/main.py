@@ -24,6 +24,7 @@ from services.notifier.mongo import MongoNotifierStore
 from services.notifier.settings import NotifierSettings
 from services.notifier.store import NotifierStore
 from services.notifier.usecases import Notifier
+from shared.batching import LINGER
 from shared.clock import utc_now
 from shared.contracts.registry import Service
 from shared.documents import prepare_in_background
@@ -57,7 +58,9 @@ def create_app(
     runtime.track_outbox(outbox)
     made_store: MongoNotifierStore | None = None
     if store is None:
-        store = made_store = MongoNotifierStore(runtime.db, outbox, clear_wait=CLEAR_WAIT)
+        store = made_store = MongoNotifierStore(
+            runtime.db, outbox, clear_wait=CLEAR_WAIT, write_linger=LINGER
+        )
     made_mailer, made_sms = make_providers(settings)
     mailer, sms = mailer or made_mailer, sms or made_sms
     deliveries = runtime.metrics.counter(

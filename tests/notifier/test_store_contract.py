@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from services.notifier.domain import jobs
+from services.notifier.domain.jobs import Job
 from services.notifier.domain.steps import Contact, StepEvent
 from services.notifier.mongo import MongoNotifierStore
 from services.notifier.store import NotifierStore
@@ -566,6 +567,43 @@ async def test_jobs_finished_together_with_no_followers_cost_one_bulk_write(
         # All six queued before the first batch left: one bulk write, nothing read back.
         assert len(sent) == 1
         assert store.finishing.batches == 1
+        for job in taken:
+            stored = await store.job(job.id)
+            assert stored is not None
+            assert stored.state == "sent"
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+@pytest.mark.store
+async def test_with_a_linger_jobs_finished_one_by_one_go_out_together(mongo_url: str) -> None:
+    """At a low rate each finished job would be written alone; gathered for
+    ``write_linger``, jobs finished a few milliseconds apart share one bulk write."""
+    sent: list[str] = []
+    client = make_client(mongo_url, "tests", on_command=sent.append)
+    db = client[f"t{uuid.uuid4().hex[:10]}_notifier"]
+    try:
+        store = MongoNotifierStore(db, write_linger=0.1)  # no outbox: nothing published
+        taken = []
+        for n in range(4):
+            [job, _] = jobs.new_jobs(
+                StepEvent("application.forwarded", f"SQ-2026-00037{n}", 2), NOW, True
+            )
+            await store.record([job])
+            [won] = await store.claim([(job, jobs.claimed(job, NOW, POLICY))])
+            taken.append(won)
+        sent.clear()
+
+        async def later(index: int, job: Job) -> tuple[str, ...] | None:
+            await asyncio.sleep(0.01 * index)  # one by one, well within the linger
+            done = jobs.finished(job, NOW, receipt="gw")
+            return await store.save_and_publish(job, done, jobs.outcome_event(done, NOW))
+
+        results = await asyncio.gather(*(later(i, job) for i, job in enumerate(taken)))
+
+        assert results == [()] * len(taken)
+        assert sent == ["update notifications"]  # one bulk write, nothing read back
         for job in taken:
             stored = await store.job(job.id)
             assert stored is not None

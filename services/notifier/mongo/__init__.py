@@ -53,19 +53,25 @@ class MongoNotifierStore:
         *,
         clear_wait: float = 0.02,
         sender: str | None = None,
+        write_linger: float = 0.0,
     ) -> None:
+        """``clear_wait``: published outcome events leave the outboxes in batches gathered
+        that long; ``write_linger`` > 0: each batch of finished jobs and wake-ups gathers
+        that long before it goes."""
         self.contacts_collection = db["contacts"]
         self.notifications = db["notifications"]
         self.senders = db["senders"]
         self.sender = sender or uuid.uuid4().hex  # this process, as its claims name it
         self.outbox = outbox
         self.documents = BatchedOutboxDocuments(self.notifications, clear_wait)
-        self.finishing = Coalescing(self._finish_all)
+        self.finishing = Coalescing(self._finish_all, linger=write_linger)
         # Jobs of several steps, and contacts of several registrations, recorded together
         # are one insert; a contact or job stored already stays as it is (the first wins).
+        # These two go at once: a later step's jobs, found before an earlier step's were
+        # recorded, would go out before them (``rounds`` orders by the jobs it finds).
         self.recording = Coalescing(partial(insert_new, self.notifications))
         self.remembering = Coalescing(partial(insert_new, self.contacts_collection))
-        self.waking = Coalescing(self._make_all_due)
+        self.waking = Coalescing(self._make_all_due, linger=write_linger)
         if outbox is not None:
             outbox.watch(self.documents)
 
