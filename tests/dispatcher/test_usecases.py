@@ -7,6 +7,7 @@ import asyncio
 import random
 import uuid
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -453,6 +454,59 @@ async def test_a_receipt_sent_again_adds_nothing_and_answers_the_free_meters_now
         "duplicate": True,
     }
     assert (await level(store, "GNC-01")).received == 3
+
+
+async def test_a_dispatch_looks_for_a_repeat_and_reads_the_teams_loads_at_once(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    """The look for an earlier work order and the read of the teams' loads today are both
+    under way before either answers: a dispatch waits for one round trip there, not two."""
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    work_order, team_loads = store.work_order, store.team_loads
+    started: list[str] = []
+    both = asyncio.Event()
+
+    async def slow(name: str, read: Any, *args: Any) -> Any:
+        started.append(name)
+        if len(started) == 2:
+            both.set()
+        await asyncio.wait_for(both.wait(), 1)  # times out if the reads go one by one
+        return await read(*args)
+
+    store.work_order = partial(slow, "repeat", work_order)  # type: ignore[method-assign]
+    store.team_loads = partial(slow, "loads", team_loads)  # type: ignore[method-assign]
+    outcome = await dispatcher.register(event(district_code="BAK-NAS"), None)
+
+    assert outcome.log["outcome"] == "assigned"
+    assert sorted(started) == ["loads", "repeat"]
+
+
+async def test_a_report_looks_for_an_earlier_answer_and_reads_its_work_order_at_once(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    """The look for a repeat's first reply and the read of the work order are both under
+    way before either answers: a report waits for one round trip, not two."""
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    assignment = await assigned_one(dispatcher, store)
+    parsed = command(report(assignment.model_dump()))
+    assert isinstance(parsed, ReportOutcome)
+    read_by_id, refusal_for = store.work_order_by_id, store.refusal_for
+    started: list[str] = []
+    both = asyncio.Event()
+
+    async def slow(name: str, read: Any, key: str) -> Any:
+        started.append(name)
+        if len(started) == 2:
+            both.set()
+        await asyncio.wait_for(both.wait(), 1)  # times out if the reads go one by one
+        return await read(key)
+
+    store.work_order_by_id = partial(slow, "work order", read_by_id)  # type: ignore[method-assign]
+    store.refusal_for = partial(slow, "refusal", refusal_for)  # type: ignore[method-assign]
+    outcome = await dispatcher.report(parsed, "m-1", "guest")
+
+    assert outcome.reply == Accepted()
+    assert sorted(started) == ["refusal", "work order"]
 
 
 # --- concurrent copies of one report ----------------------------------------------------

@@ -4,6 +4,7 @@ withdrawals ``withdrawing``'s, due dates ``deadlines``'s."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +39,14 @@ from shared.delivery import Outcome, new_message_id
 from shared.senders import Senders
 
 log = structlog.get_logger("meter.dispatcher")
+
+
+@dataclass(frozen=True)
+class _Loads:
+    district: str
+    serving: list[Team]
+    day: str
+    orders: dict[str, list[str]]  # team id -> the numbers it holds on ``day``
 
 
 class WorkOrderIdTaken(Exception):
@@ -96,16 +105,22 @@ class Dispatcher:
         # looked for before anything is taken: a copy that reserved a meter while the
         # first one's closed work order still carries ``stock_pending`` could not tell that
         # meter from the one the first consumed, and it would be consumed too.
-        if await self.store.work_order(app.number) is not None:
+        # The teams' loads today are read with it (two reads at once: a dispatch waits for
+        # one round trip, not two); a repeat, or an application rejected for want of a
+        # meter, reads them for nothing.
+        now = self.clock()
+        stored, loads = await asyncio.gather(
+            self.store.work_order(app.number), self._team_loads(app.district_code, now)
+        )
+        if stored is not None:
             return "duplicate"
         reserved = None
         if workorders.needs_meter(app.reason_code):
             reserved = await self.store.reserve(app.district_code, app.number)
-        now = self.clock()
         work_order, events = workorders.opened(app, now, reserved, correlation_id)
         team, day = None, ""
         if work_order["status"] == workorders.WAITING:
-            team, day = await self._claim_team(app.number, app.district_code, now)
+            team, day = await self._claim_in(app.number, loads)
             if team is not None:
                 work_order, more = workorders.assigned(work_order, team, day, now)
                 events = [*events, *more]
@@ -228,6 +243,13 @@ class Dispatcher:
 
         ``known``: the teams as the caller read them (else they are read now).
         """
+        return await self._claim_in(number, await self._team_loads(district, now, known))
+
+    async def _team_loads(
+        self, district: str, now: datetime, known: list[Team] | None = None
+    ) -> _Loads:
+        """The teams serving ``district`` and the work orders each holds on today's
+        capacity day."""
         day = teams.capacity_day(now)
         if known is None:
             known = await self.store.teams()
@@ -236,11 +258,17 @@ class Dispatcher:
             known = await self.store.teams(fresh=True)
             serving = [team for team in known if district in team.district_codes]
         orders = await self.store.team_loads(day, [team.team_id for team in serving])
+        return _Loads(district, serving, day, orders)
+
+    async def _claim_in(self, number: str, loads_of: _Loads) -> tuple[Team | None, str]:
+        """Count this work order against the best of ``loads_of``'s teams (fewest work
+        orders today first), on their day."""
+        serving, day, orders = loads_of.serving, loads_of.day, loads_of.orders
         holder = teams.team_holding(serving, orders, number)  # a slot taken before a crash
         if holder is not None:
             return holder, day
-        loads = {team_id: len(numbers) for team_id, numbers in orders.items()}
-        for team in teams.rank_teams(serving, district, loads):
+        counts = {team_id: len(numbers) for team_id, numbers in orders.items()}
+        for team in teams.rank_teams(serving, loads_of.district, counts):
             if await self.store.claim(team, day, number):
                 return team, day
         return None, day

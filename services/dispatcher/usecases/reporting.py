@@ -7,6 +7,7 @@ order; a write that lost a race is tried again on the fresh work order.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,9 +53,15 @@ class Reporting:
             return self._forbidden(user_id, team)
         names = reports.names_of(parsed)
         for _ in range(WRITE_ATTEMPTS):
-            if message_id and (answered := await self._answered(message_id, names is None)):
+            # The first reply to a repeat and the work order are looked for together (two
+            # reads at once, not one after the other: a report waits for one round trip).
+            answered, work_order = await asyncio.gather(
+                self._answered(message_id, names is None) if message_id else _nothing(),
+                self.store.work_order_by_id(names.work_order_id) if names else _nothing(),
+            )
+            if answered is not None:
                 return answered
-            outcome = await self._close(parsed, message_id)
+            outcome = await self._close(parsed, message_id, work_order)
             if outcome is not None:
                 return outcome
         number = names.application_number if names else None
@@ -82,13 +89,10 @@ class Reporting:
         return Outcome(refusal, {"outcome": "refused", "duplicate": True})
 
     async def _close(
-        self, parsed: ReportOutcome | Refusal, message_id: str | None
+        self, parsed: ReportOutcome | Refusal, message_id: str | None, work_order: WorkOrder | None
     ) -> Outcome | None:
-        """Close the work order as reported; None when a concurrent write got there first."""
-        names = reports.names_of(parsed)
-        work_order = None
-        if names is not None:
-            work_order = await self.store.work_order_by_id(names.work_order_id)
+        """Close ``work_order`` (the one the report names, as read) as reported; None when a
+        concurrent write got there first."""
         if reports.closed_by(work_order, message_id):
             assert work_order is not None  # a concurrent copy of this report closed it
             return await self._first_reply(work_order)
@@ -111,6 +115,10 @@ class Reporting:
         await settle_stock(self.store, closed)
         reply = Accepted.model_validate(closed["report_reply"])
         return Outcome(reply, {"outcome": "accepted", "duplicate": True})
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def settle_stock(store: DispatcherStore, work_order: WorkOrder) -> None:
