@@ -65,6 +65,8 @@ class MongoStatusStore:
         self.latest = Latest(cached)
         self._turns: dict[str, _Turn] = {}
         self.documents = ReadModelOutbox(collection, self.latest, clear_wait)
+        # No linger here: held open to fill, batches of whole views made every other
+        # service's database answers slower on the embedded server (docs/performance.md).
         self.replacing = Coalescing(self._replace_all)
         self.inserting = Coalescing(partial(insert_new, collection))
         self._read = Lookup(collection)
