@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import types
 from collections import OrderedDict
 
 import pypdf
@@ -114,6 +115,36 @@ def test_acts_drawing_the_same_glyphs_embed_the_font_made_once(
     assert len(subset_fonts) == 2
     assert "Gəncə" in text_of(draw_act(other))
     assert len(subset_fonts) == 2  # the faces' fonts made before, not subset again
+
+
+def test_acts_embedding_the_same_font_compress_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import zlib
+
+    from fpdf import syntax
+
+    draw_act(COPY)  # the faces read: the library's streams compress through the cache
+    assert vars(syntax)["zlib"].compress == documents._COMPRESSED.compress
+    large: list[int] = []
+
+    def counted(data: bytes, level: int = -1) -> bytes:
+        if len(data) >= documents._Compressed.LARGE:
+            large.append(len(data))
+        return zlib.compress(data, level)
+
+    monkeypatch.setattr(documents, "_COMPRESSED", documents._Compressed())
+    monkeypatch.setattr(
+        syntax, "zlib", types.SimpleNamespace(compress=documents._COMPRESSED.compress)
+    )
+    monkeypatch.setattr(documents, "zlib", types.SimpleNamespace(compress=counted))
+    first = draw_act(COPY)
+    compressed_first = len(large)
+    other = ActCopy("SQ-2026-000778", "7007008", COPY.address, ACT)
+    second = draw_act(other)
+    assert compressed_first >= 3  # the two faces' glyph maps and the regular font file
+    assert len(large) == compressed_first  # the second act's came from the cache
+    assert first != second
+    monkeypatch.undo()  # the process's own cache again: the same bytes
+    assert draw_act(other, read_fonts=True) == second
 
 
 def test_the_file_is_named_after_the_act_and_safe_as_a_file_name() -> None:
