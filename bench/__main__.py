@@ -4,8 +4,9 @@ Each run starts the system fresh as ``make run`` does (its own vhost, its own em
 database in a temporary directory, mail and SMS sinks, demo data, the four services as
 processes), measures a raw aio-pika request/reply baseline, then offers applications from
 concurrent portal clients: open loop at each ``BENCH_RATES`` rate, then closed loop at
-saturation. A field-team driver reports every assignment as installed; each application
-is followed until ``completed``. Every reply is checked, each application's status is
+saturation; then a backlog of notifications delivered by one notifier and another by two
+(notifier scaling). A field-team driver reports every assignment as installed; each
+application is followed until ``completed``. Every reply is checked, each application's status is
 asked at the end, and the sinks' e-mails and SMS are counted per (application, step):
 a refused, malformed or missing reply, an application not completed, and a lost or
 duplicated notification each fail the benchmark (exit code 1, the reason printed).

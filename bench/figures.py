@@ -177,8 +177,50 @@ def summarise(
     summary["handler_ms_mean"] = {
         name: median_over_runs(runs, *sat, "handler_ms_mean", name) for name in handlers
     }
+    summary["notifier_scaling"] = notifier_scaling(runs)
     summary["notifications"] = {
         key: sum((_pick(run, ("notifications", key)) or 0) for run in runs)
         for key in ("expected", "received", "lost", "duplicated", "unexpected")
     }
     return summary
+
+
+def notifier_scaling(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per number of notifiers (the ``drain-<n>`` phases): medians over the runs of how fast
+    they delivered a backlog, and the ratio to one notifier (per run, then the median)."""
+    counts = sorted(
+        {
+            int(phase.split("-", 1)[1])
+            for run in runs
+            for phase in run.get("phases", {})
+            if phase.startswith("drain-")
+        }
+    )
+    result: dict[str, Any] = {}
+    for count in counts:
+        phase = ("phases", f"drain-{count}")
+        cpu = sorted(
+            {n for run in runs for n in _pick(run, (*phase, "cpu_ms_per_lifecycle")) or {}}
+        )
+        result[str(count)] = {
+            "backlog_lifecycles_per_s": median_over_runs(runs, *phase, "backlog_lifecycles_per_s"),
+            "backlog_notifications_per_s": median_over_runs(
+                runs, *phase, "backlog_notifications_per_s"
+            ),
+            "cpu_ms_per_lifecycle": {
+                name: median_over_runs(runs, *phase, "cpu_ms_per_lifecycle", name) for name in cpu
+            },
+            "db_round_trips_per_lifecycle": median_over_runs(
+                runs, *phase, "db_round_trips_per_lifecycle", "total"
+            ),
+        }
+        ratios = [
+            _pick(run, (*phase, "backlog_lifecycles_per_s"))
+            / _pick(run, ("phases", "drain-1", "backlog_lifecycles_per_s"))
+            for run in runs
+            if _pick(run, (*phase, "backlog_lifecycles_per_s"))
+            and _pick(run, ("phases", "drain-1", "backlog_lifecycles_per_s"))
+        ]
+        ratio = median_of(ratios) if count > 1 else None
+        result[str(count)]["to_one_notifier"] = None if ratio is None else round(ratio, 2)
+    return result

@@ -15,6 +15,10 @@
                          own figures                                                   1
     BENCH_NOTIFIER_NICE  the notifiers' CPU priority (``nice``, 0 to 19): higher yields
                          the CPU to the other services when both want it               0
+    BENCH_DRAIN          notifier scaling, after saturation: with the notifiers
+                         stopped, this many applications run to completed, then one
+                         notifier delivers their backlog; again with two (at most
+                         BENCH_APPLICATIONS each); 0: skipped                         1000
 
 Quick try: ``BENCH_APPLICATIONS=200 BENCH_RUNS=1 make bench``.
 """
@@ -23,6 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+DRAIN_NOTIFIERS = (1, 2)  # notifier processes delivering each backlog, in this order
 
 
 class OptionError(ValueError):
@@ -41,13 +47,19 @@ class Options:
     db_proxy: bool = False
     notifiers: int = 1
     notifier_nice: int = 0
+    drain: int = 1000
 
     def open_loop_count(self, rate: float) -> int:
         """Submissions offered at ``rate``: ``open_seconds`` worth, at most ``applications``."""
         return max(1, min(self.applications, round(rate * self.open_seconds)))
 
     def applications_per_run(self) -> int:
-        return self.applications + sum(self.open_loop_count(rate) for rate in self.rates)
+        open_loop = sum(self.open_loop_count(rate) for rate in self.rates)
+        return self.applications + open_loop + len(DRAIN_NOTIFIERS) * self.drain_count()
+
+    def drain_count(self) -> int:
+        """Applications in each notifier-scaling backlog: ``drain``, at most ``applications``."""
+        return min(self.drain, self.applications)
 
 
 def _whole(env: Mapping[str, str], name: str, default: int, least: int = 1) -> int:
@@ -123,4 +135,5 @@ def from_env(env: Mapping[str, str]) -> Options:
         db_proxy=_flag(env, "BENCH_DB_PROXY"),
         notifiers=_whole(env, "BENCH_NOTIFIERS", Options.notifiers),
         notifier_nice=_nice(env, "BENCH_NOTIFIER_NICE"),
+        drain=_whole(env, "BENCH_DRAIN", Options.drain, least=0),
     )

@@ -78,6 +78,32 @@ def _section(
     return lines
 
 
+def _scaling(runs: list[dict[str, Any]], scaling: dict[str, Any]) -> list[str]:
+    """The drain phases: a backlog delivered by one notifier, then by two."""
+    if not scaling:
+        return []
+    lines = ["notifier scaling: a backlog of notifications delivered by n notifiers"]
+    for count, figures in scaling.items():
+        phase = ("phases", f"drain-{count}")
+        lines.append(
+            _row(
+                f"  {count} notifier(s): lifecycles/s",
+                [_get(r, *phase, "backlog_lifecycles_per_s") for r in runs],
+                figures["backlog_lifecycles_per_s"],
+            )
+        )
+        cpu = figures.get("cpu_ms_per_lifecycle") or {}
+        measured = [value for value in cpu.values() if value]
+        notifiers = sum(value or 0 for name, value in cpu.items() if name.startswith("notifier"))
+        ratio = figures.get("to_one_notifier")
+        lines.append(
+            f"    notifications/s {_fmt(figures['backlog_notifications_per_s'])}; CPU ms per "
+            f"lifecycle: notifiers {_fmt(notifiers)}, all {_fmt(sum(measured))}"
+            + (f"; {_fmt(ratio, 2)}× one notifier" if ratio else "")
+        )
+    return lines
+
+
 def text(result: dict[str, Any]) -> str:
     runs, summary, options = result["runs"], result["summary"], result["options"]
     sat = ("phases", "saturation")
@@ -190,6 +216,7 @@ def text(result: dict[str, Any]) -> str:
         runs, "mean handler time, ms per delivery (saturation)",
         (*sat, "handler_ms_mean"), summary["handler_ms_mean"],
     )  # fmt: skip
+    lines += _scaling(runs, summary.get("notifier_scaling") or {})
     notes = summary["notifications"]
     lines.append(
         f"notifications: expected {notes['expected']}, received {notes['received']}, "

@@ -1,6 +1,7 @@
 """One benchmark run on a freshly started system: the raw baseline, then each phase (open
 loop at each rate, then saturation), each measured from its first submission until its
-notifications have all arrived; then every application's status and every notification."""
+notifications have all arrived; then the notifier-scaling backlogs (``Run.drain``); then
+every application's status and every notification."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from typing import Any
 from bench import follow, load, probes, raw, snapshot
 from bench.amqp import BenchFailure, Follower, Pool, Rpc
 from bench.figures import deliveries_by_service, phase_figures
-from bench.notifications import SinkCounter, expected_keys, tally
-from bench.options import Options
+from bench.notifications import CHANNELS, LIFECYCLE_STEPS, SinkCounter, expected_keys, tally
+from bench.options import DRAIN_NOTIFIERS, Options
 from bench.system import System
 from shared.contracts.registry import Service
 from shared.topology import queues_of
@@ -36,7 +37,7 @@ def say(text: str) -> None:
 
 
 async def notifications_settled(
-    sinks: SinkCounter, numbers: Iterable[str], since: float, stall: float
+    sinks: SinkCounter, numbers: Iterable[str], since: float, stall: float, poll: float = 0.5
 ) -> float | None:
     """Seconds after ``since`` until every notification due arrived; None when they stop
     arriving (the final tally then names what is lost)."""
@@ -50,7 +51,7 @@ async def notifications_settled(
             last_count, moved = count, time.perf_counter()
         elif time.perf_counter() - moved > stall:
             return None
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(poll)
 
 
 async def watch_over(system: System, watch: probes.ProcessWatch, tracker: follow.Tracker) -> None:
@@ -165,6 +166,9 @@ class Run:
             self.result["phases"][name] = figures
             say(f"run {self.number}: {name}: " + brief(figures))
             everything += apps
+        for instances in DRAIN_NOTIFIERS if options.drain_count() else ():
+            everything += await self.drain(instances, start, options.drain_count())
+            start += options.drain_count()
         say(f"run {self.number}: asking status for each of {len(everything)} applications")
         self.result["status_completed"] = await load.check_status(
             self.pool, everything, options.concurrency, options.stall_seconds
@@ -172,6 +176,52 @@ class Run:
         self.result["notifications"] = await self.final_tally(
             [app.number for app in everything if app.number]
         )
+
+    async def drain(self, instances: int, start: int, count: int) -> list[follow.Application]:
+        """How fast ``instances`` notifiers deliver a backlog: with the notifiers stopped,
+        ``count`` applications run to ``completed`` (their notifications wait in the
+        notifier's queue), then the notifiers start together. Measured from the first of
+        the backlog's notifications in the sinks (so the processes' start is not counted)
+        until the last; each notification is checked like every other."""
+        name, stall = f"drain-{instances}", self.options.stall_seconds
+        say(f"run {self.number}: {name}: {count} applications with the notifiers stopped")
+        await asyncio.to_thread(self.system.stop_notifiers, self.system.take_notifiers())
+        apps = await self.offer(list(range(start, start + count)), None)
+        numbers = [app.number for app in apps if app.number]
+        await load.until_completed(self.tracker, numbers, stall)
+        figures = phase_figures(name, None, apps, self.tracker.completed)
+        waiting = self.sinks.refresh()
+        say(f"run {self.number}: {name}: starting {instances} notifier(s) on the backlog")
+        spawned = time.perf_counter()
+        for instance, process in self.system.start_notifiers(instances):
+            self.watch.add(instance, process.pid)
+        while self.sinks.refresh() == waiting:
+            if time.perf_counter() - spawned > stall:
+                raise BenchFailure(f"{name}: no notification within {stall:g} s of the start")
+            await asyncio.sleep(0.05)
+        first = time.perf_counter()
+        before = self.reading()
+        settled = await notifications_settled(self.sinks, numbers, first, stall, poll=0.1)
+        if settled is None:
+            raise BenchFailure(f"{name}: the backlog's notifications stopped arriving")
+        figures |= {
+            "notifiers": instances,
+            "first_notification_after_s": round(first - spawned, 2),
+            "backlog_delivered_in_s": settled,
+            "backlog_lifecycles_per_s": round(count / settled, 2) if settled else None,
+            "backlog_notifications_per_s": (
+                round(count * len(LIFECYCLE_STEPS) * len(CHANNELS) / settled, 1)
+                if settled
+                else None
+            ),
+        }
+        figures |= snapshot.costs(before, self.reading(), count)
+        self.result["phases"][name] = figures
+        say(
+            f"run {self.number}: {name}: {instances} notifier(s) delivered the backlog of "
+            f"{count} lifecycles in {settled} s ({figures['backlog_lifecycles_per_s']}/s)"
+        )
+        return apps
 
     async def offer(self, indices: list[int], rate: float | None) -> list[follow.Application]:
         options = self.options

@@ -34,6 +34,11 @@ SERVICES = tuple(service.value for service in Service)
 READY_TIMEOUT = 120.0
 
 
+def notifier_names(count: int) -> list[str]:
+    """``notifier``, ``notifier-2``, …: ``count`` instances' names."""
+    return [Service.NOTIFIER.value, *(f"{Service.NOTIFIER.value}-{n}" for n in range(2, count + 1))]
+
+
 @dataclass
 class System:
     management: Management
@@ -44,6 +49,8 @@ class System:
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     health_ports: dict[str, int] = field(default_factory=dict)
     db_metrics_port: int | None = None  # the counting proxy's, when one runs
+    mongo_urls: dict[str, str] = field(default_factory=dict)  # by service instance
+    notifier_nice: int = 0
 
     @property
     def mail_dir(self) -> Path:
@@ -144,26 +151,59 @@ class System:
         """Each service once; the notifier ``notifiers`` times (``notifier``, ``notifier-2``…),
         each instance with its own health port and, behind the proxy, its own count, at
         CPU priority ``notifier_nice``."""
-        extra = [f"{Service.NOTIFIER.value}-{n}" for n in range(2, notifiers + 1)]
-        names = [*SERVICES, *extra]
-        mongo_urls = dict.fromkeys(names, self.env["MONGO_URL"])
+        names = [*SERVICES, *notifier_names(notifiers)[1:]]
+        self.mongo_urls = dict.fromkeys(names, self.env["MONGO_URL"])
         if db_proxy:
-            mongo_urls = self._start_db_proxy(names)
+            self.mongo_urls = self._start_db_proxy(names)
+        self.notifier_nice = notifier_nice
         for name in names:
-            service = name.split("-", 1)[0]
-            port = free_port()
-            self.health_ports[name] = port
-            env = {
-                **self.env,
-                "MONGO_URL": mongo_urls[name],
-                "HEALTH_PORT": str(port),
-                "STATUS_HTTP_PORT": "0",
-                "STATUS_API_KEYS": "bench-portal-key",
-            }
-            command = [sys.executable, "-m", f"services.{service}"]
-            if service == Service.NOTIFIER.value and notifier_nice:
-                command = ["nice", "-n", str(notifier_nice), *command]  # the same process
-            self.spawn(name, command, env)
+            self._start_service(name)
+
+    def _start_service(self, name: str) -> subprocess.Popen[bytes]:
+        service = name.split("-", 1)[0]
+        port = free_port()
+        self.health_ports[name] = port
+        env = {
+            **self.env,
+            # an instance the proxy has no port for talks to the database directly
+            "MONGO_URL": self.mongo_urls.get(name, self.env["MONGO_URL"]),
+            "HEALTH_PORT": str(port),
+            "STATUS_HTTP_PORT": "0",
+            "STATUS_API_KEYS": "bench-portal-key",
+        }
+        command = [sys.executable, "-m", f"services.{service}"]
+        if service == Service.NOTIFIER.value and self.notifier_nice:
+            command = ["nice", "-n", str(self.notifier_nice), *command]  # the same process
+        return self.spawn(name, command, env)
+
+    def take_notifiers(self) -> list[subprocess.Popen[bytes]]:
+        """The notifier processes, no longer children of the system (so their exit is no
+        failure) and no longer scraped: ``stop_notifiers`` ends them."""
+        taken = [(n, p) for n, p in self.children if n.split("-", 1)[0] == Service.NOTIFIER]
+        for name, _process in taken:
+            self.children.remove((name, _process))
+            self.health_ports.pop(name, None)
+        return [process for _name, process in taken]
+
+    @staticmethod
+    def stop_notifiers(processes: list[subprocess.Popen[bytes]]) -> None:
+        """Blocking: each ends its in-flight work (SIGTERM) and exits, or is killed."""
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+    def start_notifiers(self, count: int) -> list[tuple[str, subprocess.Popen[bytes]]]:
+        return [(name, self._start_service(name)) for name in notifier_names(count)]
+
+    def notifiers_consuming(self) -> bool:
+        """Whether every queue of the notifier has a consumer."""
+        queues = {queue.name for queue in queues_of(Service.NOTIFIER)}
+        return queues <= self.management.consumed(self.vhost)
 
     def _start_db_proxy(self, names: list[str]) -> dict[str, str]:
         target = self.env["MONGO_URL"].split("//", 1)[1].split("/", 1)[0]

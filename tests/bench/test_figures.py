@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from bench.figures import by_fifth, deliveries_by_service, phase_figures, summarise
+from bench.figures import (
+    by_fifth,
+    deliveries_by_service,
+    notifier_scaling,
+    phase_figures,
+    summarise,
+)
 from bench.follow import Application
 
 
@@ -65,6 +71,38 @@ def test_the_summary_takes_medians_and_the_pipeline_to_raw_ratio_of_medians() ->
         "20/s offered": {"database": 0.5},
         "saturation": {},
     }
+
+
+def test_notifier_scaling_is_the_median_of_each_runs_ratio_to_one_notifier() -> None:
+    def run(one: float, two: float) -> dict[str, object]:
+        def drain(rate: float, notifiers: dict[str, float]) -> dict[str, object]:
+            return {
+                "backlog_lifecycles_per_s": rate,
+                "backlog_notifications_per_s": rate * 6,
+                "cpu_ms_per_lifecycle": {**notifiers, "database": 10.0},
+                "db_round_trips_per_lifecycle": {"notifier": 4.0, "total": 4.0},
+            }
+
+        return {
+            "phases": {
+                "drain-1": drain(one, {"notifier": 30.0}),
+                "drain-2": drain(two, {"notifier": 17.0, "notifier-2": 16.0}),
+            }
+        }
+
+    # A fast machine in one run, a slow one in another: the ratio is taken run by run.
+    scaling = notifier_scaling([run(40, 60), run(20, 24), run(30, 42)])
+    assert scaling["1"]["backlog_lifecycles_per_s"] == 30
+    assert scaling["1"]["to_one_notifier"] is None
+    assert scaling["2"]["backlog_lifecycles_per_s"] == 42
+    assert scaling["2"]["backlog_notifications_per_s"] == 252
+    assert scaling["2"]["to_one_notifier"] == 1.4  # of 1.5, 1.2 and 1.4
+    assert scaling["2"]["cpu_ms_per_lifecycle"] == {
+        "database": 10,
+        "notifier": 17,
+        "notifier-2": 16,
+    }
+    assert notifier_scaling([{"phases": {"saturation": {}}}]) == {}
 
 
 def test_completions_by_fifth_show_a_system_that_slows_down() -> None:

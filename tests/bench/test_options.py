@@ -16,7 +16,8 @@ def test_without_variables_the_issue_values_are_used() -> None:
 def test_the_quick_mode_shrinks_open_loop_phases_to_the_applications_asked_for() -> None:
     options = from_env({"BENCH_APPLICATIONS": "200", "BENCH_RUNS": "1"})
     assert options.open_loop_count(20) == 200  # 20/s for 20 s would be 400
-    assert options.applications_per_run() == 600
+    assert options.drain_count() == 200  # so are the notifier-scaling backlogs
+    assert options.applications_per_run() == 600 + 2 * 200
 
 
 def test_several_notifier_processes_can_be_asked_for() -> None:
@@ -24,6 +25,13 @@ def test_several_notifier_processes_can_be_asked_for() -> None:
     assert from_env({"BENCH_NOTIFIERS": "2"}).notifiers == 2
     assert Options().notifier_nice == 0
     assert from_env({"BENCH_NOTIFIER_NICE": "10"}).notifier_nice == 10
+
+
+def test_the_notifier_scaling_backlogs_count_among_a_runs_applications() -> None:
+    assert Options().drain == 1000
+    options = from_env({"BENCH_APPLICATIONS": "200", "BENCH_RATES": "none", "BENCH_DRAIN": "50"})
+    assert options.applications_per_run() == 200 + 2 * 50  # one backlog for 1, one for 2
+    assert from_env({"BENCH_DRAIN": "0"}).applications_per_run() == 2000 + 400 + 1000
 
 
 def test_rates_are_read_as_a_comma_separated_list_or_none() -> None:
@@ -44,6 +52,8 @@ def test_rates_are_read_as_a_comma_separated_list_or_none() -> None:
         ("BENCH_NOTIFIERS", "0"),
         ("BENCH_NOTIFIER_NICE", "20"),
         ("BENCH_NOTIFIER_NICE", "-5"),
+        ("BENCH_DRAIN", "-1"),
+        ("BENCH_DRAIN", "many"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str) -> None:
