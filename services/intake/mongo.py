@@ -6,11 +6,12 @@ keeps types only that way.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReplaceOne, ReturnDocument, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from services.intake.domain import Account, Application
 from services.intake.store import DuplicateSubmission, OpenApplicationExists
@@ -57,6 +58,9 @@ class MongoIntakeStore:
         self._by_open_key = Lookup(self.applications, "open_key", {"_id": 1})
         self._subscriber = Lookup(self.subscribers)
         self._closing = Coalescing(self._close_all, linger=close_wait)
+        # Concurrent registrations take their numbers in one write and are inserted in one.
+        self._numbering = Coalescing(self._numbers)
+        self._inserting: Coalescing[dict[str, Any], None] = Coalescing(self._insert_all)
 
     async def ensure_indexes(self) -> None:
         await self.applications.create_index("submission_id", unique=True)
@@ -94,13 +98,43 @@ class MongoIntakeStore:
         return None if document is None else str(document["_id"])
 
     async def next_number(self, year: int) -> int:
-        counter = await self.counters.find_one_and_update(
-            {"_id": f"SQ-{year}"},
-            {"$inc": {"last": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        return int(counter["last"])
+        return await self._numbering(year)
+
+    async def _numbers(self, years: list[int]) -> list[int]:
+        """The next numbers of the year for each caller, in order: one ``$inc`` by as many
+        as ask at once (a batch spans two years only at midnight of New Year's Eve)."""
+        last: dict[int, int] = {}
+        for year, wanted in Counter(years).items():
+            counter = await self.counters.find_one_and_update(
+                {"_id": f"SQ-{year}"},
+                {"$inc": {"last": wanted}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+            last[year] = int(counter["last"]) - wanted
+        numbers = []
+        for year in years:
+            last[year] += 1
+            numbers.append(last[year])
+        return numbers
+
+    async def _insert_all(self, documents: list[dict[str, Any]]) -> list[Exception | None]:
+        """Applications inserted together: each caller learns whether its own was (None)
+        or which unique index refused it (``DuplicateKeyError``, as ``insert_one`` raises)."""
+        if len(documents) == 1:
+            try:
+                await self.applications.insert_one(documents[0])
+            except DuplicateKeyError as exc:
+                return [exc]
+            return [None]
+        try:
+            await self.applications.insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            if exc.details.get("writeConcernErrors"):
+                raise
+            refused = {error["index"]: error for error in exc.details.get("writeErrors", [])}
+            return [_refusal(refused[i]) if i in refused else None for i in range(len(documents))]
+        return [None] * len(documents)
 
     async def save_and_publish(
         self,
@@ -110,7 +144,7 @@ class MongoIntakeStore:
     ) -> None:
         document = with_outbox(_document(application), [event_entry(event, correlation_id)])
         try:
-            await self.applications.insert_one(document)
+            await self._inserting(document)
         except DuplicateKeyError as exc:
             # Concurrent duplicates may break either unique index first: the id wins.
             if await self.applications.find_one(
@@ -202,3 +236,11 @@ def _account(document: dict[str, Any]) -> Account:
             ActiveMeter.model_validate(meter) for meter in document.get("active_meters") or []
         ),
     )
+
+
+def _refusal(error: dict[str, Any]) -> Exception:
+    """A bulk insert's error for one document, as ``insert_one`` would have raised it."""
+    message = str(error.get("errmsg", "refused"))
+    if error.get("code") == 11000:
+        return DuplicateKeyError(message, 11000, error)
+    return OperationFailure(message, error.get("code"), error)

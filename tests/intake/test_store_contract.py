@@ -227,3 +227,61 @@ async def test_applications_closed_together_are_one_write_and_each_is_told_its_o
     finally:
         await client.drop_database(db.name)
         await client.close()
+
+
+async def test_numbers_asked_for_at_once_are_each_other_and_count_on(subject: Subject) -> None:
+    together = await asyncio.gather(*(subject.store.next_number(2026) for _ in range(5)))
+    assert sorted(together) == [1, 2, 3, 4, 5]
+    assert await subject.store.next_number(2026) == 6
+    years = await asyncio.gather(*(subject.store.next_number(y) for y in (2026, 2027, 2026)))
+    assert years == [7, 1, 8]  # at New Year's midnight, each year counts on its own
+
+
+@pytest.mark.store
+async def test_registrations_saved_together_are_one_insert_and_each_is_told_its_own(
+    mongo_url: str,
+) -> None:
+    """Numbers asked for while a write is under way are one ``$inc``; applications saved
+    while an insert is under way are one insert, each caller told its own refusal."""
+    sent: list[str] = []
+    client = make_client(mongo_url, "tests", on_command=sent.append)
+    db = client[f"t{uuid.uuid4().hex[:10]}_intake"]
+    messenger = RecordingMessenger()
+    try:
+        store = MongoIntakeStore(db, Outbox(messenger))  # type: ignore[arg-type]
+        await store.ensure_indexes()
+        await store.upsert_subscribers(ACCOUNTS)
+        subject = Subject(store, lambda: [])
+        await save(subject, "SQ-2026-000001", "s-1", code="1000001")
+        sent.clear()
+
+        numbers = await asyncio.gather(*(store.next_number(2026) for _ in range(4)))
+        assert numbers == [1, 2, 3, 4]  # in the order asked
+        assert sent == ["findAndModify counters"]  # one $inc by 4
+
+        sent.clear()
+        outcomes = await asyncio.gather(
+            save(subject, "SQ-2026-000002", "s-2", code="1000002"),  # saved
+            save(subject, "SQ-2026-000003", "s-3", code="2000001"),  # saved
+            save(subject, "SQ-2026-000004", "s-1", code="2000001"),  # s-1 registered before
+            save(subject, "SQ-2026-000005", "s-5", code="1000001"),  # 1000001 is open
+            save(subject, "SQ-2026-000006", "s-3", code="2000001"),  # s-3, in this batch
+            return_exceptions=True,
+        )
+        assert [type(outcome).__name__ for outcome in outcomes] == [
+            "NoneType",
+            "NoneType",
+            "DuplicateSubmission",
+            "OpenApplicationExists",
+            "DuplicateSubmission",
+        ]
+        assert [command for command in sent if command.startswith("insert")] == [
+            "insert applications"
+        ]
+        stored = {d["_id"] for d in await db["applications"].find({}, {"_id": 1}).to_list()}
+        assert stored == {"SQ-2026-000001", "SQ-2026-000002", "SQ-2026-000003"}
+        published = [p.body["application_number"] for p in messenger.published]
+        assert published == ["SQ-2026-000001", "SQ-2026-000002", "SQ-2026-000003"]
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
