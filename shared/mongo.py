@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pymongo import AsyncMongoClient, monitoring
-from pymongo.errors import BulkWriteError, WriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
 from shared.batching import Coalescing
 
@@ -126,3 +126,44 @@ class Lookup:
             given.add(value)
             answers.append(document)
         return answers
+
+
+class Inserts:
+    """``await inserts(document)``: the document inserted, or the error ``insert_one`` would
+    raise for it (``DuplicateKeyError`` when a unique index refuses it, even for a document
+    of the same batch).
+
+    Documents inserted while an insert is under way go out together as one unordered
+    ``insert_many`` (``shared.batching``); alone, a document is one ``insert_one``.
+    """
+
+    def __init__(self, collection: Any) -> None:
+        self.collection = collection
+        self._coalescing: Coalescing[dict[str, Any], None] = Coalescing(self._insert_all)
+
+    async def __call__(self, document: dict[str, Any]) -> None:
+        await self._coalescing(document)
+
+    async def _insert_all(self, documents: list[dict[str, Any]]) -> list[Exception | None]:
+        if len(documents) == 1:
+            try:
+                await self.collection.insert_one(documents[0])
+            except DuplicateKeyError as exc:
+                return [exc]
+            return [None]
+        try:
+            await self.collection.insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            if exc.details.get("writeConcernErrors"):
+                raise  # every caller fails and retries: its insert is then a duplicate
+            refused = {int(error["index"]): error for error in exc.details.get("writeErrors", [])}
+            return [_refusal(refused[i]) if i in refused else None for i in range(len(documents))]
+        return [None] * len(documents)
+
+
+def _refusal(error: dict[str, Any]) -> Exception:
+    """A bulk insert's error for one document, as ``insert_one`` would have raised it."""
+    message = str(error.get("errmsg", "refused"))
+    if error.get("code") == DUPLICATE_KEY:
+        return DuplicateKeyError(message, DUPLICATE_KEY, error)
+    return WriteError(message, error.get("code"), error)

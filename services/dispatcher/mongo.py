@@ -38,7 +38,7 @@ from services.dispatcher.domain.workorders import Message, WorkOrder
 from shared.batching import Coalescing, Deferred
 from shared.contracts.field import WorkOrderAssigned
 from shared.contracts.replies import Refused
-from shared.mongo import Lookup
+from shared.mongo import Inserts, Lookup
 from shared.outbox import (
     BatchedOutboxDocuments,
     MongoOutboxDocuments,
@@ -89,6 +89,8 @@ class MongoDispatcherStore:
         self._by_number = Lookup(self.work_orders_collection)
         self._by_work_order_id = Lookup(self.work_orders_collection, "work_order_id")
         self._reply = Lookup(self.replies)
+        # New work orders of concurrent dispatches go out together (one insert for them all).
+        self._inserting = Inserts(self.work_orders_collection)
         self._settled = Coalescing(self._all_settled)
         settle_wait = clear_wait if settle_wait is None else settle_wait
         self._settling = Deferred(self._all_settled, settle_wait) if settle_wait > 0 else None
@@ -238,7 +240,7 @@ class MongoDispatcherStore:
         if replacing is None:
             stored = with_outbox({**work_order, "version": 1}, entries)
             try:
-                await self.work_orders_collection.insert_one(stored)
+                await self._inserting(stored)
             except DuplicateKeyError:  # a concurrent copy of the event got there first
                 return False
         else:

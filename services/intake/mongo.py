@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReplaceOne, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+from pymongo.errors import DuplicateKeyError
 
 from services.intake.domain import Account, Application
 from services.intake.store import DuplicateSubmission, OpenApplicationExists
@@ -19,7 +19,7 @@ from shared.batching import Coalescing
 from shared.clock import stamp
 from shared.contracts.events import ApplicationRegistered
 from shared.contracts.replies import ActiveMeter, Registered
-from shared.mongo import Lookup
+from shared.mongo import Inserts, Lookup
 from shared.outbox import (
     BatchedOutboxDocuments,
     MongoOutboxDocuments,
@@ -60,7 +60,7 @@ class MongoIntakeStore:
         self._closing = Coalescing(self._close_all, linger=close_wait)
         # Concurrent registrations take their numbers in one write and are inserted in one.
         self._numbering = Coalescing(self._numbers)
-        self._inserting: Coalescing[dict[str, Any], None] = Coalescing(self._insert_all)
+        self._inserting = Inserts(self.applications)
 
     async def ensure_indexes(self) -> None:
         await self.applications.create_index("submission_id", unique=True)
@@ -117,24 +117,6 @@ class MongoIntakeStore:
             last[year] += 1
             numbers.append(last[year])
         return numbers
-
-    async def _insert_all(self, documents: list[dict[str, Any]]) -> list[Exception | None]:
-        """Applications inserted together: each caller learns whether its own was (None)
-        or which unique index refused it (``DuplicateKeyError``, as ``insert_one`` raises)."""
-        if len(documents) == 1:
-            try:
-                await self.applications.insert_one(documents[0])
-            except DuplicateKeyError as exc:
-                return [exc]
-            return [None]
-        try:
-            await self.applications.insert_many(documents, ordered=False)
-        except BulkWriteError as exc:
-            if exc.details.get("writeConcernErrors"):
-                raise
-            refused = {error["index"]: error for error in exc.details.get("writeErrors", [])}
-            return [_refusal(refused[i]) if i in refused else None for i in range(len(documents))]
-        return [None] * len(documents)
 
     async def save_and_publish(
         self,
@@ -236,11 +218,3 @@ def _account(document: dict[str, Any]) -> Account:
             ActiveMeter.model_validate(meter) for meter in document.get("active_meters") or []
         ),
     )
-
-
-def _refusal(error: dict[str, Any]) -> Exception:
-    """A bulk insert's error for one document, as ``insert_one`` would have raised it."""
-    message = str(error.get("errmsg", "refused"))
-    if error.get("code") == 11000:
-        return DuplicateKeyError(message, 11000, error)
-    return OperationFailure(message, error.get("code"), error)

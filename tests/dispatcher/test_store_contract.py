@@ -264,6 +264,29 @@ async def test_a_second_work_order_for_the_same_application_is_not_stored(
     assert len(subject.published()) == 1
 
 
+async def test_work_orders_saved_together_are_each_stored_once_and_told_so(
+    subject: Subject,
+) -> None:
+    """Concurrent dispatches (in MongoDB one insert for them all): a copy of the same
+    application's work order, even in the same batch, is told it was not stored."""
+    saves = [opened(number) for number in ("SQ-2026-000001", "SQ-2026-000002")]
+    copy, copy_events = opened("SQ-2026-000001", reserved=False)
+    outcomes = await asyncio.gather(
+        *(subject.store.save_and_publish(order, events) for order, events in saves),
+        subject.store.save_and_publish(copy, copy_events),
+    )
+    assert list(outcomes) == [True, True, False]
+    assert copy["status"] != saves[0][0]["status"]  # without a meter reserved
+    for number in ("SQ-2026-000001", "SQ-2026-000002"):
+        stored = await subject.store.work_order(number)
+        assert stored is not None
+        assert stored["status"] == saves[0][0]["status"]  # the first one, not the copy
+    assert sorted(number for _, number, _ in subject.published()) == [
+        "SQ-2026-000001",
+        "SQ-2026-000002",
+    ]
+
+
 async def test_a_change_replaces_the_version_it_was_made_from_and_no_other(
     subject: Subject,
 ) -> None:

@@ -1,5 +1,5 @@
-"""Inserts that keep what is stored and lookups by one field: one command for several
-callers, each told its own answer."""
+"""Inserts (those that keep what is stored, and those that tell each caller its refusal)
+and lookups by one field: one command for several callers, each told its own answer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import uuid
 
 import pytest
 
-from shared.mongo import Lookup, insert_new, make_client
+from pymongo.errors import DuplicateKeyError
+
+from shared.mongo import Inserts, Lookup, insert_new, make_client
 
 pytestmark = pytest.mark.store
 
@@ -67,6 +69,47 @@ async def test_lookups_made_together_are_one_find_and_each_gets_its_own_answer(
             "body": {"n": 3},
             "hidden": True,
         }
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+async def test_inserts_made_together_are_one_command_and_each_is_told_its_own(
+    mongo_url: str,
+) -> None:
+    sent: list[str] = []
+    client = make_client(mongo_url, "tests", on_command=sent.append)
+    db = client[f"t{uuid.uuid4().hex[:10]}_inserts"]
+    try:
+        collection = db["things"]
+        await collection.create_index("key", unique=True)
+        await collection.insert_one({"_id": 0, "key": "k0"})
+        inserts = Inserts(collection)
+        sent.clear()
+
+        await inserts({"_id": 1, "key": "k1"})  # alone: insert_one
+        with pytest.raises(DuplicateKeyError):
+            await inserts({"_id": 9, "key": "k0"})
+        outcomes = await asyncio.gather(
+            inserts({"_id": 2, "key": "k2"}),
+            inserts({"_id": 3, "key": "k1"}),  # stored before
+            inserts({"_id": 4, "key": "k4"}),
+            inserts({"_id": 5, "key": "k4"}),  # the same batch's
+            inserts({"_id": 2, "key": "k6"}),  # the same batch's _id
+            return_exceptions=True,
+        )
+
+        assert [type(outcome).__name__ for outcome in outcomes] == [
+            "NoneType",
+            "DuplicateKeyError",
+            "NoneType",
+            "DuplicateKeyError",
+            "DuplicateKeyError",
+        ]
+        assert "key" in str(outcomes[3])  # names the index that refused it, as insert_one
+        assert sent == ["insert things"] * 3  # two alone, then one for the five
+        stored = sorted(d["_id"] for d in await collection.find({}, {"_id": 1}).to_list())
+        assert stored == [0, 1, 2, 4]
     finally:
         await client.drop_database(db.name)
         await client.close()
