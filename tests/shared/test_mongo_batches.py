@@ -7,7 +7,6 @@ import asyncio
 import uuid
 
 import pytest
-
 from pymongo.errors import DuplicateKeyError
 
 from shared.mongo import Inserts, Lookup, insert_new, make_client
