@@ -76,12 +76,15 @@ class SinkCounter:
     def refresh(self) -> int:
         """Reads what arrived since the last call; returns the total count."""
         if self.mail_dir.is_dir():
-            for entry in os.scandir(self.mail_dir):
-                if not entry.name.endswith(".eml") or entry.name in self._mail_seen:
+            # The names not looked at yet, by set difference: the directory holds every
+            # e-mail of the run (and its readable copy and act), read at every refresh.
+            for name in set(os.listdir(self.mail_dir)).difference(self._mail_seen):
+                if not name.endswith(".eml"):
+                    self._mail_seen.add(name)
                     continue
-                key = mail_key(Path(entry.path).read_bytes())
-                if key is not None:
-                    self._mail_seen.add(entry.name)
+                key = mail_key((self.mail_dir / name).read_bytes())
+                if key is not None:  # else still being written: looked at again next time
+                    self._mail_seen.add(name)
                     self.counts[key] += 1
         path = self.sms_dir / "sms.jsonl"
         if path.is_file():

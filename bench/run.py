@@ -198,10 +198,10 @@ class Run:
         while self.sinks.refresh() == waiting:
             if time.perf_counter() - spawned > stall:
                 raise BenchFailure(f"{name}: no notification within {stall:g} s of the start")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.1)
         first = time.perf_counter()
         before = self.reading()
-        settled = await notifications_settled(self.sinks, numbers, first, stall, poll=0.1)
+        settled = await notifications_settled(self.sinks, numbers, first, stall, poll=0.2)
         if settled is None:
             raise BenchFailure(f"{name}: the backlog's notifications stopped arriving")
         figures |= {

@@ -180,8 +180,8 @@ class System:
         """The notifier processes, no longer children of the system (so their exit is no
         failure) and no longer scraped: ``stop_notifiers`` ends them."""
         taken = [(n, p) for n, p in self.children if n.split("-", 1)[0] == Service.NOTIFIER]
-        for name, _process in taken:
-            self.children.remove((name, _process))
+        for name, process in taken:
+            self.children.remove((name, process))
             self.health_ports.pop(name, None)
         return [process for _name, process in taken]
 
@@ -199,11 +199,6 @@ class System:
 
     def start_notifiers(self, count: int) -> list[tuple[str, subprocess.Popen[bytes]]]:
         return [(name, self._start_service(name)) for name in notifier_names(count)]
-
-    def notifiers_consuming(self) -> bool:
-        """Whether every queue of the notifier has a consumer."""
-        queues = {queue.name for queue in queues_of(Service.NOTIFIER)}
-        return queues <= self.management.consumed(self.vhost)
 
     def _start_db_proxy(self, names: list[str]) -> dict[str, str]:
         target = self.env["MONGO_URL"].split("//", 1)[1].split("/", 1)[0]

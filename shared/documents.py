@@ -55,13 +55,14 @@ FONT = "SourceSans"
 FONT_FILES = Path(font_source_sans_pro.font_directory)
 TITLE = "Su sayğacının quraşdırılması aktı"
 DRAWN_KEPT = 32  # acts kept drawn (about 20 kB each)
-# Picked first in every act, in this order, so that acts share their glyph set (and so
-# the font embedded): printable ASCII, the Azerbaijani letters, what the labels use.
+# The act's closing sentences, a line each.
 CLOSING = (
     "Sayğac quraşdırılmış, plomblanmış və qeydiyyata alınmışdır.",
     "Aktın bir nüsxəsi abonentə təqdim edilir.",
     "Xidmətimizdən istifadə etdiyiniz üçün təşəkkür edirik.",
 )
+# Picked first in every act, in this order, so that acts share their glyph set (and so
+# the font embedded): printable ASCII, the Azerbaijani letters, what the labels use.
 ALPHABET = "".join(chr(code) for code in range(0x21, 0x7F)) + "ƏəĞğİıÖöŞşÜüÇç—–№³«»“”’"
 
 

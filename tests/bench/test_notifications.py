@@ -76,9 +76,15 @@ def test_the_counter_reads_only_what_arrived_since_last_time(tmp_path: Path) -> 
     with lines.open("a") as more:
         more.write(half[20:])
     (mail_dir / "b.eml").write_bytes(mail("SQ-2026-000001", "Qeydiyyata alındı"))
+    whole = mail("SQ-2026-000001", "İcraya yönləndirildi")
+    (mail_dir / "c.eml").write_bytes(whole[: whole.index(b"To:")])  # still being written
     assert counter.refresh() == 4
     assert counter.counts[("SQ-2026-000001", "application.registered", "email")] == 2
     assert counter.counts[("SQ-2026-000001", "application.forwarded", "sms")] == 1
+    (mail_dir / "c.eml").write_bytes(whole)
+    assert counter.refresh() == 5  # looked at again once it is whole, counted once
+    assert counter.refresh() == 5
+    assert counter.counts[("SQ-2026-000001", "application.forwarded", "email")] == 1
 
 
 def test_the_tally_names_lost_duplicated_and_unexpected_notifications() -> None:
