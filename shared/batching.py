@@ -7,7 +7,8 @@ and a busy one pays one round trip per batch instead of one per write (docs/perf
 With ``linger`` > 0 a batch waits that long before it goes, so writes whose callers can
 wait (an event acknowledged a little later) go together even at a low rate.
 A batch that fails fails every call in it; each caller handles that as it handles a
-failed write of its own (retries it, or leaves the message to be retried).
+failed write of its own (retries it, or leaves the message to be retried). An item whose
+caller stopped waiting before its batch went (cancelled) is left out of it.
 
 ``Deferred`` is for writes nobody waits for, whose loss only costs doing them again later
 (a mark to take off that housekeeping also finds): each ``add`` returns at once, and every
@@ -73,8 +74,13 @@ class Coalescing(Generic[Item, Result]):
                             future.cancel()
                         self._queue.clear()
                         raise
+                # A caller that stopped waiting (cancelled: its message is retried, or the
+                # service stops) does not have its item written: it could not know it was.
+                self._queue = [entry for entry in self._queue if not entry[1].done()]
                 batch = self._queue[: self._limit]
                 del self._queue[: self._limit]
+                if not batch:
+                    continue
                 self.batches += 1
                 try:
                     results = await self._send([item for item, _ in batch])

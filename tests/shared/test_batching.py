@@ -88,6 +88,45 @@ async def test_a_caller_that_stops_waiting_leaves_the_others_their_answers() -> 
     assert await patient == 20
 
 
+async def test_an_item_whose_caller_stopped_waiting_before_its_batch_went_is_not_sent() -> None:
+    recorder = Recorder()
+    recorder.release.clear()
+    coalescing = Coalescing(recorder.send)
+    first = asyncio.create_task(coalescing(0))
+    await asyncio.sleep(0)
+    gone = asyncio.create_task(coalescing(2))
+    kept = asyncio.create_task(coalescing(4))
+    alone_gone = asyncio.create_task(coalescing(6))
+    await asyncio.sleep(0)
+    gone.cancel()
+    alone_gone.cancel()
+    recorder.release.set()
+    assert await first == 0
+    assert await kept == 40
+    for task in (gone, alone_gone):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert recorder.batches == [[0], [4]]
+
+
+async def test_a_batch_whose_callers_all_stopped_waiting_is_not_sent() -> None:
+    recorder = Recorder()
+    recorder.release.clear()
+    coalescing = Coalescing(recorder.send)
+    first = asyncio.create_task(coalescing(0))
+    await asyncio.sleep(0)
+    gone = [asyncio.create_task(coalescing(item)) for item in (2, 4)]
+    await asyncio.sleep(0)
+    for task in gone:
+        task.cancel()
+    recorder.release.set()
+    assert await first == 0
+    await asyncio.gather(*gone, return_exceptions=True)
+    assert recorder.batches == [[0]]
+    assert coalescing.batches == 1
+    assert await coalescing(8) == 80  # and the next call goes as usual
+
+
 async def test_a_send_answering_the_wrong_number_of_results_fails_its_callers() -> None:
     async def short(items: list[int]) -> list[int | BaseException]:
         return items[:-1]
