@@ -12,11 +12,11 @@ import pytest
 
 from services.notifier.domain import jobs
 from services.notifier.domain.providers import Mail, Sms
-from services.notifier.domain.steps import Contact
+from services.notifier.domain.steps import STEPS, Contact
 from services.notifier.usecases import Notifier
 from shared.clock import stamp
 from shared.contracts.reading import MalformedMessage
-from tests.notifier.conftest import completed, forwarded, registered, rejected
+from tests.notifier.conftest import completed, forwarded, overdue, registered, rejected
 from tests.notifier.fakes import FakeProvider, ManualClock, permanent, transient
 from tests.notifier.inprocess import POLICY, LocalNotifier
 
@@ -458,6 +458,47 @@ async def test_the_contact_a_registration_stored_is_not_read_back_by_its_senders
         "+994501234567",
     ]
     assert reads == [{A}]
+
+
+async def test_a_later_step_whose_earlier_steps_this_sender_finished_reads_no_lane(
+    local: LocalNotifier, sms: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[set[str]] = []
+    read = local.store.jobs
+
+    async def counted(ids: Collection[str]) -> list[jobs.Job]:
+        reads.append(set(ids))
+        return await read(ids)
+
+    monkeypatch.setattr(local.store, "jobs", counted)
+    await local.publish("application.registered", registered(A))
+    await local.run()
+    await local.publish("application.forwarded", forwarded(A))
+    await local.run()
+    assert reads == []  # the registration's jobs (place 1) were finished here
+
+    # Place 3 is an overdue, which tells the citizen nothing: not known, so the lane is read.
+    await local.publish("application.overdue", overdue(A))
+    await local.publish("application.completed", completed(A))
+    await local.run()
+    assert reads == [
+        {
+            f"{A}:{key}:{channel}"
+            for key in STEPS
+            if key != "application.completed"
+            for channel in ("email", "sms")
+        }
+    ]
+    assert len(sms.taken) == 3
+
+    # Another sender (another instance, or after a restart) knows none of it: it reads.
+    other = Notifier(local.store, local.mailer, local.sms, POLICY, local.clock)
+    await local.publish("application.forwarded", {**forwarded(B), "sequence": 2})
+    await local.publish("application.registered", registered(B, phone="+994551112233"))
+    reads.clear()
+    assert len((await other.claim_due(10)).claimed) == 4
+    assert len(reads) == 1
+    assert f"{B}:application.registered:sms" in reads[0]
 
 
 # --- senders that die or race -------------------------------------------------------------

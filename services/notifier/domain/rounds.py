@@ -9,7 +9,8 @@ polled while it waits (``order_recheck`` only heals a chain whose sender died). 
 earlier job is this sender's own (under way here, or claimed in the same round), the later
 one is claimed at once to go right after it in this process: no note on the earlier job,
 no wake-up and no further round, which is what most lifecycles need, since an
-application's first steps follow each other within milliseconds.
+application's first steps follow each other within milliseconds. A lane whose earlier
+steps this sender finished itself is not read at all: their places are remembered.
 """
 
 from __future__ import annotations
@@ -37,12 +38,30 @@ def lane_ids(job: Job) -> list[str]:
     ]
 
 
-def lanes_to_read(due: Iterable[Job]) -> list[str]:
-    """The ids whose jobs tell whether ``due`` must wait; none for first steps."""
+Lane = tuple[str, str]  # (application number, channel)
+
+
+def lane_of(job: Job) -> Lane:
+    return job.application_number, job.channel
+
+
+def lanes_to_read(
+    due: Iterable[Job], finished: Mapping[Lane, Collection[int]] | None = None
+) -> list[str]:
+    """The ids whose jobs tell whether ``due`` must wait; none for first steps, and none
+    for a job whose lane is known (``finished``: the places of the steps whose jobs are
+    known finished, per lane) to hold a finished job for every place before its own.
+    An application's events have places 1, 2, 3, … each once: no earlier step of that lane
+    can then be unfinished (an event that tells the citizen nothing, an overdue, leaves its
+    place unknown, and the lane is read)."""
     ids: dict[str, None] = {}
     for job in due:
-        if job.sequence > 1:  # nothing of an application comes before its first event
-            ids.update(dict.fromkeys(lane_ids(job)))
+        if job.sequence <= 1:  # nothing of an application comes before its first event
+            continue
+        done = finished.get(lane_of(job), ()) if finished is not None else ()
+        if all(place in done for place in range(1, job.sequence)):
+            continue
+        ids.update(dict.fromkeys(lane_ids(job)))
     return list(ids)
 
 

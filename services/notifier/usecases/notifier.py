@@ -63,6 +63,11 @@ class Notifier:
     # once when this process made it due (``poll_wanted``), else at the sender's interval.
     fresh: dict[str, Job] = field(default_factory=dict)
     fresh_limit: int = 1_000
+    # Per lane (application, channel), the places of the steps whose jobs this process's
+    # sender finished and stored: a later step of that lane with every earlier place among
+    # them goes without reading its lane (``rounds.lanes_to_read``). Kept for the latest
+    # ``known_limit`` lanes.
+    finished: dict[rounds.Lane, set[int]] = field(default_factory=dict)
     poll_wanted: bool = True
 
     @property
@@ -177,7 +182,7 @@ class Notifier:
             return [], False
         now = self.clock()
         contacts = await self._contacts({job.application_number for job in due})
-        lane_ids = rounds.lanes_to_read(due)
+        lane_ids = rounds.lanes_to_read(due, self.finished)
         lanes = await self.store.jobs(lane_ids) if lane_ids else []
         decided = rounds.plan(due, contacts, lanes, now, self.policy, busy)
         for current, _ in decided.claims:
@@ -264,7 +269,19 @@ class Notifier:
         else:
             outcome = jobs.finished(job, self.clock(), receipt=receipt)
         stored = await self.outcomes.settle(job, outcome)
+        if stored and outcome.final:
+            self._finished(job)
         return stored and outcome.final
+
+    def _finished(self, job: Job) -> None:
+        lane = rounds.lane_of(job)
+        places = self.finished.pop(lane, None)  # re-inserted: the latest lanes are kept
+        if places is None:
+            places = set()
+            if len(self.finished) >= self.known_limit:
+                del self.finished[next(iter(self.finished))]  # the oldest
+        places.add(job.sequence)
+        self.finished[lane] = places
 
     async def _send(self, job: Job, contact: Contact) -> str | None:
         if job.channel == "email":
