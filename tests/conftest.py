@@ -13,6 +13,7 @@ The summary at the end shows the time spent per layer.
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
 from collections import defaultdict
@@ -24,6 +25,14 @@ import pytest
 
 from shared.settings import CommonSettings
 from tests.support import infra
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C is taken as usual even by a run started in the background by a shell without
+    job control (``make test &``), which starts it with SIGINT ignored: the programs the
+    tests start inherit that and would then not stop when a test stops them with SIGINT."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
