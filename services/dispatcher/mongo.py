@@ -304,7 +304,16 @@ class MongoDispatcherStore:
         stored = await self._reply(message_id)
         return None if stored is None else Refused.model_validate(stored["reply"])
 
-    async def remember_refusal(self, message_id: str, reply: Refused) -> None:
+    async def remember_refusal(
+        self, message_id: str, reply: Refused, listed: WorkOrder | None = None
+    ) -> None:
+        if listed is not None:
+            # Listed once, only on a work order that keeps the list: where none is kept,
+            # every report looks for a refusal (a list started now would hide older ones).
+            await self.work_orders_collection.update_one(
+                {"_id": listed["_id"], "refused_reports": {"$exists": True, "$nin": [message_id]}},
+                {"$push": {"refused_reports": message_id}, "$inc": {"version": 1}},
+            )
         # A concurrent copy of the same message may have stored it first.
         with suppress(DuplicateKeyError):
             await self.replies.insert_one(

@@ -127,6 +127,15 @@ class DispatcherStore(Protocol):
         """The refusal a report with this ``message_id`` got the first time, if any."""
         ...
 
-    async def remember_refusal(self, message_id: str, reply: Refused) -> None:
-        """Keep the refusal for redeliveries; a copy stored first by a concurrent one wins."""
+    async def remember_refusal(
+        self, message_id: str, reply: Refused, listed: WorkOrder | None = None
+    ) -> None:
+        """Keep the refusal for redeliveries; a copy stored first by a concurrent one wins.
+
+        ``listed``: the work order the report was refused against, whose
+        ``refused_reports`` gets ``message_id`` first (``reports.may_have_refused``), as a
+        change of the work order (its ``version`` too). A crash between the two leaves the
+        message listed without a refusal: its redelivery is decided afresh, as nothing was
+        answered yet.
+        """
         ...

@@ -175,7 +175,13 @@ class MemoryDispatcherStore:
     async def refusal_for(self, message_id: str) -> Refused | None:
         return self.refusals.get(message_id)
 
-    async def remember_refusal(self, message_id: str, reply: Refused) -> None:
+    async def remember_refusal(
+        self, message_id: str, reply: Refused, listed: WorkOrder | None = None
+    ) -> None:
+        stored = None if listed is None else self.documents.get(listed["_id"])
+        if stored is not None and message_id not in stored.get("refused_reports", [message_id]):
+            stored["refused_reports"] = [*stored["refused_reports"], message_id]
+            stored["version"] += 1
         self.refusals.setdefault(message_id, reply)
 
     # --- helpers -----------------------------------------------------------------------

@@ -489,6 +489,47 @@ async def test_the_first_refusal_of_a_message_is_the_one_remembered(subject: Sub
     assert await subject.store.refusal_for("m-2") is None
 
 
+async def test_a_refusal_against_a_work_order_is_listed_on_it_once_as_a_change(
+    subject: Subject,
+) -> None:
+    store = subject.store
+    work_order, events = opened("SQ-2026-000001")
+    assert await store.save_and_publish(work_order, events)
+    stored = await store.work_order("SQ-2026-000001")
+    assert stored is not None
+    assert stored["refused_reports"] == []
+
+    await store.remember_refusal("m-1", refusal(ErrorCode.WRONG_TEAM), stored)
+    await store.remember_refusal("m-1", refusal(ErrorCode.WORK_ORDER_CLOSED), stored)
+    await store.remember_refusal("m-2", refusal(ErrorCode.WRONG_TEAM), stored)
+
+    listed = await store.work_order("SQ-2026-000001")
+    assert listed is not None
+    assert listed["refused_reports"] == ["m-1", "m-2"]
+    assert listed["version"] == stored["version"] + 2, "a concurrent whole write loses"
+    assert await store.refusal_for("m-1") == refusal(ErrorCode.WRONG_TEAM)
+    # A write at the version read before the refusal loses, and is retried on the fresh one.
+    closed = {**stored, "status": workorders.COMPLETED}
+    assert not await store.save_and_publish(closed, [], replacing=stored)
+
+
+async def test_a_work_order_stored_without_the_refusal_list_gets_none(subject: Subject) -> None:
+    store = subject.store
+    work_order, events = opened("SQ-2026-000001")
+    legacy = {key: value for key, value in work_order.items() if key != "refused_reports"}
+    assert await store.save_and_publish(legacy, events)
+    stored = await store.work_order("SQ-2026-000001")
+    assert stored is not None
+
+    await store.remember_refusal("m-1", refusal(ErrorCode.WRONG_TEAM), stored)
+
+    again = await store.work_order("SQ-2026-000001")
+    assert again is not None
+    assert "refused_reports" not in again
+    assert again["version"] == stored["version"]
+    assert await store.refusal_for("m-1") == refusal(ErrorCode.WRONG_TEAM)
+
+
 # --- the MongoDB adapter's outbox -------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from services.dispatcher.background import Housekeeping
-from services.dispatcher.domain import workorders
+from services.dispatcher.domain import reports, workorders
 from services.dispatcher.usecases import (
     WRITE_ATTEMPTS,
     Dispatcher,
@@ -481,32 +481,106 @@ async def test_a_dispatch_looks_for_a_repeat_and_reads_the_teams_loads_at_once(
     assert sorted(started) == ["loads", "repeat"]
 
 
-async def test_a_report_looks_for_an_earlier_answer_and_reads_its_work_order_at_once(
+def count_refusal_reads(store: MemoryDispatcherStore) -> list[str]:
+    """The message ids ``store.refusal_for`` is asked for from now on."""
+    asked: list[str] = []
+    refusal_for = store.refusal_for
+
+    async def counted(message_id: str) -> Refused | None:
+        asked.append(message_id)
+        return await refusal_for(message_id)
+
+    store.refusal_for = counted  # type: ignore[method-assign]
+    return asked
+
+
+async def test_a_report_of_a_work_order_that_lists_no_refusal_of_it_reads_only_the_work_order(
     dispatcher: Dispatcher, store: MemoryDispatcherStore
 ) -> None:
-    """The look for a repeat's first reply and the read of the work order are both under
-    way before either answers: a report waits for one round trip, not two."""
+    """The work order read tells that no refusal of this message is stored: a report waits
+    for that one read, and nothing else is looked up before it is closed."""
     await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
     assignment = await assigned_one(dispatcher, store)
-    parsed = command(report(assignment.model_dump()))
-    assert isinstance(parsed, ReportOutcome)
-    read_by_id, refusal_for = store.work_order_by_id, store.refusal_for
-    started: list[str] = []
-    both = asyncio.Event()
+    asked = count_refusal_reads(store)
 
-    async def slow(name: str, read: Any, key: str) -> Any:
-        started.append(name)
-        if len(started) == 2:
-            both.set()
-        await asyncio.wait_for(both.wait(), 1)  # times out if the reads go one by one
-        return await read(key)
-
-    store.work_order_by_id = partial(slow, "work order", read_by_id)  # type: ignore[method-assign]
-    store.refusal_for = partial(slow, "refusal", refusal_for)  # type: ignore[method-assign]
-    outcome = await dispatcher.report(parsed, "m-1", "guest")
+    outcome = await dispatcher.report(command(report(assignment.model_dump())), "m-1", "guest")
 
     assert outcome.reply == Accepted()
-    assert sorted(started) == ["refusal", "work order"]
+    assert asked == []
+    assert store.documents[assignment.application_number]["refused_reports"] == []
+
+
+async def test_a_refused_report_is_listed_on_its_work_order_and_a_repeat_gets_the_first_reply(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS"), team("T-02", "BAK-NAS")], {"BAK-NAS": 2})
+    assignment = await assigned_one(dispatcher, store)
+    number = assignment.application_number
+    other = "T-02" if assignment.team_id == "T-01" else "T-01"
+    wrong_team = report({**assignment.model_dump(), "team_id": other})
+    first = await dispatcher.report(command(wrong_team), "m-1", "guest")
+    assert isinstance(first.reply, Refused)
+    assert [error.code.value for error in first.reply.errors] == ["wrong_team"]
+    assert store.documents[number]["refused_reports"] == ["m-1"]
+    asked = count_refusal_reads(store)
+
+    # The right team's report closes it; the refused message, sent again, is still refused
+    # with its first reply (not ``work_order_closed``), and is listed once.
+    closing = await dispatcher.report(command(report(assignment.model_dump())), "m-2", "guest")
+    again = await dispatcher.report(command(wrong_team), "m-1", "guest")
+
+    assert closing.reply == Accepted()
+    assert again.reply == first.reply
+    assert again.log == {"outcome": "refused", "duplicate": True}
+    assert asked == ["m-1"], "only the listed message's refusal is read"
+    assert store.documents[number]["refused_reports"] == ["m-1"]
+
+
+async def test_a_work_order_stored_without_the_list_looks_for_every_reports_refusal(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    """A work order written before ``refused_reports`` was kept: a refusal stored for it
+    then is found, and none is listed now (a new list would hide the older refusals)."""
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    assignment = await assigned_one(dispatcher, store)
+    number = assignment.application_number
+    del store.documents[number]["refused_reports"]
+    earlier = Refused(errors=[reports.forbidden_team()])
+    store.refusals["m-0"] = earlier
+    asked = count_refusal_reads(store)
+
+    again = await dispatcher.report(command(report(assignment.model_dump())), "m-0", "guest")
+    closing = await dispatcher.report(command(report(assignment.model_dump())), "m-1", "guest")
+    refused = await dispatcher.report(command(report(assignment.model_dump())), "m-2", "guest")
+
+    assert again.reply == earlier
+    assert closing.reply == Accepted()
+    assert isinstance(refused.reply, Refused)
+    assert asked == ["m-0", "m-1", "m-2"]
+    assert "refused_reports" not in store.documents[number]
+    assert store.refusals["m-2"] == refused.reply
+
+
+async def test_a_work_order_lists_a_bounded_number_of_refusals_then_every_one_is_looked_up(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    assignment = await assigned_one(dispatcher, store)
+    number = assignment.application_number
+    body = report(assignment.model_dump())
+    await dispatcher.report(command(body), "m-closing", "guest")
+    for index in range(reports.REFUSALS_LISTED + 3):
+        refused = await dispatcher.report(command(body), f"m-{index}", "guest")
+        assert isinstance(refused.reply, Refused)
+    listed = store.documents[number]["refused_reports"]
+    assert listed == [f"m-{index}" for index in range(reports.REFUSALS_LISTED)]
+    asked = count_refusal_reads(store)
+
+    last = f"m-{reports.REFUSALS_LISTED + 2}"
+    again = await dispatcher.report(command(body), last, "guest")
+
+    assert again.log == {"outcome": "refused", "duplicate": True}
+    assert asked == [last], "past the bound, a message not listed is looked up too"
 
 
 # --- concurrent copies of one report ----------------------------------------------------

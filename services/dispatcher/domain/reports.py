@@ -62,6 +62,28 @@ def closed_by(work_order: WorkOrder | None, message_id: str | None) -> bool:
     )
 
 
+# A work order lists the message ids of the reports refused against it (``refused_reports``,
+# empty when it opens), so a report's one read of its work order tells whether a refusal
+# of that message may be stored: only then are the stored refusals read too. A work
+# order stored before it kept the list, or holding this many, is always looked up.
+REFUSALS_LISTED = 32
+
+
+def may_have_refused(work_order: WorkOrder, message_id: str) -> bool:
+    """Whether a refusal of report ``message_id`` against ``work_order`` may be stored."""
+    listed = work_order.get("refused_reports")
+    return listed is None or message_id in listed or len(listed) >= REFUSALS_LISTED
+
+
+def lists_refusals(work_order: WorkOrder | None) -> bool:
+    """Whether a refusal against ``work_order`` is added to its list before it is stored
+    (not past ``REFUSALS_LISTED``: from there on every report's refusals are looked up)."""
+    if work_order is None:
+        return False
+    listed = work_order.get("refused_reports")
+    return listed is not None and len(listed) < REFUSALS_LISTED
+
+
 def state_errors(work_order: WorkOrder | None, names: ReportNames) -> list[FieldError]:
     """Whether the team ``names`` gives may close this work order now (the first reason).
 

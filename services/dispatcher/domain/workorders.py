@@ -176,6 +176,7 @@ def opened(
         "created_at": stamp(now),
         "updated_at": stamp(now),
         "correlation_id": correlation_id,
+        "refused_reports": [],  # reports.may_have_refused
     }
     forwarded = ApplicationForwarded(
         application_number=app.number,

@@ -7,7 +7,6 @@ order; a write that lost a race is tried again on the fresh work order.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,12 +52,8 @@ class Reporting:
             return self._forbidden(user_id, team)
         names = reports.names_of(parsed)
         for _ in range(WRITE_ATTEMPTS):
-            # The first reply to a repeat and the work order are looked for together (two
-            # reads at once, not one after the other: a report waits for one round trip).
-            answered, work_order = await asyncio.gather(
-                self._answered(message_id, names is None) if message_id else _nothing(),
-                self.store.work_order_by_id(names.work_order_id) if names else _nothing(),
-            )
+            work_order = await self.store.work_order_by_id(names.work_order_id) if names else None
+            answered = await self._answered(message_id, names is None, work_order)
             if answered is not None:
                 return answered
             outcome = await self._close(parsed, message_id, work_order)
@@ -73,16 +68,24 @@ class Reporting:
         reply = Refused(errors=[reports.forbidden_team()])
         return Outcome(reply, {"outcome": "forbidden", "user_id": user_id, "team_id": team})
 
-    async def _answered(self, message_id: str, unnamed: bool) -> Outcome | None:
+    async def _answered(
+        self, message_id: str | None, unnamed: bool, work_order: WorkOrder | None
+    ) -> Outcome | None:
         """The first reply to a redelivered report; its stock change is finished too.
 
-        A report that names its work order finds an acceptance there (``_close``); only an
-        ``unnamed`` one is looked for by its message id.
+        A report that names its work order finds an acceptance there (``_close``), and
+        whether a refusal of it may be stored (``reports.may_have_refused``): a report
+        waits for that one read alone. Only an ``unnamed`` one is looked for by its message
+        id, and a refusal is read where the work order is unknown or lists the message.
         """
+        if not message_id:
+            return None
         if unnamed:
             closed = await self.store.work_order_by_message(message_id)
             if closed is not None:
                 return await self._first_reply(closed)
+        elif work_order is not None and not reports.may_have_refused(work_order, message_id):
+            return None
         refusal = await self.store.refusal_for(message_id)
         if refusal is None:
             return None
@@ -100,7 +103,8 @@ class Reporting:
         if errors or isinstance(parsed, Refusal) or work_order is None:
             reply = Refused(errors=errors)
             if message_id:
-                await self.store.remember_refusal(message_id, reply)
+                listed = work_order if reports.lists_refusals(work_order) else None
+                await self.store.remember_refusal(message_id, reply, listed)
             codes = [error.code.value for error in errors]
             return Outcome(reply, {"outcome": "refused", "codes": codes})
         accepted = Accepted()
@@ -115,10 +119,6 @@ class Reporting:
         await settle_stock(self.store, closed)
         reply = Accepted.model_validate(closed["report_reply"])
         return Outcome(reply, {"outcome": "accepted", "duplicate": True})
-
-
-async def _nothing() -> None:
-    return None
 
 
 async def settle_stock(store: DispatcherStore, work_order: WorkOrder) -> None:
