@@ -1,9 +1,9 @@
 """What the notifier's use cases need from storage (a port; ``mongo.py`` is the adapter).
 
-Contacts: one per application, from its registration; the first one is kept. Jobs: one per
-(application, event, channel), keyed by that triple, so a redelivered event records nothing
-twice. Every change of a job is written only if nobody changed it since it was read (its
-``version``): that is how two senders never both take one job. ``save_and_publish``
+Contacts: one per application, kept with its registration's jobs; the first one is kept.
+Jobs: one per (application, event, channel), keyed by that triple, so a redelivered event
+records nothing twice. Every change of a job is written only if nobody changed it since it
+was read (its ``version``): that is how two senders never both take one job. ``save_and_publish``
 finishes a job together with its outcome event in one write, then publishes the event (or
 leaves it to the outbox relay). Each method is one round trip, unless it says otherwise.
 """
@@ -20,17 +20,15 @@ from services.notifier.domain.steps import Contact
 class NotifierStore(Protocol):
     async def ensure_indexes(self) -> None: ...
 
-    async def remember_contact(self, number: str, contact: Contact, at: str) -> bool:
-        """Keep the first registration's contact; a redelivered one changes nothing.
-        Whether this one was kept (it was the first)."""
-        ...
-
     async def contacts(self, numbers: Collection[str]) -> dict[str, Contact]:
-        """The known contacts of these applications, by application number."""
+        """The contacts the registrations of these applications recorded, by application
+        number (one round trip; two when one of them is not found with its jobs)."""
         ...
 
-    async def record(self, jobs: Sequence[Job]) -> int:
-        """Store the jobs not recorded yet (by id); how many were new."""
+    async def record(self, jobs: Sequence[Job], contact: Contact | None = None) -> int:
+        """Store the jobs not recorded yet (by id); how many were new. ``contact``: the
+        registration's, kept with its jobs, so a redelivered registration changes nothing
+        (the first one's contact is kept)."""
         ...
 
     async def make_due(self, ids: Collection[str], state: State, at: str) -> None:

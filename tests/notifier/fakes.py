@@ -32,19 +32,17 @@ class MemoryNotifierStore:
     async def ensure_indexes(self) -> None:
         return None
 
-    async def remember_contact(self, number: str, contact: Contact, at: str) -> bool:
-        self._check()
-        return self.contacts_by_number.setdefault(number, contact) is contact
-
     async def contacts(self, numbers: Collection[str]) -> dict[str, Contact]:
         self._check()
         known = self.contacts_by_number
         return {number: known[number] for number in numbers if number in known}
 
-    async def record(self, jobs: Sequence[Job]) -> int:
+    async def record(self, jobs: Sequence[Job], contact: Contact | None = None) -> int:
         self._check()
         new = [job for job in jobs if job.id not in self.jobs_by_id]
         self.jobs_by_id.update({job.id: job for job in new})
+        if contact is not None and new:  # kept with the registration's jobs: the first's
+            self.contacts_by_number.setdefault(new[0].application_number, contact)
         return len(new)
 
     async def make_due(self, ids: Collection[str], state: State, at: str) -> None:

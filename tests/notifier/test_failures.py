@@ -15,7 +15,7 @@ from services.notifier.domain import jobs as job_rules
 from services.notifier.domain.steps import Contact, StepEvent
 from services.notifier.mongo import MongoNotifierStore
 from services.notifier.settings import NotifierSettings
-from shared.clock import stamp, utc_now
+from shared.clock import utc_now
 from tests.notifier.conftest import Jobs, Publisher, StartNotifier, registered
 from tests.notifier.servers import Gateway, SmtpServer
 from tests.support.amqp import EventLog, drain
@@ -146,11 +146,10 @@ async def test_jobs_whose_sender_died_are_sent_once_their_lease_runs_out(
     policy = notifier_settings.retry_policy()
     then = utc_now() - timedelta(seconds=policy.lease + 1)
     contact = Contact("+994501234567", "citizen@example.az", "az")
-    await store.remember_contact(A, contact, stamp(then))
     made = job_rules.new_jobs(
         StepEvent("application.registered", A, 1, contact=contact), then, True, "journey-9"
     )
-    await store.record(made)
+    await store.record(made, contact)
     for job in made:
         assert await store.replace(job, job_rules.claimed(job, then, policy))
 

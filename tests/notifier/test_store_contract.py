@@ -122,13 +122,20 @@ async def test_a_claimed_job_is_not_due_until_its_lease_runs_out(store: Notifier
     assert due[0].id in [job.id for job in await store.due(lease_over, 10, busy=())]
 
 
-async def test_the_first_registration_keeps_the_contact(store: NotifierStore) -> None:
+def registration(number: str, contact: Contact) -> list[Job]:
+    return jobs.new_jobs(StepEvent("application.registered", number, 1, contact=contact), NOW, True)
+
+
+async def test_the_first_registration_keeps_the_contact_with_its_jobs(store: NotifierStore) -> None:
     first = Contact("+994501234567", "a@example.az", "en")
-    assert await store.remember_contact(N, first, stamp(NOW)) is True
+    assert await store.record(registration(N, first), first) == 2
     second = Contact("+994551112233", "b@example.az", "ru")
-    assert await store.remember_contact(N, second, stamp(NOW)) is False
+    assert await store.record(registration(N, second), second) == 0
     other = "SQ-2026-000302"
-    await store.remember_contact(other, Contact("+994701112233", "c@example.az", "az"), stamp(NOW))
+    third = Contact("+994701112233", "c@example.az", "az")
+    await store.record(registration(other, third), third)
+    # A later step's jobs keep no contact: the registration's are where it is read from.
+    await store.record(jobs.new_jobs(step(), NOW, True))
     assert await store.contacts([N, other, "SQ-2026-999999"]) == {
         N: Contact("+994501234567", "a@example.az", "en"),
         other: Contact("+994701112233", "c@example.az", "az"),
@@ -140,8 +147,40 @@ async def test_a_contact_keeps_what_the_acts_copy_names(store: NotifierStore) ->
     contact = Contact(
         "+994501234567", "a@example.az", "az", "1000001", "Şəki ş., M. Ə. Rəsulzadə 7"
     )
-    await store.remember_contact(N, contact, stamp(NOW))
+    await store.record(registration(N, contact), contact)
     assert await store.contacts([N]) == {N: contact}
+
+
+async def test_a_registration_writes_its_jobs_alone_and_their_contact_survives_their_changes(
+    mongo_parts: MongoParts,
+) -> None:
+    store, db = mongo_parts.store, mongo_parts.db
+    contact = Contact("+994501234567", "a@example.az", "az", "1000001", "Bakı")
+    made = registration(N, contact)
+    assert await store.record(made, contact) == 2
+    assert await db["contacts"].count_documents({}) == 0, "no write of its own"
+    for job in made:
+        assert await store.replace(job, jobs.claimed(job, NOW, POLICY))
+    assert await store.contacts([N]) == {N: contact}
+
+
+async def test_contacts_kept_with_jobs_and_older_ones_kept_apart_are_read_together(
+    mongo_parts: MongoParts,
+) -> None:
+    """A registration recorded before contacts were kept with its jobs is found in the
+    ``contacts`` collection it was kept in then."""
+    store, db = mongo_parts.store, mongo_parts.db
+    older = "SQ-2026-000299"
+    await db["contacts"].insert_one(
+        {"_id": older, "phone": "+994551112233", "email": "o@example.az", "language": "ru"}
+    )
+    await store.record(registration(older, Contact("+1", "x@example.az")))  # kept no contact
+    contact = Contact("+994501234567", "a@example.az", "az")
+    await store.record(registration(N, contact), contact)
+    assert await store.contacts([N, older]) == {
+        N: contact,
+        older: Contact("+994551112233", "o@example.az", "ru", "", ""),
+    }
 
 
 async def test_a_contact_stored_before_the_acts_copy_reads_with_no_code_or_address(

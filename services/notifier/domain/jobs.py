@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from services.notifier.domain.steps import CHANNELS, Channel, StepEvent
 from shared.clock import iso, stamp
-from shared.contracts.events import NotificationDelivered, NotificationFailed
+from shared.contracts.events import ApplicationRegistered, NotificationDelivered, NotificationFailed
 
 State = Literal["waiting", "pending", "sending", "sent", "failed"]
 OPEN_STATES: tuple[State, ...] = ("waiting", "pending", "sending")
@@ -80,6 +80,15 @@ class Job:
 
 def job_id(number: str, event: str, channel: str) -> str:
     return f"{number}:{event}:{channel}"
+
+
+# The step whose event carries the applicant's contact: its jobs keep it for the others.
+REGISTRATION: str = ApplicationRegistered.routing_key
+
+
+def registration_job_ids(number: str) -> list[str]:
+    """The ids of the jobs an application's registration records (they keep its contact)."""
+    return [job_id(number, REGISTRATION, channel) for channel in CHANNELS]
 
 
 def new_jobs(

@@ -1,8 +1,10 @@
 """The notifier's MongoDB adapter: applicants' contacts and the delivery log.
 
-``contacts``: one document per application, from its registration (phone, e-mail,
-language, and the subscriber code and address the act's copy names). ``notifications``: one
-job per (application, event, channel), its ``_id`` being that triple. Every change of a
+``notifications``: one job per (application, event, channel), its ``_id`` being that triple.
+The registration's jobs keep the applicant's ``contact`` (phone, e-mail, language, and the
+subscriber code and address the act's copy names): recorded with them, in the same insert.
+``contacts``, one document per application, is where registrations recorded before that
+kept it; it is read only for an application whose registration jobs hold none. Every change of a
 job is an update guarded by ``version`` that sets the job's fields and unsets the ones it no
 longer has, so ``followers`` (the ids of later steps waiting for this one, added by
 ``follow`` without a new version) survive until the job finishes. The outbox of each job's
@@ -17,9 +19,9 @@ sender cut off (``release_own``).
 
 Published outcome events are taken out of the jobs' outboxes in batches
 (``shared.outbox.BatchedOutboxDocuments``): one round trip for all the jobs finished
-within ``clear_wait`` seconds instead of one each. Jobs finished, jobs recorded and contacts
-remembered while an earlier write of their kind is under way go out together, one command
-for each kind (``shared.batching``).
+within ``clear_wait`` seconds instead of one each. Jobs finished and jobs recorded while an
+earlier write of their kind is under way go out together, one command for each kind
+(``shared.batching``).
 
 ``due_at`` is ``next_attempt_at`` in epoch milliseconds, present only while a job is due at
 some time: the due-jobs query is a range scan of its sparse index, and a number keeps the
@@ -37,7 +39,13 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, WriteError
 
-from services.notifier.domain.jobs import OPEN_STATES, Job, NotificationOutcome, State
+from services.notifier.domain.jobs import (
+    OPEN_STATES,
+    Job,
+    NotificationOutcome,
+    State,
+    registration_job_ids,
+)
 from services.notifier.domain.steps import Contact
 from services.notifier.mongo.documents import changes, document_of, job_of, millis
 from shared.batching import Coalescing
@@ -65,12 +73,11 @@ class MongoNotifierStore:
         self.outbox = outbox
         self.documents = BatchedOutboxDocuments(self.notifications, clear_wait)
         self.finishing = Coalescing(self._finish_all, linger=write_linger)
-        # Jobs of several steps, and contacts of several registrations, recorded together
-        # are one insert; a contact or job stored already stays as it is (the first wins).
-        # These two go at once: a later step's jobs, found before an earlier step's were
-        # recorded, would go out before them (``rounds`` orders by the jobs it finds).
+        # Jobs of several steps recorded together are one insert; a job stored already
+        # stays as it is (the first wins, with the contact a registration's keeps). They go
+        # at once: a later step's jobs, found before an earlier step's were recorded, would
+        # go out before them (``rounds`` orders by the jobs it finds).
         self.recording = Coalescing(partial(insert_new, self.notifications))
-        self.remembering = Coalescing(partial(insert_new, self.contacts_collection))
         self.waking = Coalescing(self._make_all_due, linger=write_linger)
         if outbox is not None:
             outbox.watch(self.documents)
@@ -85,36 +92,32 @@ class MongoNotifierStore:
         await self.notifications.create_index([("sender", ASCENDING)], sparse=True)
         await self.documents.ensure_index()
 
-    async def remember_contact(self, number: str, contact: Contact, at: str) -> bool:
-        document = {
-            "_id": number,
-            "phone": contact.phone,
-            "email": contact.email,
-            "language": contact.language,
-            "subscriber_code": contact.subscriber_code,
-            "address": contact.address,
-            "registered_at": at,
-        }
-        return bool(await self.remembering([document]))
-
     async def contacts(self, numbers: Collection[str]) -> dict[str, Contact]:
         if not numbers:
             return {}
-        cursor = self.contacts_collection.find({"_id": {"$in": list(numbers)}})
-        return {
-            # Contacts stored before the act's copy existed have no code or address.
-            str(document["_id"]): Contact(
-                document["phone"],
-                document["email"],
-                document["language"],
-                document.get("subscriber_code", ""),
-                document.get("address", ""),
-            )
+        ids = [job_id for number in numbers for job_id in registration_job_ids(number)]
+        cursor = self.notifications.find(
+            {"_id": {"$in": ids}}, {"application_number": 1, "contact": 1}
+        )
+        found = {
+            str(document["application_number"]): _contact(document["contact"])
             for document in await cursor.to_list()
+            if document.get("contact")
         }
+        older = [number for number in numbers if number not in found]
+        if older:  # registered before contacts were kept with the jobs, or not yet
+            cursor = self.contacts_collection.find({"_id": {"$in": older}})
+            found.update(
+                (str(document["_id"]), _contact(document)) for document in await cursor.to_list()
+            )
+        return found
 
-    async def record(self, jobs: Sequence[Job]) -> int:
-        return await self.recording([document_of(job) for job in jobs])
+    async def record(self, jobs: Sequence[Job], contact: Contact | None = None) -> int:
+        documents = [document_of(job) for job in jobs]
+        if contact is not None:
+            kept = _contact_document(contact)
+            documents = [{**document, "contact": kept} for document in documents]
+        return await self.recording(documents)
 
     async def make_due(self, ids: Collection[str], state: State, at: str) -> None:
         if ids:
@@ -299,6 +302,27 @@ class MongoNotifierStore:
     async def job(self, job_id: str) -> Job | None:
         document = await self.notifications.find_one({"_id": job_id})
         return None if document is None else job_of(document)
+
+
+def _contact_document(contact: Contact) -> dict[str, str]:
+    return {
+        "phone": contact.phone,
+        "email": contact.email,
+        "language": contact.language,
+        "subscriber_code": contact.subscriber_code,
+        "address": contact.address,
+    }
+
+
+def _contact(document: dict[str, Any]) -> Contact:
+    # Contacts stored before the act's copy existed have no code or address.
+    return Contact(
+        document["phone"],
+        document["email"],
+        document["language"],
+        document.get("subscriber_code", ""),
+        document.get("address", ""),
+    )
 
 
 def _followers(document: dict[str, Any]) -> tuple[str, ...]:

@@ -90,12 +90,10 @@ class Notifier:
         structlog.contextvars.bind_contextvars(application_number=step.number)
         now = self.clock()
         contact = step.contact
-        if contact is not None and await self.store.remember_contact(
-            step.number, contact, stamp(now)
-        ):
-            self._know(step.number, contact)  # its senders need not read it back
         new = jobs.new_jobs(step, now, True, correlation_id)
-        recorded = await self.store.record(new)
+        recorded = await self.store.record(new, contact)  # a registration's keep its contact
+        if contact is not None and recorded == len(new):
+            self._know(step.number, contact)  # its senders need not read it back
         if recorded == len(new) and len(self.fresh) + len(new) <= self.fresh_limit:
             self.fresh.update((job.id, job) for job in new)  # else a poll finds them
         if step.contact is not None and step.number in self.awaiting:
