@@ -44,6 +44,13 @@ class NotifierStore(Protocol):
         """The jobs among ``ids`` that exist."""
         ...
 
+    async def jobs_and_contacts(
+        self, ids: Collection[str], numbers: Collection[str]
+    ) -> tuple[list[Job], dict[str, Contact]]:
+        """``jobs(ids)`` and ``contacts(numbers)`` read together: one round trip (two when
+        a contact is not found with its registration's jobs)."""
+        ...
+
     async def claim(self, claims: Sequence[tuple[Job, Job]]) -> list[Job]:
         """Write each ``(read, claimed)`` pair's claimed job if the job is still as read;
         the claimed jobs written (one round trip, two when another sender won some)."""

@@ -70,6 +70,13 @@ class MemoryNotifierStore:
         self._check()
         return [self.jobs_by_id[job_id] for job_id in ids if job_id in self.jobs_by_id]
 
+    async def jobs_and_contacts(
+        self, ids: Collection[str], numbers: Collection[str]
+    ) -> tuple[list[Job], dict[str, Contact]]:
+        return (await self.jobs(ids) if ids else []), (
+            await self.contacts(numbers) if numbers else {}
+        )
+
     async def claim(self, claims: Sequence[tuple[Job, Job]]) -> list[Job]:
         self._check()
         return [new for current, new in claims if self._write(current, new)]

@@ -195,6 +195,40 @@ async def test_round_trips_per_notification_stay_few(mongo_url: str) -> None:
     assert per_notification <= 4.0
 
 
+async def test_another_instances_sender_reads_a_steps_lane_and_its_contact_in_one_find(
+    mongo_url: str,
+) -> None:
+    """A sender that neither recorded an application's registration nor sent its earlier
+    steps reads the step's lane and the contact (kept in the registration's jobs, which are
+    in that lane) with one command."""
+    commands = Commands()
+    client: Any = make_client(mongo_url, "tests")
+    watched: Any = type(client)(mongo_url, event_listeners=[commands], tz_aware=True)
+    db = watched[f"t{uuid.uuid4().hex[:10]}_notifier"]
+    store = MongoNotifierStore(db, Outbox(RecordingMessenger()))
+    await store.ensure_indexes()
+    local = LocalNotifier()
+    local.notifier.store = store
+    try:
+        await local.publish("application.registered", registered(A))
+        assert await local.deliver_due() == 2
+        await local.publish("application.forwarded", forwarded(A))
+        other = Notifier(store, local.mailer, local.sms, local.notifier.policy, local.clock)
+        await store.aclose()  # the first step's published outcomes taken out now
+        commands.names.clear()
+        batch = await other.claim_due(10)
+        sent = list(commands.names)
+    finally:
+        await watched.drop_database(db.name)
+        await watched.close()
+        await client.close()
+
+    assert [claimed.job.event for claimed in batch.claimed] == ["application.forwarded"] * 2
+    assert {claimed.contact.phone for claimed in batch.claimed} == {"+994501234567"}
+    # The due jobs, then the lanes with the contact; then the claims.
+    assert sent == ["find", "find", "update"]
+
+
 async def test_two_senders_on_one_delivery_log_never_send_a_notification_twice(
     any_store: Any,
 ) -> None:

@@ -93,24 +93,29 @@ class MongoNotifierStore:
         await self.documents.ensure_index()
 
     async def contacts(self, numbers: Collection[str]) -> dict[str, Contact]:
-        if not numbers:
-            return {}
-        ids = [job_id for number in numbers for job_id in registration_job_ids(number)]
-        cursor = self.notifications.find(
-            {"_id": {"$in": ids}}, {"application_number": 1, "contact": 1}
-        )
-        found = {
+        return (await self.jobs_and_contacts((), numbers))[1]
+
+    async def jobs_and_contacts(
+        self, ids: Collection[str], numbers: Collection[str]
+    ) -> tuple[list[Job], dict[str, Contact]]:
+        wanted = set(ids)
+        registrations = {job_id for number in numbers for job_id in registration_job_ids(number)}
+        if not wanted and not registrations:
+            return [], {}
+        cursor = self.notifications.find({"_id": {"$in": sorted(wanted | registrations)}})
+        found = await cursor.to_list()
+        contacts = {
             str(document["application_number"]): _contact(document["contact"])
-            for document in await cursor.to_list()
-            if document.get("contact")
+            for document in found
+            if document["_id"] in registrations and document.get("contact")
         }
-        older = [number for number in numbers if number not in found]
+        older = [number for number in numbers if number not in contacts]
         if older:  # registered before contacts were kept with the jobs, or not yet
             cursor = self.contacts_collection.find({"_id": {"$in": older}})
-            found.update(
+            contacts.update(
                 (str(document["_id"]), _contact(document)) for document in await cursor.to_list()
             )
-        return found
+        return [job_of(document) for document in found if document["_id"] in wanted], contacts
 
     async def record(self, jobs: Sequence[Job], contact: Contact | None = None) -> int:
         documents = [document_of(job) for job in jobs]

@@ -179,9 +179,16 @@ class Notifier:
         if not due:
             return [], False
         now = self.clock()
-        contacts = await self._contacts({job.application_number for job in due})
+        numbers = {job.application_number for job in due}
+        unknown = numbers - self.known.keys()
         lane_ids = rounds.lanes_to_read(due, self.finished)
-        lanes = await self.store.jobs(lane_ids) if lane_ids else []
+        # The lanes and the contacts not known here are one read (a registration's jobs,
+        # which keep its contact, are in their applications' lanes anyway).
+        lanes, found = await self.store.jobs_and_contacts(lane_ids, unknown)
+        contacts = {number: self.known[number] for number in numbers - unknown}
+        for number, contact in found.items():
+            self._know(number, contact)
+            contacts[number] = contact
         decided = rounds.plan(due, contacts, lanes, now, self.policy, busy)
         for current, _ in decided.claims:
             if current.state == "sending":
@@ -218,13 +225,6 @@ class Notifier:
             ids = rounds.application_job_ids(number)
             await self.store.make_due(ids, "waiting", stamp(self.clock()))
             self.want_poll()
-
-    async def _contacts(self, numbers: set[str]) -> dict[str, Contact]:
-        unknown = numbers - self.known.keys()
-        if unknown:
-            for number, contact in (await self.store.contacts(unknown)).items():
-                self._know(number, contact)
-        return {number: self.known[number] for number in numbers if number in self.known}
 
     def _know(self, number: str, contact: Contact) -> None:
         if number not in self.known and len(self.known) >= self.known_limit:
