@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from pymongo import monitoring
+from pymongo import AsyncMongoClient, monitoring
 
 from services.notifier.background import Sender
 from services.notifier.domain.jobs import RetryPolicy
@@ -158,36 +159,49 @@ class Commands(monitoring.CommandListener):
         pass
 
 
-async def test_round_trips_per_notification_stay_few(mongo_url: str) -> None:
-    """Ten applications, each step recorded and then sent in one round before the next one
-    comes (the quiet case: rounds of two jobs). The same run before pooled claims, cached
-    contacts, chained steps and batched outbox removal: 7.3 per notification; now 3.6."""
+@dataclass
+class Watched:
+    """A notifier whose store's client hands every command it sends to ``commands``."""
+
+    commands: Commands
+    store: MongoNotifierStore
+    local: LocalNotifier
+
+
+@pytest.fixture
+async def watched(mongo_url: str) -> AsyncIterator[Watched]:
     commands = Commands()
-    client = make_client(mongo_url, "tests")
-    client_with_listener: Any = type(client)(mongo_url, event_listeners=[commands], tz_aware=True)
-    db = client_with_listener[f"t{uuid.uuid4().hex[:10]}_notifier"]
+    client: Any = AsyncMongoClient(mongo_url, event_listeners=[commands], tz_aware=True)
+    db = client[f"t{uuid.uuid4().hex[:10]}_notifier"]
     store = MongoNotifierStore(db, Outbox(RecordingMessenger()))
     await store.ensure_indexes()
     local = LocalNotifier()
     local.notifier.store = store
     commands.names.clear()
-    numbers = [f"SQ-2026-{830 + n:06d}" for n in range(10)]
     try:
-        for number in numbers:
-            for key, body in (
-                ("application.registered", registered(number)),
-                ("application.forwarded", forwarded(number)),
-                ("application.completed", completed(number)),
-            ):
-                await local.publish(key, body)
-                assert await local.deliver_due() == 2  # one round: the step's two jobs
-        await store.aclose()
-        sent = len(commands.names)
-        stored = await store.jobs([job_id for number in numbers for job_id in all_ids(number)])
+        yield Watched(commands, store, local)
     finally:
-        await client_with_listener.drop_database(db.name)
-        await client_with_listener.close()
+        await client.drop_database(db.name)
         await client.close()
+
+
+async def test_round_trips_per_notification_stay_few(watched: Watched) -> None:
+    """Ten applications, each step recorded and then sent in one round before the next one
+    comes (the quiet case: rounds of two jobs). The same run before pooled claims, cached
+    contacts, chained steps and batched outbox removal: 7.3 per notification; now 3.6."""
+    store, local = watched.store, watched.local
+    numbers = [f"SQ-2026-{830 + n:06d}" for n in range(10)]
+    for number in numbers:
+        for key, body in (
+            ("application.registered", registered(number)),
+            ("application.forwarded", forwarded(number)),
+            ("application.completed", completed(number)),
+        ):
+            await local.publish(key, body)
+            assert await local.deliver_due() == 2  # one round: the step's two jobs
+    await store.aclose()
+    sent = len(watched.commands.names)
+    stored = await store.jobs([job_id for number in numbers for job_id in all_ids(number)])
 
     assert [job.state for job in stored] == ["sent"] * 60
     per_notification = sent / 60
@@ -196,32 +210,20 @@ async def test_round_trips_per_notification_stay_few(mongo_url: str) -> None:
 
 
 async def test_another_instances_sender_reads_a_steps_lane_and_its_contact_in_one_find(
-    mongo_url: str,
+    watched: Watched,
 ) -> None:
     """A sender that neither recorded an application's registration nor sent its earlier
     steps reads the step's lane and the contact (kept in the registration's jobs, which are
     in that lane) with one command."""
-    commands = Commands()
-    client: Any = make_client(mongo_url, "tests")
-    watched: Any = type(client)(mongo_url, event_listeners=[commands], tz_aware=True)
-    db = watched[f"t{uuid.uuid4().hex[:10]}_notifier"]
-    store = MongoNotifierStore(db, Outbox(RecordingMessenger()))
-    await store.ensure_indexes()
-    local = LocalNotifier()
-    local.notifier.store = store
-    try:
-        await local.publish("application.registered", registered(A))
-        assert await local.deliver_due() == 2
-        await local.publish("application.forwarded", forwarded(A))
-        other = Notifier(store, local.mailer, local.sms, local.notifier.policy, local.clock)
-        await store.aclose()  # the first step's published outcomes taken out now
-        commands.names.clear()
-        batch = await other.claim_due(10)
-        sent = list(commands.names)
-    finally:
-        await watched.drop_database(db.name)
-        await watched.close()
-        await client.close()
+    store, local = watched.store, watched.local
+    await local.publish("application.registered", registered(A))
+    assert await local.deliver_due() == 2
+    await local.publish("application.forwarded", forwarded(A))
+    other = Notifier(store, local.mailer, local.sms, local.notifier.policy, local.clock)
+    await store.aclose()  # the first step's published outcomes taken out now
+    watched.commands.names.clear()
+    batch = await other.claim_due(10)
+    sent = list(watched.commands.names)
 
     assert [claimed.job.event for claimed in batch.claimed] == ["application.forwarded"] * 2
     assert {claimed.contact.phone for claimed in batch.claimed} == {"+994501234567"}
