@@ -130,6 +130,11 @@ class CommonSettings(BaseSettings):
     log_format: Literal["json", "console", "auto"] = Field(
         "auto", description="json, console, or auto (console on a terminal, else json)"
     )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop",
+        description="uvloop (libuv's event loop: less CPU per message; the standard loop where "
+        "uvloop is not installed) or asyncio (the standard library's)",
+    )
     prefetch: int = Field(
         32, ge=1, le=65535, description="a whole number from 1 to 65535 (unacknowledged messages)"
     )

@@ -53,4 +53,5 @@ async def test_the_service_process_dispatches_takes_a_report_and_stops_cleanly(
     assert process.returncode == 0
     log = stderr.decode()
     assert '"service": "dispatcher"' in log
+    assert '"event_loop": "uvloop"' in log  # EVENT_LOOP's default, uvloop being installed
     assert '"application_number": "' in log
