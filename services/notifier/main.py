@@ -7,7 +7,6 @@ closed when the sender stops, after the attempts under way have finished.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -49,8 +48,6 @@ def create_app(
     the SMS gateway of ``settings``."""
     if configure_logging:
         configure(settings.log_level, settings.log_format, service="notifier")
-        # httpx logs every request at INFO: our own line per notification is enough.
-        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     if sms is None and not settings.sms_gateway_url:
         log.warning("SMS_GATEWAY_URL is not set: SMS wait (and are retried) until it is")
     runtime = ServiceRuntime(settings, Service.NOTIFIER)

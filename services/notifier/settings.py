@@ -33,7 +33,11 @@ class NotifierSettings(CommonSettings):
     smtp_pool_size: int = Field(
         4, ge=1, description="a whole number, at least 1 (SMTP connections kept open)"
     )
-    sms_gateway_url: str = Field("", description="the SMS gateway's URL")
+    sms_gateway_url: str = Field(
+        "",
+        description="the SMS gateway's http:// or https:// URL, or empty",
+        pattern=r"^(https?://[^/?#\s]+\S*)?$",
+    )
     sms_gateway_token: str = Field("", description="the gateway's bearer token, or empty")
     sms_timeout: float = Field(
         10.0, gt=0, description="seconds, more than 0, to connect to the gateway and send an SMS"

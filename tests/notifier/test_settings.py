@@ -101,6 +101,11 @@ def test_smtp_waits_ten_minutes_for_the_end_of_data_and_the_lease_outlasts_it() 
     assert chosen.retry_policy().lease == 900.0
 
 
+def test_the_sms_gateway_may_be_any_http_or_https_url() -> None:
+    for url in ("http://127.0.0.1:8025/sms", "https://sms.example.az/v1/send?account=7"):
+        assert NotifierSettings.from_env({"SMS_GATEWAY_URL": url}).sms_gateway_url == url
+
+
 def test_a_lease_shorter_than_the_longest_attempt_is_refused() -> None:
     with pytest.raises(SettingsError, match=r"NOTIFY_LEASE.*longest attempt \(735 s\)"):
         NotifierSettings.from_env({"NOTIFY_LEASE": "700"})
@@ -122,6 +127,9 @@ def test_a_lease_shorter_than_the_longest_attempt_is_refused() -> None:
         ("SMTP_DATA_TIMEOUT", "0"),
         ("SMTP_POOL_SIZE", "0"),
         ("NOTIFY_LEASE", "-5"),
+        ("SMS_GATEWAY_URL", "gateway.example/sms"),
+        ("SMS_GATEWAY_URL", "ftp://gateway.example/sms"),
+        ("SMS_GATEWAY_URL", "http:///sms"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str) -> None:

@@ -79,21 +79,22 @@ async def test_one_smtp_connection_carries_message_after_message_and_is_replaced
     await mailer.aclose()
 
 
-async def test_one_http_client_serves_every_sms_until_it_is_closed(
+async def test_one_http_connection_pool_serves_every_sms_until_it_is_closed(
     smtp: SmtpServer, gateway: Gateway
 ) -> None:
     mailer, sms = real_providers(smtp, gateway)
     local = LocalNotifier(mailer, sms)
     await local.publish("application.registered", registered(A))
     await local.run()
-    client = sms.client
+    origin = sms.origin
     await local.publish("application.forwarded", forwarded(A))
     await local.run()
 
-    assert sms.client is client
+    assert sms.origin is origin
     assert len(gateway.accepted) == 2
+    assert origin.kept == 1  # the second SMS went over the first one's connection
     await sms.aclose()
-    assert client.is_closed
+    assert origin.kept == 0
     await mailer.aclose()
 
 

@@ -1,13 +1,13 @@
-"""SMS through the generic HTTP gateway of docs/reference/notifications.md (httpx).
+"""SMS through the generic HTTP gateway of docs/integration.md ("The SMS gateway").
 
 ``POST SMS_GATEWAY_URL`` with ``{"to", "text", "reference"}`` and an optional bearer token:
 2xx accepted (``{"id"}`` kept as the receipt), 4xx permanent, 5xx or time-out retried.
-Connecting and sending must each be done within ``timeout``; once the SMS is sent, its
-answer is awaited ``answer_timeout`` (long: an SMS the gateway took but answered late would
-reach the citizen twice if sent again). A repeat carries the same ``reference``.
-One HTTP client per process (made at the first SMS, closed by ``aclose`` on shutdown)
-keeps its connections open for the next SMS, at most ``connections`` of them.
-Another gateway is one more class with ``async send(sms) -> receipt``.
+Waiting for a free connection, connecting and sending must each be done within ``timeout``;
+once the SMS is sent, its answer is awaited ``answer_timeout`` (long: an SMS the gateway
+took but answered late would reach the citizen twice if sent again). A repeat carries the
+same ``reference``. One connection pool per process (``http11.Origin``, made at the first
+SMS, closed by ``aclose`` on shutdown) keeps at most ``connections`` connections open for
+the next SMS. Another gateway is one more class with ``async send(sms) -> receipt``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import json
 import re
 from typing import Any
 
-import httpx
-
+from services.notifier.adapters.http11 import Answer, HttpFailure, Origin, TimedOut
 from services.notifier.domain.providers import DeliveryFailed, Sms
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -35,55 +34,53 @@ class HttpSmsGateway:
         connections: int = 16,
     ) -> None:
         self.url, self.token = url, token
-        self.timeout = httpx.Timeout(timeout, read=answer_timeout)
-        self.limits = httpx.Limits(
-            max_connections=connections, max_keepalive_connections=connections
-        )
-        self._client: httpx.AsyncClient | None = None
+        self.timeout, self.answer_timeout, self.connections = timeout, answer_timeout, connections
+        self.headers = [("Content-Type", "application/json; charset=utf-8")]
+        if token:
+            self.headers.append(("Authorization", f"Bearer {token}"))
+        self._origin: Origin | None = None
 
     @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout, limits=self.limits)
-        return self._client
+    def origin(self) -> Origin:
+        if self._origin is None:
+            self._origin = Origin(
+                self.url,
+                connections=self.connections,
+                timeout=self.timeout,
+                answer_timeout=self.answer_timeout,
+            )
+        return self._origin
 
     async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        origin, self._origin = self._origin, None
+        if origin is not None:
+            await origin.aclose()
 
     async def send(self, sms: Sms) -> str | None:
         if not self.url:
             raise DeliveryFailed("SMS_GATEWAY_URL is not set", permanent=False)
         if not _E164.match(sms.to):
             raise DeliveryFailed("invalid phone number: not E.164", permanent=True)
-        headers = {"Content-Type": "application/json; charset=utf-8"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
         body = {"to": sms.to, "text": sms.text, "reference": sms.reference}
         try:
-            response = await self.client.post(
-                self.url, content=json.dumps(body, ensure_ascii=False).encode(), headers=headers
+            answer = await self.origin.post(
+                json.dumps(body, ensure_ascii=False).encode(), self.headers
             )
-        except httpx.TimeoutException as exc:
-            raise DeliveryFailed(
-                f"gateway time-out ({type(exc).__name__})", permanent=False
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise DeliveryFailed(
-                f"gateway unreachable: {type(exc).__name__}: {exc}", permanent=False
-            ) from exc
-        status = response.status_code
+        except TimedOut as exc:
+            raise DeliveryFailed(f"gateway time-out ({exc})", permanent=False) from exc
+        except (HttpFailure, ValueError) as exc:
+            raise DeliveryFailed(f"gateway unreachable: {exc}", permanent=False) from exc
+        status = answer.status
         if 200 <= status < 300:
-            return _receipt(response)
-        detail = f"gateway answered {status}: {response.text[:200]}"
+            return _receipt(answer)
+        text = answer.body.decode("utf-8", errors="replace")[:200]
         permanent = 400 <= status < 500 and status not in _RETRYABLE_4XX
-        raise DeliveryFailed(detail, permanent=permanent)
+        raise DeliveryFailed(f"gateway answered {status}: {text}", permanent=permanent)
 
 
-def _receipt(response: httpx.Response) -> str | None:
+def _receipt(answer: Answer) -> str | None:
     try:
-        payload: Any = response.json()
+        payload: Any = json.loads(answer.body)
     except ValueError:
         return None
     if isinstance(payload, dict) and payload.get("id") is not None:
