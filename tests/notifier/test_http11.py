@@ -39,6 +39,18 @@ async def answer_ok(_: int, __: bytes, ___: bytes, writer: asyncio.StreamWriter)
     return True  # keep the connection
 
 
+def late(seconds: float, only: int | None = None) -> Answerer:
+    """Answers after ``seconds`` on connection number ``only`` (on every one if None)."""
+
+    async def answer(number: int, _: bytes, __: bytes, writer: asyncio.StreamWriter) -> bool:
+        if only is None or number == only:
+            await asyncio.sleep(seconds)
+        writer.write(OK)
+        return True
+
+    return answer
+
+
 @contextlib.asynccontextmanager
 async def server(
     answer: Answerer = answer_ok, tls: ssl.SSLContext | None = None
@@ -93,12 +105,7 @@ async def test_requests_share_one_kept_connection_and_carry_host_length_and_head
 
 
 async def test_concurrent_requests_open_at_most_the_connections_allowed() -> None:
-    async def slow(_: int, __: bytes, ___: bytes, writer: asyncio.StreamWriter) -> bool:
-        await asyncio.sleep(0.05)
-        writer.write(OK)
-        return True
-
-    async with server(slow) as (port, seen):
+    async with server(late(0.05)) as (port, seen):
         origin = Origin(f"http://127.0.0.1:{port}/", connections=3)
         answers = await asyncio.gather(*(origin.post(b"{}") for _ in range(12)))
         await origin.aclose()
@@ -164,13 +171,7 @@ async def test_a_connection_idle_longer_than_keep_idle_is_closed_not_reused() ->
 
 
 async def test_no_answer_in_time_is_a_time_out_and_the_connection_is_dropped() -> None:
-    async def late(number: int, _: bytes, __: bytes, writer: asyncio.StreamWriter) -> bool:
-        if number == 1:
-            await asyncio.sleep(1.0)
-        writer.write(OK)
-        return True
-
-    async with server(late) as (port, seen):
+    async with server(late(1.0, only=1)) as (port, seen):
         origin = Origin(f"http://127.0.0.1:{port}/", answer_timeout=0.1)
         with pytest.raises(TimedOut, match=r"no answer within 0\.1 s") as failed:
             await origin.post(b"{}")
@@ -182,12 +183,7 @@ async def test_no_answer_in_time_is_a_time_out_and_the_connection_is_dropped() -
 
 
 async def test_waiting_for_a_free_connection_is_bounded_by_the_timeout() -> None:
-    async def late(_: int, __: bytes, ___: bytes, writer: asyncio.StreamWriter) -> bool:
-        await asyncio.sleep(0.5)
-        writer.write(OK)
-        return True
-
-    async with server(late) as (port, _):
+    async with server(late(0.5)) as (port, _):
         origin = Origin(f"http://127.0.0.1:{port}/", connections=1, timeout=0.1)
         busy = asyncio.create_task(origin.post(b"{}"))
         await asyncio.sleep(0.02)
@@ -199,13 +195,7 @@ async def test_waiting_for_a_free_connection_is_bounded_by_the_timeout() -> None
 
 
 async def test_a_cancelled_request_gives_back_its_slot_and_closes_its_connection() -> None:
-    async def late(number: int, _: bytes, __: bytes, writer: asyncio.StreamWriter) -> bool:
-        if number == 1:
-            await asyncio.sleep(1.0)
-        writer.write(OK)
-        return True
-
-    async with server(late) as (port, seen):
+    async with server(late(1.0, only=1)) as (port, seen):
         origin = Origin(f"http://127.0.0.1:{port}/", connections=1, timeout=0.5)
         waiting = asyncio.create_task(origin.post(b"{}"))
         await asyncio.sleep(0.05)
