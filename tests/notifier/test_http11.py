@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from services.notifier.adapters.http11 import Origin, TimedOut, Unreachable
+from services.notifier.adapters.http11 import HttpFailure, Origin, TimedOut, Unreachable
 from services.notifier.adapters.sms import HttpSmsGateway
 from services.notifier.domain.providers import DeliveryFailed, Sms
 from tests.security.tls_node import make_certificates
@@ -241,6 +241,18 @@ async def test_a_closed_port_is_unreachable() -> None:
     origin = Origin(f"http://127.0.0.1:{port}/")
     with pytest.raises(Unreachable, match="cannot connect: ConnectionRefusedError"):
         await origin.post(b"{}")
+
+
+async def test_a_header_http_cannot_carry_is_refused_before_anything_is_sent() -> None:
+    async with server() as (port, seen):
+        origin = Origin(f"http://127.0.0.1:{port}/")
+        with pytest.raises(HttpFailure, match="request not sent"):
+            await origin.post(b"{}", [("Authorization", "Bearer a\nX-Injected: 1")])
+        answer = await origin.post(b"{}")
+        await origin.aclose()
+    assert answer.status == 200
+    assert len(seen.requests) == 1
+    assert b"X-Injected" not in seen.requests[0][1]
 
 
 def test_only_http_and_https_urls_are_taken() -> None:

@@ -14,8 +14,9 @@ chunked answers, keep-alive, a server closing the connection), this module the r
   trusted CAs (``SSL_CERT_FILE``/``SSL_CERT_DIR`` name others), or ``ssl_context``;
 - any failure closes the connection it happened on: the next request opens a new one.
 
-Failures are ``TimedOut`` (with the phase: ``pool``, ``connect``, ``send``, ``answer``) or
-``Unreachable`` (no connection, a broken one, an answer that is not HTTP or too long).
+Failures are ``TimedOut`` (with the phase: ``free connection``, ``connection``, ``send`` or
+``answer``), ``Unreachable`` (no connection, a broken one, an answer that is not HTTP or
+too long), or ``HttpFailure`` (a header value HTTP cannot carry: nothing was sent).
 """
 
 from __future__ import annotations
