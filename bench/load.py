@@ -87,7 +87,8 @@ async def until_completed(tracker: Tracker, numbers: Iterable[str], stall: float
             )
         tracker.changed.clear()
         with suppress(TimeoutError):
-            await asyncio.wait_for(tracker.changed.wait(), 1.0)
+            async with asyncio.timeout(1.0):
+                await tracker.changed.wait()
 
 
 async def check_status(

@@ -15,7 +15,6 @@ the address of the first connection is FastStream's ``_connection_kwargs["url"]`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
@@ -112,8 +111,8 @@ class FailoverBroker(RabbitBroker):
     ) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watchdog
+            # gather, not suppress: a cancellation of stop() itself still propagates.
+            await asyncio.gather(self._watchdog, return_exceptions=True)
             self._watchdog = None
         await super().stop(exc_type, exc_val, exc_tb)
 

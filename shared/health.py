@@ -68,7 +68,8 @@ class Readiness:
 
     async def _database(self) -> str:
         try:
-            await asyncio.wait_for(self.db.command("ping"), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await self.db.command("ping")
         except Exception as exc:  # every way of not answering is reported
             return f"no answer to ping: {type(exc).__name__}: {exc}"[:300]
         return OK

@@ -140,7 +140,8 @@ class ServiceMetrics:
 
     async def _take(self, name: str, gauge: Gauge, sample: Sample) -> None:
         try:
-            value = float(await asyncio.wait_for(sample(), self.sample_timeout))
+            async with asyncio.timeout(self.sample_timeout):
+                value = float(await sample())
         except Exception as exc:  # a gauge that cannot be read shows as NaN, never as 0
             log.warning(
                 "metric could not be sampled",

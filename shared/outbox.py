@@ -237,7 +237,8 @@ class BatchedOutboxDocuments:
             if delay > 0:
                 self._sooner.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._sooner.wait(), delay)
+                    async with asyncio.timeout(delay):
+                        await self._sooner.wait()
                 continue  # due now, or an entry due sooner came: look again
             with contextlib.suppress(Exception):  # left to the relay
                 await self.flush()

@@ -81,8 +81,12 @@ class Sender:
                     continue
                 failures = 0
                 if not again:
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
+                    # cancellation that arrives as the wake-up does, and the sender would
+                    # never stop.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.interval)
+                        async with asyncio.timeout(self.interval):
+                            await self._wake.wait()
                 await asyncio.sleep(self.gather)
         except asyncio.CancelledError:
             await self._let_inflight_finish()
@@ -180,7 +184,8 @@ class Liveness:
         is taken back by the others ``ttl`` seconds later."""
         while True:
             try:
-                await asyncio.wait_for(self.once(), self.ttl)
+                async with asyncio.timeout(self.ttl):
+                    await self.once()
             except Exception as exc:
                 log.warning("could not take back dead senders' jobs", error=repr(exc))
             await asyncio.sleep(self.beat)

@@ -495,6 +495,10 @@ async def test_a_refusal_against_a_work_order_is_listed_on_it_once_as_a_change(
     store = subject.store
     work_order, events = opened("SQ-2026-000001")
     assert await store.save_and_publish(work_order, events)
+    if isinstance(store, MongoDispatcherStore):
+        # A batched store empties the outbox later, at a version of its own: done first,
+        # so the versions below count the refusals alone however slow the machine is.
+        await store.documents.flush()
     stored = await store.work_order("SQ-2026-000001")
     assert stored is not None
     assert stored["refused_reports"] == []

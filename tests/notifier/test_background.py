@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from services.notifier.background import Sender
+from services.notifier.background import Liveness, Sender
 from services.notifier.domain.jobs import Job
 from services.notifier.domain.providers import Mail, Sms
 from tests.notifier.conftest import forwarded, registered
@@ -263,3 +263,38 @@ async def test_a_step_claimed_after_one_that_fails_is_given_back_and_goes_after_
     ]
     later = local.store.jobs_by_id[f"{number}:application.forwarded:email"]
     assert (later.state, later.attempts) == ("sent", 1)  # the claim given back did not count
+
+
+async def stops_when_cancelled(task: asyncio.Task[None]) -> bool:
+    """Cancel ``task`` and whether it ended by that cancellation within a second."""
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=1.0)
+    if not done:  # it swallowed the cancellation: end it for the next test
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return False
+    return task.cancelled()
+
+
+@pytest.mark.parametrize("turns", range(6))
+async def test_the_sender_stops_when_its_cancellation_comes_with_a_wake_up(turns: int) -> None:
+    """Python 3.11's ``asyncio.wait_for`` drops a cancellation that arrives as what it waits
+    for completes; the sender waits another way, so shutdown never hangs on it, whichever
+    turn of the loop the cancellation comes in."""
+    local = LocalNotifier()
+    sender = Sender(local.notifier, interval=60.0)
+    task = asyncio.create_task(sender.run())
+    await asyncio.sleep(0.05)  # the first round is over: it waits to be woken
+    sender.wake()
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    assert await stops_when_cancelled(task)
+
+
+@pytest.mark.parametrize("turns", range(6))
+async def test_the_mark_of_life_stops_when_its_cancellation_comes_with_a_beat(turns: int) -> None:
+    alive = Liveness(LocalNotifier().store, beat=60.0, ttl=30.0)
+    task = asyncio.create_task(alive.run())
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    assert await stops_when_cancelled(task)

@@ -123,7 +123,8 @@ class Archive:
 
     async def _next(self, inbox: asyncio.Queue[AbstractIncomingMessage]) -> AbstractIncomingMessage:
         try:
-            return await asyncio.wait_for(inbox.get(), self.idle_timeout)
+            async with asyncio.timeout(self.idle_timeout):
+                return await inbox.get()
         except TimeoutError:
             raise RuntimeError(
                 f"{STATUS_ARCHIVE.name}: nothing for {self.idle_timeout}s before the mark"
