@@ -38,7 +38,13 @@ class NotifierSettings(CommonSettings):
         description="the SMS gateway's http:// or https:// URL, or empty",
         pattern=r"^(https?://[^/?#\s]+\S*)?$",
     )
-    sms_gateway_token: str = Field("", description="the gateway's bearer token, or empty")
+    # Sent in the Authorization header: a character a header cannot carry would fail every
+    # SMS, so it is refused at start instead.
+    sms_gateway_token: str = Field(
+        "",
+        description="the gateway's bearer token (printable ASCII, no spaces), or empty",
+        pattern=r"^[!-~]*$",
+    )
     sms_timeout: float = Field(
         10.0, gt=0, description="seconds, more than 0, to connect to the gateway and send an SMS"
     )

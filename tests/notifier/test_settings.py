@@ -106,6 +106,11 @@ def test_the_sms_gateway_may_be_any_http_or_https_url() -> None:
         assert NotifierSettings.from_env({"SMS_GATEWAY_URL": url}).sms_gateway_url == url
 
 
+def test_a_gateway_token_is_any_printable_ascii_without_spaces() -> None:
+    token = "eyJhbGciOi.JIUzI1-NiJ9_~+/="
+    assert NotifierSettings.from_env({"SMS_GATEWAY_TOKEN": token}).sms_gateway_token == token
+
+
 def test_a_lease_shorter_than_the_longest_attempt_is_refused() -> None:
     with pytest.raises(SettingsError, match=r"NOTIFY_LEASE.*longest attempt \(735 s\)"):
         NotifierSettings.from_env({"NOTIFY_LEASE": "700"})
@@ -130,6 +135,9 @@ def test_a_lease_shorter_than_the_longest_attempt_is_refused() -> None:
         ("SMS_GATEWAY_URL", "gateway.example/sms"),
         ("SMS_GATEWAY_URL", "ftp://gateway.example/sms"),
         ("SMS_GATEWAY_URL", "http:///sms"),
+        ("SMS_GATEWAY_TOKEN", "abc\r\nX-Injected: 1"),
+        ("SMS_GATEWAY_TOKEN", "two words"),
+        ("SMS_GATEWAY_TOKEN", "tokén"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str) -> None:
