@@ -13,12 +13,14 @@ The summary at the end shows the time spent per layer.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +35,44 @@ def pytest_configure(config: pytest.Config) -> None:
     tests start inherit that and would then not stop when a test stops them with SIGINT."""
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+_LIBRARIES = ROOT / ".venv"
+
+
+def _ours(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` runs a coroutine of this repository (not of a library it uses)."""
+    code = getattr(task.get_coro(), "cr_code", None)
+    if code is None:
+        return False
+    path = Path(code.co_filename)
+    return path.is_relative_to(ROOT) and not path.is_relative_to(_LIBRARIES)
+
+
+async def cancel_left(before: set[asyncio.Task[Any]], wait: float = 5.0) -> list[str]:
+    """Cancel the tasks of ours started since ``before`` and still running; those that go
+    on ``wait`` seconds after that, by name."""
+    left = [task for task in asyncio.all_tasks() - before if not task.done() and _ours(task)]
+    if not left:
+        return []
+    for task in left:
+        task.cancel()
+    _, stuck = await asyncio.wait(left, timeout=wait)
+    return sorted(str(task.get_coro()) for task in stuck)
+
+
+@pytest.fixture(autouse=True)
+async def _no_task_left_running() -> AsyncIterator[None]:
+    """Every test shares one event loop, so a task of ours a test leaves running would go on
+    in the tests after it, writing to their logs and servers. Those left (a test server's
+    connection handler, an outbox batch not yet due) are cancelled here; one that goes on
+    5 s after that (it lost its cancellation, as a sender once did) fails the test."""
+    before = asyncio.all_tasks()
+    yield
+    stuck = await cancel_left(before)
+    if stuck:
+        pytest.fail(f"{len(stuck)} task(s) left by the test ignore their cancellation: {stuck}")
 
 
 @pytest.fixture(scope="session")
