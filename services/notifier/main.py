@@ -113,5 +113,6 @@ def make_providers(settings: NotifierSettings) -> tuple[SmtpMailer, HttpSmsGatew
         timeout=settings.sms_timeout,
         answer_timeout=settings.sms_answer_timeout,
         connections=settings.notify_concurrency,
+        proxy=settings.sms_gateway_proxy,
     )
     return mailer, sms

@@ -45,6 +45,15 @@ class NotifierSettings(CommonSettings):
         description="the gateway's bearer token (printable ASCII, no spaces), or empty",
         pattern=r"^[!-~]*$",
     )
+    # Read from this setting only: HTTPS_PROXY and the like are not looked at.
+    sms_gateway_proxy: str = Field(
+        "",
+        description=(
+            "the http:// forward proxy (http://[user:password@]host:port) the SMS gateway is "
+            "reached through, or empty for a direct connection"
+        ),
+        pattern=r"^(http://([^/?#\s@]*@)?(\[[0-9A-Fa-f:.]+\]|[^/?#\s@:\[\]]+)(:\d{1,5})?/?)?$",
+    )
     sms_timeout: float = Field(
         10.0, gt=0, description="seconds, more than 0, to connect to the gateway and send an SMS"
     )

@@ -295,3 +295,107 @@ async def test_the_sms_gateway_maps_failures_to_retryable_deliveries() -> None:
         await gateway.send(Sms("+994501234567", "Salam", "ref-1"))
     assert failed.value.permanent is False
     await gateway.aclose()
+
+
+# --- through a proxy -----------------------------------------------------------------------
+
+
+async def test_an_http_gateway_is_reached_through_a_forward_proxy_with_its_credentials() -> None:
+    async with server() as (port, seen):  # the proxy: it sees what a forward proxy is sent
+        origin = Origin(
+            "http://gateway.example:8080/sms?x=1", proxy=f"http://meter:p%40ss@127.0.0.1:{port}"
+        )
+        answers = [await origin.post(b'{"a":1}'), await origin.post(b'{"a":2}')]
+        await origin.aclose()
+    assert [answer.status for answer in answers] == [200, 200]
+    assert seen.connections == 1  # the connection to the proxy is kept
+    head = seen.requests[0][1].decode()
+    assert head.startswith("POST http://gateway.example:8080/sms?x=1 HTTP/1.1\r\n")
+    assert "host: gateway.example:8080" in head.lower()
+    assert "Proxy-Authorization: Basic bWV0ZXI6cEBzcw==" in head  # meter:p@ss
+
+
+async def test_the_sms_gateway_goes_through_its_proxy() -> None:
+    async with server() as (port, seen):
+        gateway = HttpSmsGateway(
+            url="http://sms.example/send", proxy=f"http://127.0.0.1:{port}", token="t"
+        )
+        assert await gateway.send(Sms("+994501234567", "Salam", "ref-1")) == "g1"
+        await gateway.aclose()
+    head = seen.requests[0][1].decode()
+    assert head.startswith("POST http://sms.example/send HTTP/1.1\r\n")
+    assert "Authorization: Bearer t" in head
+
+
+@contextlib.asynccontextmanager
+async def tunnelling_proxy(answer: bytes = b"") -> AsyncIterator[tuple[int, list[bytes]]]:
+    """A proxy that opens the tunnel each ``CONNECT`` asks for (or answers ``answer``
+    instead), then carries bytes both ways; the heads of the ``CONNECT`` requests."""
+    heads: list[bytes] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        heads.append(head)
+        if answer:
+            writer.write(answer)
+            writer.close()
+            return
+        host, _, target_port = head.split(b" ")[1].decode().rpartition(":")
+        to_reader, to_writer = await asyncio.open_connection(host, int(target_port))
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await asyncio.gather(pipe(reader, to_writer), pipe(to_reader, writer))
+
+    listening = await asyncio.start_server(on_client, "127.0.0.1", 0)
+    try:
+        yield listening.sockets[0].getsockname()[1], heads
+    finally:
+        listening.close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl to make certificates")
+async def test_an_https_gateway_is_reached_through_a_tunnel_with_tls_to_the_gateway(
+    tmp_path: Path,
+) -> None:
+    make_certificates(tmp_path)
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
+    trusted = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    async with server(tls=served) as (port, seen), tunnelling_proxy() as (proxy_port, heads):
+        origin = Origin(
+            f"https://localhost:{port}/sms",
+            ssl_context=trusted,
+            proxy=f"http://meter:secret@127.0.0.1:{proxy_port}",
+        )
+        answers = [await origin.post(b"{}"), await origin.post(b"{}")]
+        await origin.aclose()
+    assert [answer.status for answer in answers] == [200, 200]
+    assert len(heads) == 1  # one tunnel, kept for both
+    assert heads[0].startswith(f"CONNECT localhost:{port} HTTP/1.1\r\n".encode())
+    assert b"Proxy-Authorization: Basic bWV0ZXI6c2VjcmV0" in heads[0]  # meter:secret
+    # TLS went end to end: the gateway saw the requests in clear, the proxy only their bytes.
+    assert seen.requests[0][1].startswith(b"POST /sms HTTP/1.1\r\n")
+    assert b"Proxy-Authorization" not in seen.requests[0][1]
+
+
+async def test_a_tunnel_the_proxy_refuses_is_unreachable_with_its_answer() -> None:
+    refusal = b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"
+    async with tunnelling_proxy(answer=refusal) as (proxy_port, heads):
+        origin = Origin("https://sms.example/send", proxy=f"http://127.0.0.1:{proxy_port}")
+        with pytest.raises(Unreachable, match=r"refused a tunnel to sms.example:443: 407 Proxy"):
+            await origin.post(b"{}")
+        await origin.aclose()
+    assert len(heads) == 1
+
+
+def test_a_proxy_url_is_refused_without_repeating_its_password() -> None:
+    for url in ("https://meter:secret@proxy:3128", "socks5://meter:secret@proxy:1080"):
+        with pytest.raises(ValueError, match="not an http://") as refused:
+            Origin("http://gateway.example/sms", proxy=url)
+        assert "secret" not in str(refused.value)

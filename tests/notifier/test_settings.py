@@ -111,6 +111,22 @@ def test_a_gateway_token_is_any_printable_ascii_without_spaces() -> None:
     assert NotifierSettings.from_env({"SMS_GATEWAY_TOKEN": token}).sms_gateway_token == token
 
 
+def test_the_sms_gateway_proxy_is_an_http_url_with_optional_credentials() -> None:
+    assert NotifierSettings.from_env({}).sms_gateway_proxy == ""
+    for proxy in (
+        "http://proxy.example:3128",
+        "http://meter:p%40ss@10.0.0.1:8080/",
+        "http://[::1]:3128",
+    ):
+        assert NotifierSettings.from_env({"SMS_GATEWAY_PROXY": proxy}).sms_gateway_proxy == proxy
+
+
+def test_a_refused_proxy_is_shown_without_its_password() -> None:
+    with pytest.raises(SettingsError, match="SMS_GATEWAY_PROXY") as refused:
+        NotifierSettings.from_env({"SMS_GATEWAY_PROXY": "https://meter:secret@proxy:3128"})
+    assert "secret" not in str(refused.value)
+
+
 def test_a_lease_shorter_than_the_longest_attempt_is_refused() -> None:
     with pytest.raises(SettingsError, match=r"NOTIFY_LEASE.*longest attempt \(735 s\)"):
         NotifierSettings.from_env({"NOTIFY_LEASE": "700"})
@@ -138,6 +154,10 @@ def test_a_lease_shorter_than_the_longest_attempt_is_refused() -> None:
         ("SMS_GATEWAY_TOKEN", "abc\r\nX-Injected: 1"),
         ("SMS_GATEWAY_TOKEN", "two words"),
         ("SMS_GATEWAY_TOKEN", "tokén"),
+        ("SMS_GATEWAY_PROXY", "https://proxy.example:3128"),
+        ("SMS_GATEWAY_PROXY", "socks5://proxy.example:1080"),
+        ("SMS_GATEWAY_PROXY", "proxy.example:3128"),
+        ("SMS_GATEWAY_PROXY", "http://proxy.example:3128/path"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str) -> None:

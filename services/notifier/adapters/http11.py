@@ -12,22 +12,28 @@ chunked answers, keep-alive, a server closing the connection), this module the r
   ``timeout``; the answer to a sent request is awaited ``answer_timeout``;
 - ``https://`` verifies the server's certificate and host name against the system's
   trusted CAs (``SSL_CERT_FILE``/``SSL_CERT_DIR`` name others), or ``ssl_context``;
-- any failure closes the connection it happened on: the next request opens a new one.
+- any failure closes the connection it happened on: the next request opens a new one;
+- through an ``http://`` forward ``proxy`` when one is given (``http://[user:password@]host:port``;
+  its credentials go in ``Proxy-Authorization``): an ``http://`` origin's requests go to the
+  proxy with the whole URL as their target, an ``https://`` origin is reached through a
+  ``CONNECT`` tunnel, with TLS end to end to the origin (the proxy sees no content).
 
 Failures are ``TimedOut`` (with the phase: ``free connection``, ``connection``, ``send`` or
-``answer``), ``Unreachable`` (no connection, a broken one, an answer that is not HTTP or
-too long), or ``HttpFailure`` (a header value HTTP cannot carry: nothing was sent).
+``answer``), ``Unreachable`` (no connection, a broken one, a tunnel the proxy refused, an
+answer that is not HTTP or too long), or ``HttpFailure`` (a header value HTTP cannot carry:
+nothing was sent).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import h11
 
@@ -53,6 +59,28 @@ class Unreachable(HttpFailure):
 class Answer:
     status: int
     body: bytes
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """An ``http://`` forward proxy: where it listens, and the header its credentials make."""
+
+    host: str
+    port: int
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # credentials
+
+    @classmethod
+    def parse(cls, url: str) -> Proxy:
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            # Not the URL itself in the message: it may hold a password.
+            raise ValueError("the proxy is not an http://[user:password@]host:port URL")
+        headers: tuple[tuple[str, str], ...] = ()
+        if parts.username is not None:
+            secret = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            token = base64.b64encode(secret.encode()).decode("ascii")
+            headers = (("Proxy-Authorization", f"Basic {token}"),)
+        return cls(parts.hostname, parts.port or 80, headers)
 
 
 @dataclass
@@ -87,6 +115,7 @@ class Origin:
         keep_idle: float = 5.0,
         ssl_context: ssl.SSLContext | None = None,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        proxy: str | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -98,6 +127,10 @@ class Origin:
         self.tls = (
             (ssl_context or ssl.create_default_context()) if parts.scheme == "https" else None
         )
+        self.proxy = Proxy.parse(proxy) if proxy else None
+        if self.proxy is not None and self.tls is None:
+            # A forward proxy takes the whole URL as the target, and its own credentials.
+            self.target = f"http://{self.authority}{self.target}"
         self.timeout, self.answer_timeout, self.keep_idle = timeout, answer_timeout, keep_idle
         self.max_answer_bytes = max_answer_bytes
         self._slots = asyncio.Semaphore(connections)
@@ -155,30 +188,79 @@ class Origin:
     async def _connect(self) -> _Connection:
         try:
             async with asyncio.timeout(self.timeout):
-                reader, writer = await asyncio.open_connection(
-                    self.host,
-                    self.port,
-                    ssl=self.tls,
-                    server_hostname=self.host if self.tls else None,
-                    limit=_READ_SIZE,
-                )
+                if self.proxy is None:
+                    reader, writer = await asyncio.open_connection(
+                        self.host,
+                        self.port,
+                        ssl=self.tls,
+                        server_hostname=self.host if self.tls else None,
+                        limit=_READ_SIZE,
+                    )
+                else:
+                    reader, writer = await self._through_proxy(self.proxy)
         except TimeoutError:
             raise TimedOut("connection", self.timeout) from None
         except OSError as exc:  # refused, unreachable, name unknown, certificate refused
             raise Unreachable(f"cannot connect: {type(exc).__name__}: {exc}") from exc
         return _Connection(reader, writer)
 
+    async def _through_proxy(
+        self, proxy: Proxy
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection(proxy.host, proxy.port, limit=_READ_SIZE)
+        if self.tls is None:
+            return reader, writer
+        try:
+            await self._tunnel(proxy, reader, writer)
+            await writer.start_tls(self.tls, server_hostname=self.host)
+        except BaseException:
+            writer.close()
+            raise
+        return reader, writer
+
+    async def _tunnel(
+        self, proxy: Proxy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Ask the proxy for a tunnel to the origin (``CONNECT``); its answer must be 2xx."""
+        authority = f"{self.host}:{self.port}"
+        protocol = h11.Connection(h11.CLIENT)
+        request = h11.Request(
+            method="CONNECT", target=authority, headers=[("Host", authority), *proxy.headers]
+        )
+        writer.write(protocol.send(request) or b"")
+        await writer.drain()
+        try:
+            while True:
+                event = protocol.next_event()
+                if event is h11.NEED_DATA:
+                    protocol.receive_data(await reader.read(_READ_SIZE))
+                elif isinstance(event, h11.Response):
+                    break
+                elif isinstance(event, h11.ConnectionClosed):
+                    raise Unreachable("the proxy closed the connection instead of a tunnel")
+        except h11.RemoteProtocolError as exc:
+            raise Unreachable(f"the proxy's answer is not HTTP: {exc}") from exc
+        if not 200 <= event.status_code < 300:
+            reason = event.reason.decode("latin-1", errors="replace")
+            raise Unreachable(
+                f"the proxy refused a tunnel to {authority}: {event.status_code} {reason}"
+            )
+        if protocol.trailing_data[0]:  # the origin cannot have spoken before TLS began
+            raise Unreachable("the proxy sent data after its tunnel answer")
+
     async def _exchange(
         self, connection: _Connection, body: bytes, headers: Sequence[tuple[str, str]]
     ) -> Answer:
         protocol = connection.protocol
         try:
+            forwarded = self.proxy.headers if self.proxy is not None and self.tls is None else ()
             request = h11.Request(
                 method="POST",
                 target=self.target,
                 headers=[
                     ("Host", self.authority),
                     ("Content-Length", str(len(body))),
+                    *forwarded,
                     *headers,
                 ],
             )

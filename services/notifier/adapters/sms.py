@@ -7,7 +7,8 @@ once the SMS is sent, its answer is awaited ``answer_timeout`` (long: an SMS the
 took but answered late would reach the citizen twice if sent again). A repeat carries the
 same ``reference``. One connection pool per process (``http11.Origin``, made at the first
 SMS, closed by ``aclose`` on shutdown) keeps at most ``connections`` connections open for
-the next SMS. Another gateway is one more class with ``async send(sms) -> receipt``.
+the next SMS, directly or through ``proxy`` (an ``http://`` forward proxy). Another gateway
+is one more class with ``async send(sms) -> receipt``.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ class HttpSmsGateway:
         timeout: float = 10.0,
         answer_timeout: float = 600.0,
         connections: int = 16,
+        proxy: str = "",
     ) -> None:
-        self.url, self.token = url, token
+        self.url, self.token, self.proxy = url, token, proxy
         self.timeout, self.answer_timeout, self.connections = timeout, answer_timeout, connections
         self.headers = [("Content-Type", "application/json; charset=utf-8")]
         if token:
@@ -48,6 +50,7 @@ class HttpSmsGateway:
                 connections=self.connections,
                 timeout=self.timeout,
                 answer_timeout=self.answer_timeout,
+                proxy=self.proxy or None,
             )
         return self._origin
 
