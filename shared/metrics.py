@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence, Sized
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 import structlog
@@ -155,15 +155,6 @@ class ServiceMetrics:
         """The text a Prometheus scrape gets, and its content type."""
         await self.sample()
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
-
-
-def size_of(rows: Callable[[], Awaitable[Sized]]) -> Sample:
-    """A sample counting what ``rows()`` returns (a store query with a limit)."""
-
-    async def count() -> float:
-        return float(len(await rows()))
-
-    return count
 
 
 class _Provider(Protocol[Message_contra]):

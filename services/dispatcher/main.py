@@ -17,7 +17,6 @@ from services.dispatcher.usecases import Dispatcher
 from shared.clock import utc_now
 from shared.contracts.registry import Service
 from shared.logging import configure
-from shared.metrics import size_of
 from shared.outbox import CLEAR_WAIT, SHARED_CLEAR_WAIT, Outbox
 from shared.runtime import ServiceRuntime
 
@@ -48,7 +47,7 @@ def create_app(
     runtime.gauge(
         "meter_dispatcher_work_orders_waiting",
         "Work orders waiting for a team",
-        size_of(partial(store.work_orders, status="waiting", limit=10_000)),
+        partial(store.count_work_orders, "waiting"),
     )
     dispatcher = Dispatcher(store, clock, settings.senders())
     DispatcherHandlers(dispatcher).serve(runtime.routes)

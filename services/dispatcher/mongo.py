@@ -214,6 +214,9 @@ class MongoDispatcherStore:
             return [work_order for work_order in found if work_order["_id"] not in settling]
         return found
 
+    async def count_work_orders(self, status: str) -> int:
+        return int(await self.work_orders_collection.count_documents({"status": status}))
+
     async def past_due(
         self, day: str, *, unannounced: bool = False, limit: int = 1000
     ) -> list[WorkOrder]:

@@ -84,6 +84,11 @@ class DispatcherStore(Protocol):
         """Work orders oldest first: all, or those in ``status``, or with a pending stock change."""
         ...
 
+    async def count_work_orders(self, status: str) -> int:
+        """How many work orders are in ``status``, counted where they are stored (the
+        gauge of those waiting: a backlog of any size, none of it read)."""
+        ...
+
     async def past_due(
         self, day: str, *, unannounced: bool = False, limit: int = 1000
     ) -> list[WorkOrder]:

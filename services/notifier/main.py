@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 
 import structlog
 from faststream import FastStream
@@ -28,7 +27,7 @@ from shared.clock import utc_now
 from shared.contracts.registry import Service
 from shared.documents import prepare_in_background
 from shared.logging import configure
-from shared.metrics import Counted, size_of
+from shared.metrics import Counted
 from shared.outbox import CLEAR_WAIT, Outbox
 from shared.runtime import ServiceRuntime
 
@@ -65,8 +64,7 @@ def create_app(
     )
     mailer, sms = Counted(mailer, deliveries, "email"), Counted(sms, deliveries, "sms")
     notifier = Notifier(store, mailer, sms, settings.retry_policy(), clock)
-    due = size_of(partial(notifier.due, 10_000))
-    runtime.gauge("meter_notifier_jobs_due", "Notifications due to be sent now", due)
+    runtime.gauge("meter_notifier_jobs_due", "Notifications due to be sent now", notifier.count_due)
     sender = Sender(
         notifier,
         interval=settings.notify_poll_interval,

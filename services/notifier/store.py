@@ -35,6 +35,11 @@ class NotifierStore(Protocol):
         """The jobs among ``ids`` that are in ``state`` become due at ``at``."""
         ...
 
+    async def count_due(self, at: str) -> int:
+        """How many unfinished jobs are due by ``at``, counted through the same index as
+        ``due`` and none of them read (the gauge: a backlog of any size)."""
+        ...
+
     async def due(self, at: str, limit: int, busy: Collection[str]) -> list[Job]:
         """Up to ``limit`` unfinished jobs due by ``at``, soonest first, except ``busy`` ids
         (read through an index: only unfinished jobs are in it)."""

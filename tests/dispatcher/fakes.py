@@ -116,6 +116,9 @@ class MemoryDispatcherStore:
         found.sort(key=lambda document: (document["created_at"], document["_id"]))
         return copy.deepcopy(found[:limit])
 
+    async def count_work_orders(self, status: str) -> int:
+        return sum(1 for document in self.documents.values() if document.get("status") == status)
+
     async def past_due(
         self, day: str, *, unannounced: bool = False, limit: int = 1000
     ) -> list[WorkOrder]:

@@ -370,6 +370,9 @@ async def test_work_orders_are_listed_oldest_first_by_status_or_pending_stock(
         "SQ-2026-000003",
     ]
     assert numbers(await subject.store.work_orders(status="waiting", limit=1)) == ["SQ-2026-000002"]
+    assert await subject.store.count_work_orders("waiting") == 2  # the gauge: counted, not read
+    assert await subject.store.count_work_orders("assigned") == 1
+    assert await subject.store.count_work_orders("completed") == 0
     assert await subject.store.work_orders(stock_pending=True) == []
 
 

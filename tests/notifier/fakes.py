@@ -54,6 +54,9 @@ class MemoryNotifierStore:
                     job, next_attempt_at=at, updated_at=at, version=job.version + 1
                 )
 
+    async def count_due(self, at: str) -> int:
+        return len(await self.due(at, len(self.jobs_by_id), ()))
+
     async def due(self, at: str, limit: int, busy: Collection[str]) -> list[Job]:
         self._check()
         due = [

@@ -352,6 +352,10 @@ async def test_due_jobs_come_soonest_first_within_the_limit_except_the_busy_ones
     busy = {jobs.job_id("SQ-2026-000003", "application.forwarded", "sms")}
     assert [job.application_number for job in await store.due(at, 2, busy)] == order[1:]
     assert await store.due(stamp(NOW - timedelta(seconds=1)), 10, busy=()) == []
+    # The gauge counts them all, whatever a round may take, and none not yet due.
+    assert await store.count_due(at) == 3
+    assert await store.count_due(stamp(NOW + timedelta(seconds=30))) == 1
+    assert await store.count_due(stamp(NOW - timedelta(seconds=1))) == 0
 
 
 # --- MongoDB only: the stored documents and the outbox relay -----------------------------

@@ -11,7 +11,7 @@ from prometheus_client import generate_latest
 from shared.consuming import _settled_as
 from shared.contracts.replies import Refused
 from shared.delivery import Outcome
-from shared.metrics import Counted, ServiceMetrics, size_of
+from shared.metrics import Counted, ServiceMetrics
 from shared.settings import CommonSettings, SettingsError
 
 
@@ -59,11 +59,11 @@ async def test_a_gauge_is_sampled_when_scraped_and_at_most_once_per_interval() -
     metrics = ServiceMetrics("dispatcher", min_interval=60)
     calls: list[int] = []
 
-    async def rows() -> list[int]:
+    async def waiting() -> float:
         calls.append(1)
-        return [1, 2, 3]
+        return 3
 
-    metrics.gauge("meter_test_waiting", "rows waiting", size_of(rows))
+    metrics.gauge("meter_test_waiting", "rows waiting", waiting)
     await metrics.exposition()
     body, content_type = await metrics.exposition()
     assert "meter_test_waiting 3.0" in body.decode()

@@ -145,6 +145,9 @@ class MongoNotifierStore:
             )
         return [None for _ in calls]
 
+    async def count_due(self, at: str) -> int:
+        return int(await self.notifications.count_documents(due_query(at)))
+
     async def due(self, at: str, limit: int, busy: Collection[str]) -> list[Job]:
         cursor = (
             self.notifications.find(due_query(at))

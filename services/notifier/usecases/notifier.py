@@ -104,6 +104,10 @@ class Notifier:
         outcome = "recorded" if recorded else "duplicate"
         return Outcome(None, {"outcome": outcome, "step": step.key})
 
+    async def count_due(self) -> int:
+        """How many jobs are due now (however many: they are counted, not read)."""
+        return await self.store.count_due(stamp(self.clock()))
+
     async def due(self, limit: int, busy: Collection[str] = ()) -> list[Job]:
         """Jobs due now, soonest first (``busy``: ids under way here, left out)."""
         return await self.store.due(stamp(self.clock()), limit, busy)
