@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 import time
@@ -25,6 +26,13 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from bench.procs import die_with_parent
 from bench.stats import latency_summary
+from shared.settings import CommonSettings
+
+
+def prefetch() -> str:
+    """The services' prefetch: ``PREFETCH`` as they read it, else their default."""
+    return os.environ.get("PREFETCH") or str(CommonSettings.model_fields["prefetch"].default)
+
 
 EXCHANGE = QUEUE = "bench.raw"
 REPLY_TO = "amq.rabbitmq.reply-to"
@@ -126,7 +134,7 @@ async def measure(url: str, requests: int, concurrency: int) -> dict[str, Any]:
     """Starts the echo server and then the client, each a process of its own; their figures."""
     python = sys.executable
     echo = await asyncio.create_subprocess_exec(
-        python, "-m", "bench.raw", "echo", url, "32",
+        python, "-m", "bench.raw", "echo", url, prefetch(),
         stdout=asyncio.subprocess.PIPE, preexec_fn=die_with_parent,
     )  # fmt: skip
     try:
