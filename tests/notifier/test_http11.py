@@ -391,7 +391,14 @@ async def test_a_tunnel_the_proxy_refuses_is_unreachable_with_its_answer() -> No
         with pytest.raises(Unreachable, match=r"refused a tunnel to sms.example:443: 407 Proxy"):
             await origin.post(b"{}")
         await origin.aclose()
-    assert len(heads) == 1
+        by_address = Origin(
+            "https://[2001:db8::7]:8443/send", proxy=f"http://127.0.0.1:{proxy_port}"
+        )
+        with pytest.raises(Unreachable, match=r"refused a tunnel to \[2001:db8::7\]:8443"):
+            await by_address.post(b"{}")
+        await by_address.aclose()
+    assert len(heads) == 2
+    assert heads[1].startswith(b"CONNECT [2001:db8::7]:8443 HTTP/1.1\r\n")
 
 
 def test_a_proxy_url_is_refused_without_repeating_its_password() -> None:

@@ -222,7 +222,8 @@ class Origin:
         self, proxy: Proxy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         """Ask the proxy for a tunnel to the origin (``CONNECT``); its answer must be 2xx."""
-        authority = f"{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
+        authority = f"{host}:{self.port}"
         protocol = h11.Connection(h11.CLIENT)
         request = h11.Request(
             method="CONNECT", target=authority, headers=[("Host", authority), *proxy.headers]
