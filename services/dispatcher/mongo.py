@@ -91,6 +91,8 @@ class MongoDispatcherStore:
         self._reply = Lookup(self.replies)
         # New work orders of concurrent dispatches go out together (one insert for them all).
         self._inserting = Inserts(self.work_orders_collection)
+        # So do the team days of concurrent dispatches (one find for them all).
+        self._loads = Coalescing(self._all_loads)
         self._settled = Coalescing(self._all_settled)
         settle_wait = clear_wait if settle_wait is None else settle_wait
         self._settling = Deferred(self._all_settled, settle_wait) if settle_wait > 0 else None
@@ -124,8 +126,26 @@ class MongoDispatcherStore:
         return len(teams)
 
     async def team_loads(self, day: str, team_ids: Sequence[str]) -> dict[str, list[str]]:
-        cursor = self.team_days.find({"day": day, "team_id": {"$in": list(team_ids)}})
-        return {row["team_id"]: list(row.get("orders") or []) for row in await cursor.to_list()}
+        return await self._loads((day, tuple(team_ids)))
+
+    async def _all_loads(
+        self, asks: list[tuple[str, tuple[str, ...]]]
+    ) -> list[dict[str, list[str]]]:
+        """One ``find`` for the team days that concurrent dispatches want; each gets the
+        days of its own teams (lists of its own)."""
+        wanted: dict[str, set[str]] = {}
+        for day, team_ids in asks:
+            wanted.setdefault(day, set()).update(team_ids)
+        queries = [{"day": day, "team_id": {"$in": sorted(ids)}} for day, ids in wanted.items()]
+        query = queries[0] if len(queries) == 1 else {"$or": queries}
+        found = {
+            (row["day"], row["team_id"]): row.get("orders") or []
+            for row in await self.team_days.find(query).to_list()
+        }
+        return [
+            {team_id: list(found[day, team_id]) for team_id in team_ids if (day, team_id) in found}
+            for day, team_ids in asks
+        ]
 
     async def claim(self, team: Team, day: str, number: str) -> bool:
         key = capacity.team_day_id(team.team_id, day)

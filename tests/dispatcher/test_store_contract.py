@@ -159,6 +159,38 @@ async def test_a_team_day_counts_each_work_order_once_up_to_capacity(subject: Su
     assert await subject.store.team_loads(day, ["T-01"]) == {"T-01": ["A"]}
 
 
+async def test_team_loads_read_together_each_get_their_own_teams_and_day(
+    subject: Subject,
+) -> None:
+    """Concurrent dispatches' reads of team days go out together in MongoDB (one find);
+    each still gets the days of its own teams, on its own day, in lists of its own."""
+    one, two = team("T-01", "BAK-NAS", capacity=5), team("T-02", "GNC-01", capacity=5)
+    for a_team, day, number in [
+        (one, "2026-11-26", "A"),
+        (one, "2026-11-27", "B"),
+        (two, "2026-11-26", "C"),
+        (two, "2026-11-26", "D"),
+    ]:
+        assert await subject.store.claim(a_team, day, number)
+    asks = [
+        ("2026-11-26", ["T-01"]),
+        ("2026-11-26", ["T-02", "T-09"]),
+        ("2026-11-27", ["T-01", "T-02"]),
+        ("2026-11-26", ["T-01", "T-02"]),
+        ("2026-11-25", ["T-01"]),
+    ]
+    loads = await asyncio.gather(*(subject.store.team_loads(day, ids) for day, ids in asks))
+    assert loads == [
+        {"T-01": ["A"]},
+        {"T-02": ["C", "D"]},
+        {"T-01": ["B"]},
+        {"T-01": ["A"], "T-02": ["C", "D"]},
+        {},
+    ]
+    loads[0]["T-01"].append("mine")
+    assert loads[3]["T-01"] == ["A"], "each caller has lists of its own"
+
+
 async def test_team_days_before_a_day_are_forgotten(subject: Subject) -> None:
     one = team("T-01", "BAK-NAS", capacity=2)
     for day in ("2026-11-18", "2026-11-19", "2026-11-26"):
