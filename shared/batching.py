@@ -10,6 +10,11 @@ A batch that fails fails every call in it; each caller handles that as it handle
 failed write of its own (retries it, or leaves the message to be retried). An item whose
 caller stopped waiting before its batch went (cancelled) is left out of it.
 
+``AllOrEach`` is for conditional writes of one document per call (take a meter from a
+district's stock, count a work order against a team's day): the calls queued together for
+one document go as one write that does all or none of them, and one by one where it did
+none.
+
 ``Deferred`` is for writes nobody waits for, whose loss only costs doing them again later
 (a mark to take off that housekeeping also finds): each ``add`` returns at once, and every
 item added within ``wait`` seconds goes out in one ``send``. A send that fails is logged
@@ -150,3 +155,63 @@ class Deferred(Generic[Item]):
                 )
             finally:
                 self._sending = []
+
+
+Key = TypeVar("Key")
+
+
+class AllOrEach(Generic[Key, Item]):
+    """``await writes(key, item)``: what ``one(key, item)`` answers, for conditional writes
+    that each change one document (``key``) on behalf of one item.
+
+    Calls queued together (``Coalescing``) for one key with distinct items are tried as one
+    ``together(key, items)``: a single conditional write that does all of them or none and
+    says which (True: every call is answered True). Where it did none, or a key's items
+    repeat, each goes through ``one`` in turn, in the order of the calls, as if alone.
+    Keys go concurrently; a failure fails the calls it was for and no other.
+    """
+
+    def __init__(
+        self,
+        one: Callable[[Key, Item], Awaitable[bool]],
+        together: Callable[[Key, list[Item]], Awaitable[bool]],
+        limit: int = LIMIT,
+    ) -> None:
+        self._one = one
+        self._together = together
+        self._coalescing: Coalescing[tuple[Key, Item], bool] = Coalescing(self._send, limit)
+
+    async def __call__(self, key: Key, item: Item) -> bool:
+        return await self._coalescing((key, item))
+
+    @property
+    def batches(self) -> int:
+        return self._coalescing.batches
+
+    async def _send(self, asks: list[tuple[Key, Item]]) -> list[bool | BaseException]:
+        results: list[bool | BaseException] = [False] * len(asks)
+        groups: dict[Key, list[int]] = {}
+        for index, (key, _) in enumerate(asks):
+            groups.setdefault(key, []).append(index)
+
+        async def settle(key: Key, indexes: list[int]) -> None:
+            items = [asks[index][1] for index in indexes]
+            if len(items) > 1 and len(set(items)) == len(items):
+                try:
+                    done = await self._together(key, items)
+                except Exception as exc:  # each of its callers learns of it
+                    for index in indexes:
+                        results[index] = exc
+                    return
+                if done:
+                    for index in indexes:
+                        results[index] = True
+                    return
+            for index in indexes:
+                try:
+                    results[index] = await self._one(key, asks[index][1])
+                except Exception as exc:  # its caller learns of it
+                    results[index] = exc
+
+        await asyncio.gather(*(settle(key, indexes) for key, indexes in groups.items()))
+        return results

@@ -35,7 +35,7 @@ from services.dispatcher.domain import workorders
 from services.dispatcher.domain.changes import Change, Document
 from services.dispatcher.domain.teams import Team
 from services.dispatcher.domain.workorders import Message, WorkOrder
-from shared.batching import Coalescing, Deferred
+from shared.batching import AllOrEach, Coalescing, Deferred
 from shared.contracts.field import WorkOrderAssigned
 from shared.contracts.replies import Refused
 from shared.mongo import Inserts, Lookup
@@ -93,6 +93,11 @@ class MongoDispatcherStore:
         self._inserting = Inserts(self.work_orders_collection)
         # So do the team days of concurrent dispatches (one find for them all).
         self._loads = Coalescing(self._all_loads)
+        # Meters taken or consumed and team days counted by concurrent messages: those of
+        # one document in one conditional write where it can do them all.
+        self._reserving = AllOrEach(self._reserve_one, self._reserve_together)
+        self._consuming = AllOrEach(self._consume_one, self._consume_together)
+        self._claiming = AllOrEach(self._claim_one, self._claim_together)
         self._settled = Coalescing(self._all_settled)
         settle_wait = clear_wait if settle_wait is None else settle_wait
         self._settling = Deferred(self._all_settled, settle_wait) if settle_wait > 0 else None
@@ -148,6 +153,27 @@ class MongoDispatcherStore:
         ]
 
     async def claim(self, team: Team, day: str, number: str) -> bool:
+        return await self._claiming((team, day), number)
+
+    async def _claim_together(self, team_day: tuple[Team, str], numbers: list[str]) -> bool:
+        """All of ``numbers`` on the team's day in one write, if it has room for them all
+        and holds none of them yet; else none."""
+        team, day = team_day
+        written = await self.team_days.update_one(
+            {
+                "_id": capacity.team_day_id(team.team_id, day),
+                "taken": {"$lte": team.daily_capacity - len(numbers)},
+                "orders": {"$nin": numbers},
+            },
+            {
+                "$push": {"orders": {"$each": numbers}},
+                "$inc": {"taken": len(numbers), "version": 1},
+            },
+        )
+        return bool(written.matched_count)
+
+    async def _claim_one(self, team_day: tuple[Team, str], number: str) -> bool:
+        team, day = team_day
         key = capacity.team_day_id(team.team_id, day)
         # One round trip while the day's document keeps ``taken`` and has room.
         written = await self.team_days.update_one(
@@ -172,6 +198,25 @@ class MongoDispatcherStore:
     # --- meter stock per district ------------------------------------------------------
 
     async def reserve(self, district: str, number: str) -> bool:
+        return await self._reserving(district, number)
+
+    async def _reserve_together(self, district: str, numbers: list[str]) -> bool:
+        """A meter for each of ``numbers`` in one write, if enough are free and none of
+        them holds one yet; else none."""
+        written = await self.stock.update_one(
+            {
+                "_id": district,
+                "available": {"$gte": len(numbers)},
+                "reservations": {"$nin": numbers},
+            },
+            {
+                "$push": {"reservations": {"$each": numbers}},
+                "$inc": {"available": -len(numbers), "version": 1},
+            },
+        )
+        return bool(written.matched_count)
+
+    async def _reserve_one(self, district: str, number: str) -> bool:
         return await self._update_stock(
             district,
             {"available": {"$gt": 0}, "reservations": {"$nin": [number]}},
@@ -189,6 +234,20 @@ class MongoDispatcherStore:
         )
 
     async def consume(self, district: str, number: str) -> bool:
+        return await self._consuming(district, number)
+
+    async def _consume_together(self, district: str, numbers: list[str]) -> bool:
+        """The meters held for all of ``numbers`` in one write, if each holds one; else none."""
+        written = await self.stock.update_one(
+            {"_id": district, "reservations": {"$all": numbers}},
+            {
+                "$pullAll": {"reservations": numbers},
+                "$inc": {"consumed": len(numbers), "version": 1},
+            },
+        )
+        return bool(written.matched_count)
+
+    async def _consume_one(self, district: str, number: str) -> bool:
         # ``available`` does not change: right on a document with it and one without.
         written = await self.stock.update_one(
             {"_id": district, "reservations": number},

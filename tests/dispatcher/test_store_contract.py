@@ -268,6 +268,34 @@ async def test_concurrent_reservations_never_take_more_meters_than_received(
     assert (stock.reserved, stock.available) == (20, 0)
 
 
+async def test_concurrent_stock_and_team_day_writes_answer_as_if_made_one_by_one(
+    subject: Subject,
+) -> None:
+    """In MongoDB concurrent writes of one stock or team day go as one write where it can do
+    them all; each caller still gets what it would have got alone, in the order of the calls."""
+    store = subject.store
+    await given(store, stock={"BAK-NAS": 10, "SUM-01": 2})
+    numbers = [f"SQ-2026-{index:06d}" for index in range(8)]
+    districts = ["BAK-NAS", "SUM-01"] * 4
+    held = await asyncio.gather(*map(store.reserve, districts, numbers))
+    assert held == [True, True, True, True, True, False, True, False]
+    assert (await level(store, "SUM-01")).available == 0
+
+    consumed = await asyncio.gather(
+        *(store.consume("BAK-NAS", number) for number in [*numbers[0:8:2], "SQ-X", numbers[0]])
+    )
+    assert consumed == [True, True, True, True, False, False]
+    found = await level(store, "BAK-NAS")
+    assert (found.reserved, found.consumed, found.available) == (0, 4, 6)
+
+    three, day = team("T-01", "BAK-NAS", capacity=3), "2026-11-26"
+    claimed = await asyncio.gather(
+        *(store.claim(three, day, number) for number in ["a", "b", "c", "d", "b"])
+    )
+    assert claimed == [True, True, True, False, True]
+    assert await store.team_loads(day, ["T-01"]) == {"T-01": ["a", "b", "c"]}
+
+
 # --- work orders ------------------------------------------------------------------------
 
 
