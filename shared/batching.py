@@ -12,7 +12,7 @@ caller stopped waiting before its batch went (cancelled) is left out of it.
 
 ``AllOrEach`` is for conditional writes of one document per call (take a meter from a
 district's stock, count a work order against a team's day): the calls queued together for
-one document go as one write that does all or none of them, and one by one where it did
+one document go as one write that does all or none of them, and each alone where it did
 none.
 
 ``Deferred`` is for writes nobody waits for, whose loss only costs doing them again later
@@ -167,8 +167,8 @@ class AllOrEach(Generic[Key, Item]):
     Calls queued together (``Coalescing``) for one key with distinct items are tried as one
     ``together(key, items)``: a single conditional write that does all of them or none and
     says which (True: every call is answered True). Where it did none, or a key's items
-    repeat, each goes through ``one`` in turn, in the order of the calls, as if alone.
-    Keys go concurrently; a failure fails the calls it was for and no other.
+    repeat, each goes through ``one``, all at once, as they would have gone without the
+    others. Keys go concurrently; a failure fails the calls it was for and no other.
     """
 
     def __init__(
@@ -207,11 +207,15 @@ class AllOrEach(Generic[Key, Item]):
                     for index in indexes:
                         results[index] = True
                     return
-            for index in indexes:
-                try:
-                    results[index] = await self._one(key, asks[index][1])
-                except Exception as exc:  # its caller learns of it
-                    results[index] = exc
+            # Concurrently, as the calls would have gone without the others: a document
+            # that refuses them all (a district out of stock) answers them in one round.
+            await asyncio.gather(*(alone(index) for index in indexes))
+
+        async def alone(index: int) -> None:
+            try:
+                results[index] = await self._one(*asks[index])
+            except Exception as exc:  # its caller learns of it
+                results[index] = exc
 
         await asyncio.gather(*(settle(key, indexes) for key, indexes in groups.items()))
         return results

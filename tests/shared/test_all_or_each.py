@@ -1,5 +1,5 @@
 """Conditional writes of one document per call (``AllOrEach``): the calls queued together
-for one document go as one write that does all or none of them, one by one where it did
+for one document go as one write that does all or none of them, each alone where it did
 none; every caller gets what it would have got alone."""
 
 from __future__ import annotations
@@ -19,9 +19,13 @@ class Shelves:
         self.writes: list[tuple[str, list[str]]] = []  # (key, items) per write sent
         self.fail_together: Exception | None = None
         self.fail_one: dict[str, Exception] = {}
+        self.in_flight = self.most_at_once = 0
 
     async def one(self, key: str, holder: str) -> bool:
+        self.in_flight += 1
+        self.most_at_once = max(self.most_at_once, self.in_flight)
         await asyncio.sleep(0)  # a round trip
+        self.in_flight -= 1
         self.writes.append((key, [holder]))
         if holder in self.fail_one:
             raise self.fail_one[holder]
@@ -63,9 +67,7 @@ async def test_the_calls_queued_for_one_document_go_as_one_write() -> None:
     assert shelves.free == {"A": 7, "B": 8}
 
 
-async def test_where_the_write_together_does_none_each_goes_alone_in_the_order_of_the_calls() -> (
-    None
-):
+async def test_where_the_write_together_does_none_each_goes_alone() -> None:
     shelves = Shelves({"A": 3})
     writes = AllOrEach(shelves.one, shelves.together)
     # One item is taken by the first call; three calls wait for the last two.
@@ -109,3 +111,13 @@ async def test_a_failed_write_alone_fails_its_own_call_and_the_others_still_go()
     assert results[0] is True
     assert results[1:] == [False, results[2], False]
     assert isinstance(results[2], TimeoutError)
+
+
+async def test_calls_on_a_document_that_refuses_them_all_are_answered_in_one_round() -> None:
+    shelves = Shelves({"A": 0})
+    writes = AllOrEach(shelves.one, shelves.together)
+    asks = [("A", str(n)) for n in range(20)]
+    assert await calls(writes, asks) == [False] * 20
+    # The 19 behind the first were tried together, then alone all at once, not in turn.
+    assert shelves.most_at_once == 19
+    assert shelves.holders == {"A": []}
