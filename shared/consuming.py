@@ -13,7 +13,10 @@
 - on shutdown a message in flight is left unacknowledged, so the broker returns it;
 - one log line per message (JSON when not on a terminal), tracebacks included in it.
 
-Nothing is acknowledged before its effect is stored, answered, parked or put back.
+Nothing is acknowledged before its effect is stored, answered, parked or put back. A
+reply goes out as soon as the handler has its outcome; what the outcome still owes
+(``Outcome.then``: publishing the events of a stored change) runs after the reply and
+before the acknowledgement.
 """
 
 from __future__ import annotations
@@ -130,8 +133,12 @@ async def _settle(
         await _fail(message, raw, delivery, queue, exc, messenger, policy)
         return None
     _timed(policy, queue, handling)
-    if outcome.reply is not None:
-        await messenger.reply(delivery, outcome.reply)
+    try:
+        if outcome.reply is not None:
+            await messenger.reply(delivery, outcome.reply)
+    finally:  # what the outcome still owes runs even when the reply could not go out
+        if outcome.then is not None:
+            await outcome.then()
     await message.ack()
     return outcome
 

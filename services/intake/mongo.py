@@ -14,7 +14,7 @@ from pymongo import ASCENDING, DESCENDING, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.intake.domain import Account, Application
-from services.intake.store import DuplicateSubmission, OpenApplicationExists
+from services.intake.store import DuplicateSubmission, OpenApplicationExists, Publish
 from shared.batching import Coalescing
 from shared.clock import stamp
 from shared.contracts.events import ApplicationRegistered
@@ -118,12 +118,12 @@ class MongoIntakeStore:
             numbers.append(last[year])
         return numbers
 
-    async def save_and_publish(
+    async def save(
         self,
         application: Application,
         event: ApplicationRegistered,
         correlation_id: str | None,
-    ) -> None:
+    ) -> Publish:
         document = with_outbox(_document(application), [event_entry(event, correlation_id)])
         try:
             await self._inserting(document)
@@ -136,8 +136,13 @@ class MongoIntakeStore:
             if "open_key" in str(exc):
                 raise OpenApplicationExists(application.open_key) from exc
             raise
-        if self.outbox is not None:
-            await self.outbox.publish_or_leave(self.documents, document)
+        outbox = self.outbox
+
+        async def publish() -> None:
+            if outbox is not None:
+                await outbox.publish_or_leave(self.documents, document)
+
+        return publish
 
     async def close_application(self, number: str, status: str, at: str) -> bool:
         return await self._closing((number, status, at))

@@ -1,18 +1,22 @@
 """What intake's use cases need from storage (a port; ``mongo.py`` is the adapter).
 
-``save_and_publish`` stores a new application together with its
-``application.registered`` event in one write, then publishes the event (or leaves it to
-the outbox relay).
+``save`` stores a new application together with its ``application.registered`` event in
+one write and returns the step that publishes the event (or leaves it to the outbox
+relay): the use case hands it on in its ``Outcome``, so the portal's reply goes out before
+the broker has confirmed the event, and the submission is acknowledged after it has.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
 from services.intake.domain import Account, Application
 from shared.contracts.events import ApplicationRegistered
 from shared.contracts.replies import Registered
+
+# Publishes what ``save`` stored (never raises: what it cannot publish, the relay will).
+Publish = Callable[[], Awaitable[None]]
 
 
 class DuplicateSubmission(Exception):
@@ -45,13 +49,14 @@ class IntakeStore(Protocol):
         """The next sequence number of ``year`` (atomic; gaps possible)."""
         ...
 
-    async def save_and_publish(
+    async def save(
         self,
         application: Application,
         event: ApplicationRegistered,
         correlation_id: str | None,
-    ) -> None:
-        """Store the application and its event in one write, then publish the event.
+    ) -> Publish:
+        """Store the application and its event in one write; the call returned publishes
+        the event.
 
         ``DuplicateSubmission`` or ``OpenApplicationExists`` when a unique rule stops it.
         """

@@ -184,7 +184,7 @@ class Intake:
             due_by=self.service_level.due_by(now).isoformat(),
         )
         try:
-            await self.store.save_and_publish(application, event, correlation_id)
+            publish = await self.store.save(application, event, correlation_id)
         except DuplicateSubmission:
             stored = await self.store.registration_for(submission.submission_id)
             if stored is not None:  # the log names the number answered, not the one unused
@@ -200,7 +200,9 @@ class Intake:
                     number=holder,
                 )
             )
-        return Outcome(reply, {"outcome": "registered", "channel": channel})
+        # Stored with its event: the portal is answered now, the event's confirm awaited
+        # after the reply and before the submission is acknowledged.
+        return Outcome(reply, {"outcome": "registered", "channel": channel}, then=publish)
 
     async def follow(self, event: Event) -> Outcome:
         """Close an application when the dispatcher closes it; other events change nothing."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from services.intake.domain import Account, Application
-from services.intake.store import DuplicateSubmission, OpenApplicationExists
+from services.intake.store import DuplicateSubmission, OpenApplicationExists, Publish
 from shared.contracts.events import ApplicationRegistered
 from shared.contracts.replies import Registered
 
@@ -49,16 +50,16 @@ class MemoryIntakeStore:
         self.counters[year] = self.counters.get(year, 0) + 1
         return self.counters[year]
 
-    async def save_and_publish(
+    async def save(
         self, application: Application, event: ApplicationRegistered, correlation_id: str | None
-    ) -> None:
+    ) -> Publish:
         if await self.registration_for(application.submission_id) is not None:
             raise DuplicateSubmission(application.submission_id)
         if application.open_key in self.open_keys:
             raise OpenApplicationExists(application.open_key)
         self.applications[application.number] = application
         self.open_keys[application.open_key] = application.number
-        self.published.append(event)
+        return _Publish(self.published, event)
 
     async def close_application(self, number: str, status: str, at: str) -> bool:
         for key, holder in list(self.open_keys.items()):
@@ -70,3 +71,15 @@ class MemoryIntakeStore:
     async def upsert_subscribers(self, accounts: list[Account]) -> int:
         self.subscribers.update({account.subscriber_code: account for account in accounts})
         return len(accounts)
+
+
+@dataclass
+class _Publish:
+    """The event is in ``published`` once the step ``save`` returned has run (as with the
+    outbox, a use case that never runs it publishes nothing)."""
+
+    published: list[ApplicationRegistered]
+    event: ApplicationRegistered
+
+    async def __call__(self) -> None:
+        self.published.append(self.event)

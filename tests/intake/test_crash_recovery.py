@@ -51,18 +51,26 @@ async def test_an_application_stored_before_a_crash_is_published_exactly_once(
     async with EventLog(rabbitmq_url) as events, Portal(rabbitmq_url) as portal:
         body = submission()
         correlation_id = await portal.send("intake.submit_application", body)
+        answered = portal.pending[correlation_id]
 
         assert await wait_exit(crashing, 30) == 86
         stored = await intake_db["applications"].find_one({"submission_id": body["submission_id"]})
         assert stored is not None, "the application was stored before the crash"
         assert len(stored["outbox"]) == 1
         assert events.bodies("application.registered") == []
+        # The portal was answered before the event's publication began (and the crash).
+        first = await asyncio.wait_for(answered, 10)
+        assert first.body["application_number"] == stored["_id"]
+        again = portal.pending[correlation_id] = asyncio.get_running_loop().create_future()
 
         restarted = subprocess.Popen([sys.executable, "-m", "services.intake"], cwd=ROOT, env=env)
         try:
-            reply = await asyncio.wait_for(portal.pending[correlation_id], 30)
+            # Not acknowledged before the crash, the submission comes back and is answered
+            # from the stored registration: the same number, no second application.
+            reply = await asyncio.wait_for(again, 30)
             assert reply.outcome == "registered"
             assert reply.body["application_number"] == stored["_id"]
+            assert await intake_db["applications"].count_documents({}) == 1
             [event] = await events.wait_for("application.registered", timeout=30)
             assert event["application_number"] == stored["_id"]
             await asyncio.sleep(3)  # a second publication would show up by now

@@ -74,7 +74,14 @@ def intake() -> tuple[Intake, MemoryIntakeStore]:
 def submit(use_cases: Intake, raw: bytes) -> Outcome:
     """What the runtime does with a submission's body: decode, read, hand to the use case."""
     parsed = read_command(SubmitApplication, decode_body(raw))
-    return asyncio.run(use_cases.submit(parsed, "guest", str(uuid.uuid4())))
+
+    async def settle() -> Outcome:
+        outcome = await use_cases.submit(parsed, "guest", str(uuid.uuid4()))
+        if outcome.then is not None:  # run before the acknowledgement
+            await outcome.then()
+        return outcome
+
+    return asyncio.run(settle())
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -93,9 +93,10 @@ def registered(number: str, code: str = "1000001") -> ApplicationRegistered:
 
 
 async def save(subject: Subject, number: str, submission_id: str, code: str = "1000001") -> None:
-    await subject.store.save_and_publish(
+    publish = await subject.store.save(
         application(number, submission_id, code), registered(number, code), "corr-1"
     )
+    await publish()
 
 
 async def test_a_saved_application_is_found_by_its_submission_and_its_event_published(
@@ -132,9 +133,10 @@ async def test_one_open_application_per_code_and_reason_until_it_is_closed(
 async def test_open_numbers_are_listed_per_code_newest_first(subject: Subject) -> None:
     await save(subject, "SQ-2026-000001", "s-1")
     await save(subject, "SQ-2026-000004", "s-4", code="1000002")
-    await subject.store.save_and_publish(
+    publish = await subject.store.save(
         _other_reason(application("SQ-2026-000007", "s-7")), registered("SQ-2026-000007"), None
     )
+    await publish()
     numbers = await subject.store.open_numbers(["1000001", "1000002", "2000001"])
     assert numbers == {
         "1000001": ["SQ-2026-000007", "SQ-2026-000001"],

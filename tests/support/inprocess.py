@@ -55,6 +55,8 @@ class LocalPortal:
         try:
             outcome = await self.routes.deliver(routing_key, payload, delivery)
             answer = outcome.reply
+            if outcome.then is not None:  # as the consumer does, before acknowledging
+                await outcome.then()
         except MalformedMessage as exc:
             answer = Refused(errors=malformed_refusal(str(exc)))
         assert answer is not None, f"{routing_key} gave no reply"
