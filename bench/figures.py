@@ -26,6 +26,23 @@ def by_fifth(first: float, done: Sequence[float]) -> list[float | None]:
     return [rate(cuts[k + 1] - cuts[k], ends[cuts[k + 1] - 1] - starts[k]) for k in range(5)]
 
 
+def by_second(submitted: Sequence[float], seconds: Sequence[float]) -> list[list[float | None]]:
+    """Registration latency, p50 and max in ms, of the submissions due in each second from
+    the first: a backlog that builds up (latency rising second after second while load is
+    offered) tells a system short of capacity from a stall (one bad second, then normal)."""
+    if not submitted:
+        return []
+    first = min(submitted)
+    buckets: list[list[float]] = [[] for _ in range(int(max(submitted) - first) + 1)]
+    for due, latency in zip(submitted, seconds, strict=True):
+        buckets[int(due - first)].append(latency)
+    rows: list[list[float | None]] = []
+    for bucket in buckets:
+        summary = latency_summary(bucket)
+        rows.append([summary["p50"], summary["max"]])
+    return rows
+
+
 def phase_figures(
     name: str, offered: float | None, apps: Sequence[Application], completed: Mapping[str, float]
 ) -> dict[str, Any]:
@@ -46,6 +63,9 @@ def phase_figures(
         "duration_s": round(max(done or registered) - first, 2),
         "registration_ms": latency_summary(
             [r - s for r, s in zip(registered, submitted, strict=True)]
+        ),
+        "registration_ms_by_second": by_second(
+            submitted, [r - s for r, s in zip(registered, submitted, strict=True)]
         ),
         "submit_to_completed_ms": latency_summary(
             [

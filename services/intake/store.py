@@ -46,7 +46,8 @@ class IntakeStore(Protocol):
         ...
 
     async def next_number(self, year: int) -> int:
-        """The next sequence number of ``year`` (atomic; gaps possible)."""
+        """The next sequence number of ``year`` (atomic; gaps possible: a well-formed
+        submission takes one before its account's rules are checked)."""
         ...
 
     async def save(

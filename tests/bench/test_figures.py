@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bench.figures import (
     by_fifth,
+    by_second,
     deliveries_by_service,
     notifier_scaling,
     phase_figures,
@@ -112,3 +113,15 @@ def test_completions_by_fifth_show_a_system_that_slows_down() -> None:
     slowing = [*steady[:80], *(80.0 + 2 * n for n in range(1, 21))]
     assert by_fifth(0.0, slowing) == [1.0, 1.0, 1.0, 1.0, 0.5]
     assert by_fifth(0.0, [1.0, 2.0]) == []  # too few to cut in five
+
+
+def test_registration_by_second_shows_a_backlog_building_up() -> None:
+    # Two a second for three seconds; the latency grows by 100 ms with every submission.
+    due = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    latency = [0.1 * (k + 1) for k in range(6)]
+    rows = by_second(due, latency)
+    assert [row[1] for row in rows] == [200.0, 400.0, 600.0]
+    assert all(row[0] is not None and row[0] <= row[1] for row in rows)  # type: ignore[operator]
+    assert by_second([], []) == []
+    # A second with no submission due in it is shown empty, not skipped.
+    assert by_second([0.0, 2.2], [0.01, 0.02]) == [[10.0, 10.0], [None, None], [20.0, 20.0]]
