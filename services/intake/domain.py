@@ -87,7 +87,22 @@ def read_holidays(lines: Iterable[str]) -> frozenset[date]:
     return frozenset(found)
 
 
+LAST_SEQUENCE = 999_999  # numbers have six digits
+
+
+class NumbersUsedUp(Exception):
+    """The year's six-digit numbers are used up: the submission fails (and is parked for an
+    operator after its retries) rather than be given a number outside the contract."""
+
+    def __init__(self, year: int, sequence: int) -> None:
+        super().__init__(
+            f"numbers_used_up: sequence {sequence} of {year} is beyond {LAST_SEQUENCE}"
+        )
+
+
 def application_number(year: int, sequence: int) -> str:
+    if not 1 <= sequence <= LAST_SEQUENCE:
+        raise NumbersUsedUp(year, sequence)
     return f"SQ-{year}-{sequence:06d}"
 
 

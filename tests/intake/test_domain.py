@@ -33,6 +33,13 @@ def test_landlines_foreign_and_junk_numbers_are_not_mobile(raw: str) -> None:
 
 def test_numbers_are_sq_year_and_six_digits() -> None:
     assert domain.application_number(2026, 42) == "SQ-2026-000042"
+    assert domain.application_number(2026, 999_999) == "SQ-2026-999999"
+
+
+@pytest.mark.parametrize("sequence", [0, 1_000_000])
+def test_a_sequence_outside_six_digits_gives_no_number(sequence: int) -> None:
+    with pytest.raises(domain.NumbersUsedUp, match="numbers_used_up"):
+        domain.application_number(2026, sequence)
 
 
 def test_the_year_is_the_baku_year() -> None:

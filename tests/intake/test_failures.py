@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from meterctl import dlq
+from services.intake.domain import registration_year
 from services.intake.main import create_app
 from services.intake.mongo import MongoIntakeStore
 from services.intake.settings import IntakeSettings
+from shared.clock import utc_now
 from tests.intake.test_registration import submission
 from tests.support.amqp import Portal, drain, publish_event
 
@@ -148,3 +150,29 @@ async def test_a_submission_parked_for_its_own_failure_keeps_its_sender_when_rep
         reply = await asyncio.wait_for(answered, 15)
     # Parking recorded the portal's user_id, so the channel is still known.
     assert reply.outcome == "registered", reply.body
+
+
+async def test_a_submission_past_the_years_last_number_is_parked_not_given_seven_digits(
+    intake_settings: IntakeSettings, intake_db: Any, rabbitmq_url: str, run_app: Any
+) -> None:
+    year = registration_year(utc_now())
+    await intake_db["counters"].replace_one(
+        {"_id": f"SQ-{year}"}, {"_id": f"SQ-{year}", "last": 999_999}, upsert=True
+    )
+    settings = intake_settings.model_copy(update={"retry_base_delay": 0.05})
+    async with (
+        run_app(create_app(settings, configure_logging=False)),
+        Portal(rabbitmq_url) as portal,
+    ):
+        correlation_id = await portal.send("intake.submit_application", submission())
+        answered = portal.pending[correlation_id]
+        for _ in range(200):
+            parked = await dlq.peek(rabbitmq_url, "intake.submit_application", 5)
+            if parked:
+                break
+            await asyncio.sleep(0.1)
+        [entry] = parked
+        assert "numbers_used_up" in entry["error"]
+        assert not answered.done()
+    assert await intake_db["applications"].count_documents({}) == 0
+    assert await drain(rabbitmq_url, "intake.submit_application.dlq", timeout=0.5)
