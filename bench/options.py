@@ -15,6 +15,9 @@
                          own figures                                                   1
     BENCH_NOTIFIER_NICE  the notifiers' CPU priority (``nice``, 0 to 19): higher yields
                          the CPU to the other services when both want it               0
+    BENCH_DB_THREADS     the embedded database server's command threads: 0 runs
+                         nx-27017 as it comes (``min(32, cores + 4)``), N > 0 a pool
+                         of N (``bench/embedded_db.py``; an experiment)                 0
     BENCH_DRAIN          notifier scaling, after saturation: with the notifiers
                          stopped, this many applications run to completed, then one
                          notifier delivers their backlog; again with two (at most
@@ -47,6 +50,7 @@ class Options:
     db_proxy: bool = False
     notifiers: int = 1
     notifier_nice: int = 0
+    db_threads: int = 0
     drain: int = 1000
 
     def open_loop_count(self, rate: float) -> int:
@@ -135,5 +139,6 @@ def from_env(env: Mapping[str, str]) -> Options:
         db_proxy=_flag(env, "BENCH_DB_PROXY"),
         notifiers=_whole(env, "BENCH_NOTIFIERS", Options.notifiers),
         notifier_nice=_nice(env, "BENCH_NOTIFIER_NICE"),
+        db_threads=_whole(env, "BENCH_DB_THREADS", Options.db_threads, least=0),
         drain=_whole(env, "BENCH_DRAIN", Options.drain, least=0),
     )

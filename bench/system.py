@@ -22,7 +22,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import data
+from bench import data, embedded_db
 from bench.management import Management
 from bench.options import Options
 from bench.procs import StartFailed, die_with_parent, free_port, log_tail, wait_port
@@ -94,32 +94,37 @@ class System:
             raise StartFailed(f"meterctl {' '.join(args)} failed: {result.stderr.strip()}")
 
     def start(
-        self, applications: int, db_proxy: bool, notifiers: int = 1, notifier_nice: int = 0
+        self,
+        applications: int,
+        db_proxy: bool,
+        notifiers: int = 1,
+        notifier_nice: int = 0,
+        db_threads: int = 0,
     ) -> None:
         self.url = self.management.create_vhost(self.vhost)
         self.env = {**os.environ, "RABBITMQ_URL": self.url, "LOG_FORMAT": "json"}
         # make run's defaults: guest is every sender role, each service its own database.
         for name in ("DATABASE_PREFIX", "CHANNEL_USERS", "FIELD_USERS", "OPS_USERS"):
             self.env.pop(name, None)
-        self._start_database()
+        self._start_database(db_threads)
         self._start_sinks()
         self._load_data(applications)
         self._start_services(db_proxy, notifiers, notifier_nice)
         self._wait_ready()
 
-    def _start_database(self) -> None:
+    def _start_database(self, threads: int = 0) -> None:
+        """nx-27017 as it comes, or with ``threads`` command threads (``BENCH_DB_THREADS``)."""
         port = free_port()
         (self.directory / "mongo").mkdir()
-        executable = Path(sys.executable).with_name("nx-27017")
         self.spawn(
             "database",
-            [
-                str(executable),
-                *("--host", "127.0.0.1", "-p", str(port)),
-                *("--data-dir", str(self.directory / "mongo")),
-                *("--log-file", str(self.directory / "nx-27017.log")),
-                *("--pid-file", str(self.directory / "nx-27017.pid")),
-            ],
+            embedded_db.command(
+                port,
+                str(self.directory / "mongo"),
+                str(self.directory / "nx-27017.log"),
+                str(self.directory / "nx-27017.pid"),
+                threads,
+            ),
         )
         wait_port(port, "the embedded MongoDB-compatible server (nx-27017)")
         self.env["MONGO_URL"] = f"mongodb://127.0.0.1:{port}/?directConnection=true"
@@ -270,6 +275,7 @@ def running(management: Management, options: Options) -> Iterator[System]:
                 options.db_proxy,
                 options.notifiers,
                 options.notifier_nice,
+                options.db_threads,
             )
             yield system
         except Exception:

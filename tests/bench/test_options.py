@@ -27,6 +27,11 @@ def test_several_notifier_processes_can_be_asked_for() -> None:
     assert from_env({"BENCH_NOTIFIER_NICE": "10"}).notifier_nice == 10
 
 
+def test_the_embedded_servers_command_threads_are_its_own_unless_asked_for() -> None:
+    assert Options().db_threads == 0
+    assert from_env({"BENCH_DB_THREADS": "512"}).db_threads == 512
+
+
 def test_the_notifier_scaling_backlogs_count_among_a_runs_applications() -> None:
     assert Options().drain == 1000
     options = from_env({"BENCH_APPLICATIONS": "200", "BENCH_RATES": "none", "BENCH_DRAIN": "50"})
@@ -52,6 +57,8 @@ def test_rates_are_read_as_a_comma_separated_list_or_none() -> None:
         ("BENCH_NOTIFIERS", "0"),
         ("BENCH_NOTIFIER_NICE", "20"),
         ("BENCH_NOTIFIER_NICE", "-5"),
+        ("BENCH_DB_THREADS", "-1"),
+        ("BENCH_DB_THREADS", "wide"),
         ("BENCH_DRAIN", "-1"),
         ("BENCH_DRAIN", "many"),
     ],
