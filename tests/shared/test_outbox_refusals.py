@@ -146,3 +146,58 @@ async def test_a_broken_connection_still_ends_the_round(
 
     assert not isinstance(failure.value, aio_pika.exceptions.DeliveryError)
     assert all(document.get("outbox") for document in documents.stored.values())
+
+
+class Overlapping:
+    """The messenger, counting the publications under way at once."""
+
+    def __init__(self, messenger: Messenger) -> None:
+        self.messenger = messenger
+        self.under_way = self.most = 0
+
+    async def publish(self, body: Any, **fields: Any) -> None:
+        self.under_way += 1
+        self.most = max(self.most, self.under_way)
+        try:
+            await self.messenger.publish(body, **fields)
+        finally:
+            self.under_way -= 1
+
+
+async def in_order(channel: aio_pika.abc.AbstractChannel) -> list[str]:
+    queue = await channel.get_queue("taking")
+    keys = []
+    while message := await queue.get(no_ack=True, fail=False):
+        keys.append(message.routing_key or "")
+    return keys
+
+
+async def test_a_just_stored_documents_entries_go_out_together_in_order(
+    channel: aio_pika.abc.AbstractChannel, outbox: Outbox
+) -> None:
+    overlapping = Overlapping(outbox.messenger)
+    outbox.messenger = overlapping  # type: ignore[assignment]
+    documents = Documents(document(1, "fine.forwarded", "fine.assigned", "fine.order"))
+
+    await outbox.publish_or_leave(documents, documents.stored[1])
+
+    assert overlapping.most == 3  # each one's confirm not awaited before the next is sent
+    assert await in_order(channel) == ["fine.forwarded", "fine.assigned", "fine.order"]
+    assert "outbox" not in documents.stored[1]
+
+
+async def test_a_refused_entry_of_a_just_stored_document_is_left_for_the_relay(
+    channel: aio_pika.abc.AbstractChannel, outbox: Outbox
+) -> None:
+    documents = Documents(document(2, "fine.two", "refused.two", "fine.after"))
+    refused = ids(documents, 2)[1]
+
+    await outbox.publish_or_leave(documents, documents.stored[2])  # logs, does not raise
+
+    # Sent together, the entry behind the refused one went too and counts as published;
+    # the refused one stays, the same message id, for the relay (in order on its own).
+    assert await in_order(channel) == ["fine.two", "refused.two", "fine.after"]
+    assert ids(documents, 2) == [refused]
+    outbox.watch(documents)
+    assert await outbox.relay_once() == 0  # refused again: kept
+    assert ids(documents, 2) == [refused]
