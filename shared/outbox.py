@@ -321,59 +321,31 @@ class Outbox:
         self.sources.extend(sources)
 
     async def flush(self, source: OutboxDocuments, document: Mapping[str, Any]) -> int:
-        """Publish ``document``'s pending entries in order, each after the previous one's
-        confirm, then remove them from it; a refused entry stops it (nothing after it goes)."""
+        """Publish ``document``'s pending entries in order, then remove them from it."""
         entries = list(document.get("outbox") or [])
         published: list[str] = []
         try:
             for entry in entries:
-                await self._publish(entry)
+                await self.messenger.publish(
+                    entry["body"],
+                    exchange=entry["exchange"],
+                    routing_key=entry["routing_key"],
+                    message_type=entry["message_type"],
+                    message_id=entry["message_id"],
+                    correlation_id=entry.get("correlation_id"),
+                )
                 published.append(entry["message_id"])
         finally:
             if published:
                 await source.published(document, published)
         return len(published)
 
-    async def flush_together(self, source: OutboxDocuments, document: Mapping[str, Any]) -> int:
-        """Publish ``document``'s pending entries all at once, sent in order on the channel,
-        their confirms awaited together, then remove those confirmed. One refused (or
-        unanswered) stays for the relay while the others count as published, so the
-        consumers may get it after the entries behind it; they take events in any order."""
-        entries = list(document.get("outbox") or [])
-        if len(entries) < 2:
-            return await self.flush(source, document)
-        results = await asyncio.gather(
-            *(self._publish(entry) for entry in entries), return_exceptions=True
-        )
-        published = [
-            entry["message_id"]
-            for entry, result in zip(entries, results, strict=True)
-            if not isinstance(result, BaseException)
-        ]
-        if published:
-            await source.published(document, published)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return len(published)
-
-    async def _publish(self, entry: Mapping[str, Any]) -> None:
-        await self.messenger.publish(
-            entry["body"],
-            exchange=entry["exchange"],
-            routing_key=entry["routing_key"],
-            message_type=entry["message_type"],
-            message_id=entry["message_id"],
-            correlation_id=entry.get("correlation_id"),
-        )
-
     async def publish_or_leave(self, source: OutboxDocuments, document: Mapping[str, Any]) -> None:
-        """Publish a just-stored document's entries now, all at once (``flush_together``);
-        what fails is left to the relay."""
+        """Publish a just-stored document's entries now; if that fails, the relay will."""
         if not document.get("outbox"):
             return
         try:
-            await self.flush_together(source, document)
+            await self.flush(source, document)
         except Exception as exc:  # stored already: the relay publishes it later
             log.warning("events left to the outbox relay", error=f"{type(exc).__name__}: {exc}")
 
