@@ -481,6 +481,89 @@ async def test_a_dispatch_looks_for_a_repeat_and_reads_the_teams_loads_at_once(
     assert sorted(started) == ["loads", "repeat"]
 
 
+async def test_a_dispatch_reserves_its_meter_and_claims_its_team_at_once(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    """The meter's reservation and the team's claim are both under way before either
+    answers: a dispatch waits for one round trip there, not two."""
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    reserve, claim = store.reserve, store.claim
+    started: list[str] = []
+    both = asyncio.Event()
+
+    async def slow(name: str, write: Any, *args: Any) -> Any:
+        started.append(name)
+        if len(started) == 2:
+            both.set()
+        await asyncio.wait_for(both.wait(), 1)  # times out if the writes go one by one
+        return await write(*args)
+
+    store.reserve = partial(slow, "reserve", reserve)  # type: ignore[method-assign]
+    store.claim = partial(slow, "claim", claim)  # type: ignore[method-assign]
+    registration = event(district_code="BAK-NAS")
+    outcome = await dispatcher.register(registration, None)
+
+    assert outcome.log["outcome"] == "assigned"
+    assert sorted(started) == ["claim", "reserve"]
+    assert (await level(store, "BAK-NAS")).reserved == 1
+    loads = await store.team_loads("2026-11-26", ["T-01"])
+    assert loads == {"T-01": [registration.application_number]}
+
+
+async def test_an_application_rejected_for_want_of_a_meter_gives_its_slot_back_before_it_is_stored(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS", capacity=1)], {"BAK-NAS": 1})
+    await dispatcher.register(event(district_code="BAK-NAS"), None)  # the only meter
+    await store.unclaim("T-01", "2026-11-26", store.published[-1].application_number)
+    slots_when_saved: list[dict[str, list[str]]] = []
+
+    async def look_at_the_slots() -> None:
+        slots_when_saved.append(await store.team_loads("2026-11-26", ["T-01"]))
+
+    store.before_save = look_at_the_slots
+    outcome = await dispatcher.register(event(district_code="BAK-NAS"), None)
+
+    assert outcome.log["outcome"] == "rejected"
+    assert slots_when_saved == [{"T-01": []}], "given back before the work order is stored"
+    assert routing_keys(store)[-2:] == ["application.forwarded", "application.rejected"]
+    assert (await level(store, "BAK-NAS")).available == 0
+
+
+async def test_a_failed_reservation_leaves_the_claimed_slot_to_the_retry(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore
+) -> None:
+    """Reserving and claiming go at once, so one may fail after the other held its part:
+    the event is retried, and the retry finds the slot its number holds (no second one)."""
+    await given(store, [team("T-01", "BAK-NAS"), team("T-02", "BAK-NAS")], {"BAK-NAS": 2})
+    reserve = store.reserve
+    failures = [ConnectionError("the database went away")]
+
+    async def fails_once(district: str, number: str) -> bool:
+        await asyncio.sleep(0)  # the claim is under way meanwhile
+        if failures:
+            raise failures.pop()
+        return await reserve(district, number)
+
+    store.reserve = fails_once  # type: ignore[method-assign]
+    registration = event(district_code="BAK-NAS")
+    number = registration.application_number
+    with pytest.raises(ConnectionError):
+        await dispatcher.register(registration, None)
+    held = await store.team_loads("2026-11-26", ["T-01", "T-02"])
+    assert held == {"T-01": [number]}, "the claim went through"
+    assert store.published == []
+
+    outcome = await dispatcher.register(registration, None)
+
+    assert outcome.log["outcome"] == "assigned"
+    assert await store.team_loads("2026-11-26", ["T-01", "T-02"]) == held
+    assert (await level(store, "BAK-NAS")).reserved == 1
+    assigned = store.published[-1]
+    assert isinstance(assigned, ApplicationAssigned)
+    assert assigned.team_id == "T-01"
+
+
 def count_refusal_reads(store: MemoryDispatcherStore) -> list[str]:
     """The message ids ``store.refusal_for`` is asked for from now on."""
     asked: list[str] = []

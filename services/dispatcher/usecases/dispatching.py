@@ -93,7 +93,7 @@ class Dispatcher:
                 assert_never(event)
 
     async def register(self, event: ApplicationRegistered, correlation_id: str | None) -> Outcome:
-        """Forward the application, then reserve a meter and assign a team (or wait)."""
+        """Forward the application, reserve a meter and assign a team (or wait)."""
         app = Application.from_event(event)
         structlog.contextvars.bind_contextvars(application_number=app.number)
         status = await self._dispatch(app, correlation_id)
@@ -114,16 +114,15 @@ class Dispatcher:
         )
         if stored is not None:
             return "duplicate"
-        reserved = None
-        if workorders.needs_meter(app.reason_code):
-            reserved = await self.store.reserve(app.district_code, app.number)
+        reserved, (team, day) = await self._reserve_and_claim(app, loads)
         work_order, events = workorders.opened(app, now, reserved, correlation_id)
-        team, day = None, ""
-        if work_order["status"] == workorders.WAITING:
-            team, day = await self._claim_in(app.number, loads)
+        if work_order["status"] != workorders.WAITING:  # rejected: no meter is free
             if team is not None:
-                work_order, more = workorders.assigned(work_order, team, day, now)
-                events = [*events, *more]
+                await self.store.unclaim(team.team_id, day, app.number)
+            team, day = None, ""
+        elif team is not None:
+            work_order, more = workorders.assigned(work_order, team, day, now)
+            events = [*events, *more]
         if not await self.store.save_and_publish(work_order, events):
             if await self.store.work_order(app.number) is None:
                 # No concurrent copy won: the random work-order id was taken (1 in 2**64).
@@ -134,6 +133,31 @@ class Dispatcher:
         if work_order["status"] == workorders.WAITING:
             log.warning("work order waits for a team with capacity", district=app.district_code)
         return str(work_order["status"])
+
+    async def _reserve_and_claim(
+        self, app: Application, loads: _Loads
+    ) -> tuple[bool | None, tuple[Team | None, str]]:
+        """Reserve a meter (None when the reason needs none) and claim a team's slot at
+        once: a dispatch waits for one round trip, not two.
+
+        A meter found missing rejects the application, and the caller gives the slot back
+        before the work order is stored; until then the slot counts against the team (a
+        dispatch at the same moment may find the team full and wait for the next round).
+        Should one of the two fail, the other is left as it is: both are idempotent per
+        application, and the message's retry finds them held.
+        """
+        if not workorders.needs_meter(app.reason_code):
+            return None, await self._claim_in(app.number, loads)
+        reserving, claiming = await asyncio.gather(
+            self.store.reserve(app.district_code, app.number),
+            self._claim_in(app.number, loads),
+            return_exceptions=True,
+        )
+        if isinstance(reserving, BaseException):
+            raise reserving
+        if isinstance(claiming, BaseException):
+            raise claiming
+        return reserving, claiming
 
     async def _undo(
         self, app: Application, reserved: bool | None, team: Team | None, day: str
