@@ -88,6 +88,9 @@ def read_holidays(lines: Iterable[str]) -> frozenset[date]:
 
 
 LAST_SEQUENCE = 999_999  # numbers have six digits
+# From this many numbers left in a year the intake warns, once every NUMBERS_WARNING_STEP.
+NUMBERS_LOW = 100_000
+NUMBERS_WARNING_STEP = 1_000
 
 
 class NumbersUsedUp(Exception):
@@ -98,6 +101,22 @@ class NumbersUsedUp(Exception):
         super().__init__(
             f"numbers_used_up: sequence {sequence} of {year} is beyond {LAST_SEQUENCE}"
         )
+
+
+def numbers_left(taken: int) -> int:
+    """The year's numbers still free after ``taken`` were handed out."""
+    return max(LAST_SEQUENCE - taken, 0)
+
+
+def numbers_warning(sequence: int, last_warned: int | None) -> bool:
+    """Whether handing out ``sequence`` should warn that the year's numbers run low: when
+    fewer than ``NUMBERS_LOW`` are left, once per ``NUMBERS_WARNING_STEP`` (``last_warned``:
+    the sequence this process warned at last, of the same year)."""
+    if numbers_left(sequence) >= NUMBERS_LOW:
+        return False
+    if last_warned is None:
+        return True
+    return sequence // NUMBERS_WARNING_STEP != last_warned // NUMBERS_WARNING_STEP
 
 
 def application_number(year: int, sequence: int) -> str:

@@ -35,5 +35,10 @@ def create_app(
     if store is None:
         store = MongoIntakeStore(runtime.db, outbox, clear_wait=CLEAR_WAIT, close_wait=CLEAR_WAIT)
     intake = Intake(store, settings.channel_users, clock, settings.service_level())
+    runtime.gauge(
+        "meter_intake_numbers_left",
+        "Application numbers still free this year (Baku time)",
+        intake.numbers_left,
+    )
     IntakeHandlers(intake).serve(runtime.routes)
     return runtime.build_app(on_start=store.ensure_indexes, background=[outbox.run])

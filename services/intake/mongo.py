@@ -100,6 +100,10 @@ class MongoIntakeStore:
     async def next_number(self, year: int) -> int:
         return await self._numbering(year)
 
+    async def numbers_taken(self, year: int) -> int:
+        counter = await self.counters.find_one({"_id": f"SQ-{year}"})
+        return 0 if counter is None else int(counter["last"])
+
     async def _numbers(self, years: list[int]) -> list[int]:
         """The next numbers of the year for each caller, in order: one ``$inc`` by as many
         as ask at once (a batch spans two years only at midnight of New Year's Eve)."""

@@ -50,6 +50,10 @@ class IntakeStore(Protocol):
         submission takes one before its account's rules are checked)."""
         ...
 
+    async def numbers_taken(self, year: int) -> int:
+        """How many sequence numbers of ``year`` were taken (the last one; 0 for none)."""
+        ...
+
     async def save(
         self,
         application: Application,

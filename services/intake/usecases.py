@@ -49,6 +49,8 @@ from shared.contracts.replies import (
 )
 from shared.delivery import Outcome
 
+log = structlog.get_logger("meter.intake")
+
 
 def refused(*errors: FieldError) -> Outcome:
     codes = [error.code.value for error in errors]
@@ -61,6 +63,14 @@ class Intake:
     channel_users: Mapping[str, str]
     clock: Callable[[], datetime] = utc_now
     service_level: domain.ServiceLevel = field(default_factory=domain.ServiceLevel)
+    # The sequence this process last warned at, per year (``domain.numbers_warning``).
+    _numbers_warned: dict[int, int] = field(default_factory=dict, init=False)
+
+    async def numbers_left(self) -> int:
+        """This year's application numbers still free (Baku time): the gauge that warns
+        before they are used up."""
+        year = domain.registration_year(self.clock())
+        return domain.numbers_left(await self.store.numbers_taken(year))
 
     async def list_reasons(self, query: ListReasons) -> Outcome:
         reply = ReasonsReply(reasons=domain.reason_labels(query.language))
@@ -175,6 +185,10 @@ class Intake:
             sequence = await self.store.next_number(year)
         number = domain.application_number(year, sequence)
         structlog.contextvars.bind_contextvars(application_number=number)
+        if domain.numbers_warning(sequence, self._numbers_warned.get(year)):
+            self._numbers_warned[year] = sequence
+            left = domain.numbers_left(sequence)
+            log.warning("the year's application numbers run low", year=year, numbers_left=left)
         reply = Registered(
             application_number=number,
             message=registration_text(number, submission.language, channel),

@@ -50,6 +50,9 @@ class MemoryIntakeStore:
         self.counters[year] = self.counters.get(year, 0) + 1
         return self.counters[year]
 
+    async def numbers_taken(self, year: int) -> int:
+        return self.counters.get(year, 0)
+
     async def save(
         self, application: Application, event: ApplicationRegistered, correlation_id: str | None
     ) -> Publish:

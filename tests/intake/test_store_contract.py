@@ -150,8 +150,11 @@ def _other_reason(app: Application) -> Application:
 
 
 async def test_numbers_count_up_per_year(subject: Subject) -> None:
+    assert await subject.store.numbers_taken(2026) == 0
     assert [await subject.store.next_number(2026) for _ in range(3)] == [1, 2, 3]
     assert await subject.store.next_number(2027) == 1
+    assert await subject.store.numbers_taken(2026) == 3
+    assert await subject.store.numbers_taken(2027) == 1
 
 
 async def test_accounts_are_found_by_code_and_by_owner_in_code_order(subject: Subject) -> None:
