@@ -10,14 +10,17 @@ database, so each service's commands can wait for the busiest service's queue.
 ``serve THREADS <nx-27017 arguments>`` runs nx-27017 with its commands in a pool of
 ``THREADS`` threads instead (and a 0.5 ms interpreter switch interval, so that a thread
 back from SQLite is not held behind another database's Python work): a command then waits
-only for its own database and the interpreter. ``make bench`` starts it so with
+only for its own database and the interpreter. ``serve per-database`` gives each database
+one thread of its own instead (its lock lets one command run at a time anyway; beyond
+``MANY_DATABASES`` databases the rest share a pool). ``make bench`` starts it so with
 ``BENCH_DB_THREADS``; ``make run``, the tests and the fault suite start nx-27017 plainly
 (docs/performance.md, "The embedded server's pool of command threads", says why).
 
 Without arguments it measures the difference (``.venv/bin/python -m bench.embedded_db``):
 ``BUSY`` clients insert batches into one database without a pause while one client reads
 a single document from another ``QUICK`` times, each read checked; it prints the reads'
-p50, p90 and max, medians over ``ROUNDS`` rounds, on freshly started servers each round.
+p50, p90 and max for each way of serving, medians over ``ROUNDS`` rounds, on freshly
+started servers each round.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ T = TypeVar("T")
 
 SWITCH_INTERVAL = 0.0005  # Python's default is 5 ms
 WIDE = 512  # threads: at most one command is in flight per client connection
+PER_DATABASE = -1  # ``threads``: one thread for each database's commands
+PER_DATABASE_ARGUMENT = "per-database"
+MANY_DATABASES = 64  # beyond as many databases, commands share one pool
+MANY_DATABASES_THREADS = 8
 BUSY = 30
 QUICK = 200
 ROUNDS = 3
@@ -56,18 +63,37 @@ def command(port: int, data_dir: str, log_file: str, pid_file: str, threads: int
     arguments += ["--log-file", log_file, "--pid-file", pid_file]
     if threads == 0:
         return [str(Path(sys.executable).with_name("nx-27017")), *arguments]
-    return [sys.executable, "-m", "bench.embedded_db", "serve", str(threads), *arguments]
+    pool = PER_DATABASE_ARGUMENT if threads == PER_DATABASE else str(threads)
+    return [sys.executable, "-m", "bench.embedded_db", "serve", pool, *arguments]
 
 
 def serve(threads: int, arguments: list[str]) -> int:
-    from nx_27017 import nx_27017, server
+    from nx_27017 import handler, nx_27017, server
 
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nx-command")
+    shared = ThreadPoolExecutor(
+        max_workers=threads if threads > 0 else MANY_DATABASES_THREADS,
+        thread_name_prefix="nx-command",
+    )
+    own: dict[str, ThreadPoolExecutor] = {}
+
+    def pool_for(args: tuple[Any, ...]) -> ThreadPoolExecutor:
+        """The shared pool, or with ``PER_DATABASE`` the one thread of the command's
+        database (the database's lock lets one command at a time run anyway)."""
+        if threads != PER_DATABASE:
+            return shared
+        message = args[0] if args else None
+        name = handler._msg_db_name(message) if isinstance(message, dict) else "test"
+        pool = own.get(name)
+        if pool is None:
+            if len(own) >= MANY_DATABASES:
+                return shared
+            pool = own[name] = ThreadPoolExecutor(1, thread_name_prefix=f"nx-{name}"[:15])
+        return pool
 
     async def to_thread(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``asyncio.to_thread`` in ``pool``, the context carried the same way."""
+        """``asyncio.to_thread`` in the command's pool, the context carried the same way."""
         call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(pool, call)
+        return await asyncio.get_running_loop().run_in_executor(pool_for(args), call)
 
     # nx-27017 calls ``asyncio.to_thread`` through the module: this process's calls go to
     # ``pool`` (uvloop's loop too, which nx-27017 installs).
@@ -129,7 +155,11 @@ def _quantile(values: list[float], q: float) -> float:
 
 
 def measure() -> None:
-    names = {0: "nx-27017 as it comes", WIDE: f"{WIDE} threads (serve)"}
+    names = {
+        0: "nx-27017 as it comes",
+        WIDE: f"{WIDE} threads (serve)",
+        PER_DATABASE: "a thread per database",
+    }
     figures: dict[int, list[tuple[float, float, float]]] = {}
     for round_ in range(1, ROUNDS + 1):
         for threads, name in names.items():
@@ -146,10 +176,14 @@ def measure() -> None:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["serve"] and len(argv) >= 2 and argv[1] == PER_DATABASE_ARGUMENT:
+        return serve(PER_DATABASE, argv[2:])
     if argv[:1] == ["serve"] and len(argv) >= 2 and argv[1].isdigit() and int(argv[1]) > 0:
         return serve(int(argv[1]), argv[2:])
     if argv:
-        print("usage: python -m bench.embedded_db [serve THREADS <nx-27017 arguments>]")
+        print(
+            "usage: python -m bench.embedded_db [serve THREADS|per-database <nx-27017 arguments>]"
+        )
         return 2
     measure()
     return 0

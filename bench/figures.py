@@ -198,11 +198,38 @@ def summarise(
         name: median_over_runs(runs, *sat, "handler_ms_mean", name) for name in handlers
     }
     summary["notifier_scaling"] = notifier_scaling(runs)
+    summary["registration_alone"] = registration_alone(runs)
     summary["notifications"] = {
         key: sum((_pick(run, ("notifications", key)) or 0) for run in runs)
         for key in ("expected", "received", "lost", "duplicated", "unexpected")
     }
     return summary
+
+
+def registration_alone(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per rate offered with the intake alone (the ``alone-<rate>`` phases): medians over the
+    runs of the rate registered, the registration's percentiles and the cores each process
+    kept busy."""
+    phases = sorted(
+        {phase for run in runs for phase in run.get("phases", {}) if phase.startswith("alone-")}
+    )
+    result: dict[str, Any] = {}
+    for name in phases:
+        phase = ("phases", name)
+        busy = sorted(
+            {n for run in runs for n in _pick(run, (*phase, "cores_busy_while_offered")) or {}}
+        )
+        result[name.split("-", 1)[1] + "/s offered"] = {
+            "registered_per_s": median_over_runs(runs, *phase, "registered_per_s"),
+            "registration_ms": {
+                q: median_over_runs(runs, *phase, "registration_ms", q)
+                for q in ("p50", "p95", "p99")
+            },
+            "cores_busy_while_offered": {
+                n: median_over_runs(runs, *phase, "cores_busy_while_offered", n) for n in busy
+            },
+        }
+    return result
 
 
 def notifier_scaling(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -17,11 +17,17 @@
                          the CPU to the other services when both want it               0
     BENCH_DB_THREADS     the embedded database server's command threads: 0 runs
                          nx-27017 as it comes (``min(32, cores + 4)``), N > 0 a pool
-                         of N (``bench/embedded_db.py``; an experiment)                 0
+                         of N, per-database one thread for each database's commands
+                         (``bench/embedded_db.py``; an experiment)                      0
     BENCH_DRAIN          notifier scaling, after saturation: with the notifiers
                          stopped, this many applications run to completed, then one
                          notifier delivers their backlog; again with two (at most
                          BENCH_APPLICATIONS each); 0: skipped                         1000
+    BENCH_ALONE          registration with the intake alone, after saturation: the
+                         dispatcher, notifiers and status stopped, submissions
+                         offered at this rate (per second) for BENCH_OPEN_SECONDS;
+                         then the others start again and every application runs to
+                         completed; 0 or none: skipped                                 50
 
 Quick try: ``BENCH_APPLICATIONS=200 BENCH_RUNS=1 make bench``.
 """
@@ -30,6 +36,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from bench.embedded_db import PER_DATABASE, PER_DATABASE_ARGUMENT
 
 DRAIN_NOTIFIERS = (1, 2)  # notifier processes delivering each backlog, in this order
 
@@ -52,6 +60,7 @@ class Options:
     notifier_nice: int = 0
     db_threads: int = 0
     drain: int = 1000
+    alone: float = 50.0
 
     def open_loop_count(self, rate: float) -> int:
         """Submissions offered at ``rate``: ``open_seconds`` worth, at most ``applications``."""
@@ -59,7 +68,8 @@ class Options:
 
     def applications_per_run(self) -> int:
         open_loop = sum(self.open_loop_count(rate) for rate in self.rates)
-        return self.applications + open_loop + len(DRAIN_NOTIFIERS) * self.drain_count()
+        alone = self.open_loop_count(self.alone) if self.alone else 0
+        return self.applications + open_loop + alone + len(DRAIN_NOTIFIERS) * self.drain_count()
 
     def drain_count(self) -> int:
         """Applications in each notifier-scaling backlog: ``drain``, at most ``applications``."""
@@ -127,6 +137,30 @@ def _nice(env: Mapping[str, str], name: str) -> int:
     return int(raw)
 
 
+def _alone(env: Mapping[str, str]) -> float:
+    raw = env.get("BENCH_ALONE", "").strip()
+    if raw in {"0", "none"}:
+        return 0.0
+    try:
+        return _positive(env, "BENCH_ALONE", Options.alone)
+    except OptionError:
+        raise OptionError(
+            f"BENCH_ALONE={raw!r}: expected submissions per second, more than 0; or 0 or none"
+        ) from None
+
+
+def _db_threads(env: Mapping[str, str]) -> int:
+    raw = env.get("BENCH_DB_THREADS", "").strip()
+    if raw == PER_DATABASE_ARGUMENT:
+        return PER_DATABASE
+    if raw and not (raw.isascii() and raw.isdigit()):
+        raise OptionError(
+            f"BENCH_DB_THREADS={raw!r}: expected a whole number, at least 0, "
+            f"or {PER_DATABASE_ARGUMENT}"
+        )
+    return _whole(env, "BENCH_DB_THREADS", Options.db_threads, least=0)
+
+
 def from_env(env: Mapping[str, str]) -> Options:
     return Options(
         applications=_whole(env, "BENCH_APPLICATIONS", Options.applications),
@@ -139,6 +173,7 @@ def from_env(env: Mapping[str, str]) -> Options:
         db_proxy=_flag(env, "BENCH_DB_PROXY"),
         notifiers=_whole(env, "BENCH_NOTIFIERS", Options.notifiers),
         notifier_nice=_nice(env, "BENCH_NOTIFIER_NICE"),
-        db_threads=_whole(env, "BENCH_DB_THREADS", Options.db_threads, least=0),
+        db_threads=_db_threads(env),
         drain=_whole(env, "BENCH_DRAIN", Options.drain, least=0),
+        alone=_alone(env),
     )

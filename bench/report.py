@@ -104,6 +104,29 @@ def _scaling(runs: list[dict[str, Any]], scaling: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _alone(runs: list[dict[str, Any]], alone: dict[str, Any]) -> list[str]:
+    """Registration with the intake alone: what the registration path does with the cores
+    to itself and the broker and database, against the same load with the whole pipeline."""
+    lines = []
+    for label, figures in alone.items():
+        phase = ("phases", f"alone-{label.split('/', 1)[0]}")
+        lines.append(
+            f"at {label} with the intake alone (dispatcher, notifiers, status stopped; "
+            f"registered {_fmt(figures['registered_per_s'])}/s)"
+        )
+        for q in ("p50", "p95", "p99"):
+            values = [_get(r, *phase, "registration_ms", q) for r in runs]
+            lines.append(_row(f"  registration {q} ms", values, figures["registration_ms"][q], 0))
+        # The processes stopped meanwhile have no figure.
+        busy = {n: v for n, v in figures["cores_busy_while_offered"].items() if v is not None}
+        lines.append(
+            "  cores busy: "
+            + ", ".join(f"{name} {_fmt(value, 2)}" for name, value in busy.items())
+            + f"; all {_fmt(sum(busy.values()), 2)}"
+        )
+    return lines
+
+
 def text(result: dict[str, Any]) -> str:
     runs, summary, options = result["runs"], result["summary"], result["options"]
     sat = ("phases", "saturation")
@@ -216,6 +239,7 @@ def text(result: dict[str, Any]) -> str:
         runs, "mean handler time, ms per delivery (saturation)",
         (*sat, "handler_ms_mean"), summary["handler_ms_mean"],
     )  # fmt: skip
+    lines += _alone(runs, summary.get("registration_alone") or {})
     lines += _scaling(runs, summary.get("notifier_scaling") or {})
     notes = summary["notifications"]
     lines.append(

@@ -1,7 +1,8 @@
 """One benchmark run on a freshly started system: the raw baseline, then each phase (open
 loop at each rate, then saturation), each measured from its first submission until its
-notifications have all arrived; then the notifier-scaling backlogs (``Run.drain``); then
-every application's status and every notification."""
+notifications have all arrived; then registration with the intake alone (``Run.alone``);
+then the notifier-scaling backlogs (``Run.drain``); then every application's status and
+every notification."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from shared.contracts.registry import Service
 from shared.topology import queues_of
 
 QUEUE_OWNER = {queue.name: service.value for service in Service for queue in queues_of(service)}
+# Stopped while the intake is measured alone (``Run.alone``); the notifier's instances too.
+PIPELINE = frozenset({Service.DISPATCHER.value, Service.NOTIFIER.value, Service.STATUS.value})
 FOLLOW = [
     ("meter.events", "application.completed"),
     ("meter.events", "application.rejected"),
@@ -166,6 +169,10 @@ class Run:
             self.result["phases"][name] = figures
             say(f"run {self.number}: {name}: " + brief(figures))
             everything += apps
+        if options.alone:
+            count = options.open_loop_count(options.alone)
+            everything += await self.alone(options.alone, start, count)
+            start += count
         for instances in DRAIN_NOTIFIERS if options.drain_count() else ():
             everything += await self.drain(instances, start, options.drain_count())
             start += options.drain_count()
@@ -185,7 +192,7 @@ class Run:
         until the last; each notification is checked like every other."""
         name, stall = f"drain-{instances}", self.options.stall_seconds
         say(f"run {self.number}: {name}: {count} applications with the notifiers stopped")
-        await asyncio.to_thread(self.system.stop_notifiers, self.system.take_notifiers())
+        await asyncio.to_thread(self.system.stop_processes, self.system.take_notifiers())
         apps = await self.offer(list(range(start, start + count)), None)
         numbers = [app.number for app in apps if app.number]
         await load.until_completed(self.tracker, numbers, stall)
@@ -221,6 +228,44 @@ class Run:
             f"run {self.number}: {name}: {instances} notifier(s) delivered the backlog of "
             f"{count} lifecycles in {settled} s ({figures['backlog_lifecycles_per_s']}/s)"
         )
+        return apps
+
+    async def alone(self, rate: float, start: int, count: int) -> list[follow.Application]:
+        """Registration with the intake alone on the machine beside the broker and the
+        database: the dispatcher, the notifiers and status stopped (their queues keep what
+        the intake publishes), ``count`` submissions offered at ``rate``. Then they start
+        again and every application runs to ``completed`` with all its notifications, each
+        checked like every other. What is measured is the registration's reply and the
+        cores each process kept busy while the load was offered."""
+        name, stall = f"alone-{rate:g}", self.options.stall_seconds
+        say(f"run {self.number}: {name}: {count} applications, {rate:g}/s offered, intake alone")
+        taken = self.system.take(PIPELINE)
+        await asyncio.to_thread(self.system.stop_processes, [process for _, process in taken])
+        before = self.reading()
+        offered_from = time.monotonic()
+        apps = await self.offer(list(range(start, start + count)), rate)
+        busy = snapshot.cores_busy(before.cpu, self.watch.cpu(), time.monotonic() - offered_from)
+        costs = snapshot.costs(before, self.reading(), count)
+        figures = phase_figures(name, rate, apps, {})
+        for key in ("lifecycles_per_s", "lifecycles_per_s_by_fifth", "submit_to_completed_ms"):
+            figures.pop(key)
+        figures["cores_busy_while_offered"] = busy
+        figures["cpu_ms_per_registration"] = costs["cpu_ms_per_lifecycle"]
+        figures["db_round_trips_per_registration"] = costs["db_round_trips_per_lifecycle"]
+        figures["db_answer_ms_mean"] = costs["db_answer_ms_mean"]
+        self.result["phases"][name] = figures
+        reg = figures["registration_ms"]
+        say(
+            f"run {self.number}: {name}: registered {figures['registered_per_s']}/s; "
+            f"registration p50/p99 {reg['p50']}/{reg['p99']} ms; the others start again"
+        )
+        for instance, process in self.system.restart([instance for instance, _ in taken]):
+            self.watch.add(instance, process.pid)
+        numbers = [app.number for app in apps if app.number]
+        await load.until_completed(self.tracker, numbers, stall)
+        last = max(self.tracker.completed[number] for number in numbers)
+        if await notifications_settled(self.sinks, numbers, last, stall) is None:
+            raise BenchFailure(f"{name}: the notifications stopped arriving")
         return apps
 
     async def offer(self, indices: list[int], rate: float | None) -> list[follow.Application]:

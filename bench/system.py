@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,17 +181,21 @@ class System:
             command = ["nice", "-n", str(self.notifier_nice), *command]  # the same process
         return self.spawn(name, command, env)
 
-    def take_notifiers(self) -> list[subprocess.Popen[bytes]]:
-        """The notifier processes, no longer children of the system (so their exit is no
-        failure) and no longer scraped: ``stop_notifiers`` ends them."""
-        taken = [(n, p) for n, p in self.children if n.split("-", 1)[0] == Service.NOTIFIER]
+    def take(self, services: Collection[str]) -> list[tuple[str, subprocess.Popen[bytes]]]:
+        """The processes of ``services`` (each notifier instance of ``notifier``), no longer
+        children of the system (so their exit is no failure) and no longer scraped:
+        ``stop_processes`` ends them."""
+        taken = [(n, p) for n, p in self.children if n.split("-", 1)[0] in services]
         for name, process in taken:
             self.children.remove((name, process))
             self.health_ports.pop(name, None)
-        return [process for _name, process in taken]
+        return taken
+
+    def take_notifiers(self) -> list[subprocess.Popen[bytes]]:
+        return [process for _name, process in self.take({Service.NOTIFIER.value})]
 
     @staticmethod
-    def stop_notifiers(processes: list[subprocess.Popen[bytes]]) -> None:
+    def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
         """Blocking: each ends its in-flight work (SIGTERM) and exits, or is killed."""
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -203,7 +207,11 @@ class System:
                 process.wait(timeout=10)
 
     def start_notifiers(self, count: int) -> list[tuple[str, subprocess.Popen[bytes]]]:
-        return [(name, self._start_service(name)) for name in notifier_names(count)]
+        return self.restart(notifier_names(count))
+
+    def restart(self, names: list[str]) -> list[tuple[str, subprocess.Popen[bytes]]]:
+        """Service processes by name (``notifier-2`` a second notifier), as at the start."""
+        return [(name, self._start_service(name)) for name in names]
 
     def _start_db_proxy(self, names: list[str]) -> dict[str, str]:
         target = self.env["MONGO_URL"].split("//", 1)[1].split("/", 1)[0]

@@ -1,5 +1,6 @@
-"""The embedded server with a pool of command threads of its own (``bench/embedded_db.py``,
-``BENCH_DB_THREADS``): a command to one database does not wait behind another's queue.
+"""The embedded server with a pool of command threads of its own, or with a thread for each
+database (``bench/embedded_db.py``, ``BENCH_DB_THREADS``): a command to one database does not
+wait behind another's queue.
 
 Started plainly, nx-27017 runs every command in asyncio's default pool of
 ``min(32, cores + 4)`` threads, each waiting for its database's lock: a busy database's
@@ -37,22 +38,31 @@ def test_zero_threads_starts_nx_27017_as_it_comes_and_more_start_it_through_serv
     wide = embedded_db.command(5, "memory", "/tmp/l", "/tmp/p", 64)
     assert wide[:5] == [sys.executable, "-m", "bench.embedded_db", "serve", "64"]
     assert wide[5:] == plain[1:]
+    own = embedded_db.command(5, "memory", "/tmp/l", "/tmp/p", embedded_db.PER_DATABASE)
+    assert own[:5] == [sys.executable, "-m", "bench.embedded_db", "serve", "per-database"]
+    assert own[5:] == plain[1:]
 
 
 def test_serve_refuses_what_it_cannot_use() -> None:
     assert embedded_db.main(["serve", "0"]) == 2
     assert embedded_db.main(["serve", "many"]) == 2
+    assert embedded_db.main(["serve", "-1"]) == 2
     assert embedded_db.main(["other"]) == 2
 
 
-@pytest.fixture(scope="module")
-def wide_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(
+    scope="module", params=[embedded_db.WIDE, embedded_db.PER_DATABASE], ids=["wide", "own"]
+)
+def wide_server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """The server with a pool of ``WIDE`` threads, or with a thread for each database."""
     if not Path(sys.executable).with_name("nx-27017").exists():
         infra.unavailable("nx-27017 is not installed")
     directory = tmp_path_factory.mktemp("nx")
     port = infra.free_port()
     started = embedded_db.command(
-        port, "memory", str(directory / "nx.log"), str(directory / "nx.pid"), embedded_db.WIDE
+        port, "memory", str(directory / "nx.log"), str(directory / "nx.pid"), request.param
     )
     process = subprocess.Popen(started, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -8,6 +8,7 @@ from bench.figures import (
     deliveries_by_service,
     notifier_scaling,
     phase_figures,
+    registration_alone,
     summarise,
 )
 from bench.follow import Application
@@ -104,6 +105,26 @@ def test_notifier_scaling_is_the_median_of_each_runs_ratio_to_one_notifier() -> 
         "notifier-2": 16,
     }
     assert notifier_scaling([{"phases": {"saturation": {}}}]) == {}
+
+
+def test_registration_alone_is_the_median_over_the_runs_of_each_figure() -> None:
+    def run(p99: float, intake: float) -> dict[str, object]:
+        alone = {
+            "registered_per_s": 50.0 - intake,
+            "registration_ms": {"p50": p99 / 4, "p95": p99 / 2, "p99": p99},
+            "cores_busy_while_offered": {"intake": intake, "database": 0.2},
+        }
+        return {"phases": {"saturation": {"lifecycles_per_s": 9.0}, "alone-50": alone}}
+
+    alone = registration_alone([run(80, 0.2), run(400, 0.3), run(60, 0.1)])
+    assert alone == {
+        "50/s offered": {
+            "registered_per_s": 49.8,
+            "registration_ms": {"p50": 20, "p95": 40, "p99": 80},
+            "cores_busy_while_offered": {"database": 0.2, "intake": 0.2},
+        }
+    }
+    assert registration_alone([{"phases": {"saturation": {}}}]) == {}
 
 
 def test_completions_by_fifth_show_a_system_that_slows_down() -> None:
