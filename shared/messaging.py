@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import aiormq.abc
 import structlog
 from faststream.rabbit import RabbitBroker, RabbitExchange
 from pydantic import BaseModel
@@ -75,10 +76,15 @@ class Messenger:
         message_id: str | None = None,
         correlation_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
-    ) -> None:
+        mandatory: bool | None = None,
+    ) -> bool:
+        """Publish and await the broker's confirm. ``mandatory`` (by default only for the
+        default exchange, a queue by name) asks the broker to hand the message back when no
+        queue is bound to its routing key: False is returned then, the message delivered
+        nowhere. A refusal (nack) raises ``DeliveryError``."""
         payload = body if isinstance(body, bytes) else to_json(body)
         exchange_obj = _exchange(exchange)
-        await self.broker.publish(
+        result = await self.broker.publish(
             payload,
             exchange=exchange_obj,
             routing_key=routing_key,
@@ -90,8 +96,9 @@ class Messenger:
             timestamp=utc_now(),
             message_type=message_type,
             headers=dict(headers or {}),
-            mandatory=exchange == "",
+            mandatory=exchange == "" if mandatory is None else mandatory,
         )
+        return not isinstance(result, aiormq.abc.DeliveredMessage)
 
     async def reply(self, delivery: Delivery, body: BaseModel | Mapping[str, Any]) -> None:
         """Answer a request on its ``reply_to`` with its ``correlation_id``."""

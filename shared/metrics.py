@@ -10,6 +10,8 @@ share a counter. The families (each labelled with ``service``):
   (could not be settled: the broker went away mid-way and redelivers it);
 - ``meter_handler_seconds{queue}``: time from reading a body to the handler's outcome;
 - ``meter_outbox_backlog``: outbox entries left to the relay (older than its age limit);
+- ``meter_outbox_unrouted_total{exchange}``: published entries no queue took (the
+  dispatcher's work orders for a team with no queue bound on ``meter.field``);
 - ``meter_db_commands_total``: MongoDB commands sent (round trips, ``shared.mongo``);
 - ``meter_db_command_seconds``: how long each took to be answered, as the driver saw it
   (the server's queue and work, the network, and any wait of the service's event loop);
@@ -86,6 +88,12 @@ class ServiceMetrics:
             ("service",),
             registry=self.registry,
         )
+        self.outbox_unrouted = Counter(
+            "meter_outbox_unrouted",
+            "Outbox entries published where no queue is bound to their routing key",
+            ("service", "exchange"),
+            registry=self.registry,
+        )
         self.db_commands = Counter(
             "meter_db_commands",
             "MongoDB commands sent (database round trips), by command and collection",
@@ -120,6 +128,10 @@ class ServiceMetrics:
     def outbox(self, backlog: Callable[[], float]) -> None:
         """Report ``backlog()`` (read at each scrape) as the outbox backlog."""
         self.outbox_backlog.labels(self.service).set_function(backlog)
+
+    def unrouted(self, exchange: str) -> None:
+        """Count one outbox entry published where no queue took it."""
+        self.outbox_unrouted.labels(self.service, exchange).inc()
 
     def gauge(self, name: str, description: str, sample: Sample) -> None:
         """A gauge whose value ``sample()`` gives, taken when metrics are scraped."""

@@ -57,9 +57,13 @@ def message_entry(
     message_type: str,
     body: Mapping[str, Any],
     correlation_id: str | None = None,
+    *,
+    mandatory: bool = False,
 ) -> dict[str, Any]:
-    """An outbox entry for any message a state change causes."""
-    return {
+    """An outbox entry for any message a state change causes. A ``mandatory`` one that no
+    queue takes (none bound to its routing key) is reported when published: logged, and
+    counted by ``Outbox.on_unrouted``."""
+    entry: dict[str, Any] = {
         "message_id": new_message_id(),
         "exchange": exchange,
         "routing_key": routing_key,
@@ -67,6 +71,9 @@ def message_entry(
         "body": dict(body),
         "correlation_id": correlation_id,
     }
+    if mandatory:
+        entry["mandatory"] = True
+    return entry
 
 
 def with_outbox(document: dict[str, Any], entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -315,6 +322,8 @@ class Outbox:
         self.backlog = 0
         # Documents the broker refused: (source, _id) -> (refusals, monotonic retry time).
         self._held: dict[tuple[str, Any], tuple[int, float]] = {}
+        # Called with each mandatory entry no queue took (``meter_outbox_unrouted_total``).
+        self.on_unrouted: Callable[[Mapping[str, Any]], None] = lambda entry: None
 
     def watch(self, *sources: OutboxDocuments) -> None:
         """Let the relay look after these documents' outboxes."""
@@ -326,15 +335,29 @@ class Outbox:
         published: list[str] = []
         try:
             for entry in entries:
-                await self.messenger.publish(
+                routed = await self.messenger.publish(
                     entry["body"],
                     exchange=entry["exchange"],
                     routing_key=entry["routing_key"],
                     message_type=entry["message_type"],
                     message_id=entry["message_id"],
                     correlation_id=entry.get("correlation_id"),
+                    mandatory=bool(entry.get("mandatory")),
                 )
                 published.append(entry["message_id"])
+                if not routed:
+                    # Kept back, it would hold up every later entry of its document.
+                    body = entry["body"] if isinstance(entry["body"], Mapping) else {}
+                    log.warning(
+                        "message published where no queue is bound: delivered nowhere",
+                        exchange=entry["exchange"],
+                        routing_key=entry["routing_key"],
+                        message_type=entry["message_type"],
+                        message_id=entry["message_id"],
+                        application_number=body.get("application_number"),
+                        work_order_id=body.get("work_order_id"),
+                    )
+                    self.on_unrouted(entry)
         finally:
             if published:
                 await source.published(document, published)

@@ -115,8 +115,10 @@ class ServiceRuntime:
         self.metrics.gauge(name, description, sample)
 
     def track_outbox(self, outbox: Outbox) -> None:
-        """Report the relay's backlog as ``meter_outbox_backlog``."""
+        """Report the relay's backlog as ``meter_outbox_backlog``, and the entries no queue
+        took as ``meter_outbox_unrouted_total``."""
         self.metrics.outbox(lambda: outbox.backlog)
+        outbox.on_unrouted = lambda entry: self.metrics.unrouted(str(entry["exchange"]))
 
     def _subscribe(self, queue_name: str, route: Route) -> None:
         queue = topology.queue_named(queue_name)

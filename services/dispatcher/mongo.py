@@ -458,6 +458,8 @@ def _entry(message: Message, correlation_id: str | None) -> dict[str, Any]:
             message.message_type,
             message.body(),
             correlation_id,
+            # Dropped by the broker when no queue of the team is bound: reported, not silent.
+            mandatory=True,
         )
     return event_entry(message, correlation_id)
 

@@ -879,6 +879,7 @@ SERVICE_METRICS = {
     "meter_messages_total",
     "meter_handler_seconds_bucket",
     "meter_outbox_backlog",
+    "meter_outbox_unrouted_total",
     "meter_notifier_jobs_due",
     "meter_notifier_deliveries_total",
     "meter_dispatcher_work_orders_waiting",

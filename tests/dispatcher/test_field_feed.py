@@ -11,7 +11,9 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from services.dispatcher.main import create_app
 from services.dispatcher.mongo import MongoDispatcherStore
@@ -26,7 +28,9 @@ from tests.dispatcher.conftest import (
     team,
 )
 from tests.dispatcher.feed import FieldFeed
+from tests.shared.test_health import samples, value
 from tests.support.amqp import EventLog, Portal
+from tests.support.infra import free_port
 
 pytestmark = pytest.mark.broker
 
@@ -119,3 +123,47 @@ async def test_a_report_for_another_teams_work_order_is_forbidden_over_the_broke
     assert stored is not None
     assert stored["status"] == "assigned"
     assert await store.replies.count_documents({}) == 0, "no refusal stored"
+
+
+async def test_a_work_order_no_queue_of_its_team_takes_is_logged_and_counted(
+    dispatcher_settings: DispatcherSettings,
+    dispatcher_db: Any,
+    store: MongoDispatcherStore,
+    run_app: Any,
+    clock: MovableClock,
+    rabbitmq_url: str,
+) -> None:
+    """T-02 has a field app bound, T-01 none: T-01's work order is delivered nowhere, which
+    the dispatcher logs (work order and team) and counts on /metrics; the application goes
+    on (assigned, its work order stored), and T-02's work order is not counted."""
+    port = free_port()
+    settings = dispatcher_settings.model_copy(update={"health_port": port})
+    teams = [team("T-01", "BAK-NAS"), team("T-02", "BAK-YAS")]
+    await given(store, teams, {"BAK-NAS": 2, "BAK-YAS": 2})
+    with capture_logs() as logs:
+        async with (
+            run_app(create_app(settings, configure_logging=False, clock=clock)),
+            EventLog(rabbitmq_url, patterns=("application.*",)) as events,
+            FieldFeed(rabbitmq_url, ("T-02",)) as t02,
+        ):
+            await publish_registered(rabbitmq_url, registered("BAK-NAS"), registered("BAK-YAS"))
+            assigned = await events.wait_for("application.assigned", count=2)
+            [delivered] = await t02.wait_for()
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                metrics = (await http.get("/metrics")).text
+    lost = next(a for a in assigned if a["team_id"] == "T-01")
+    assert delivered["team_id"] == "T-02"
+    unrouted = [log for log in logs if log["event"].startswith("message published where no")]
+    assert [(log["routing_key"], log["message_type"]) for log in unrouted] == [
+        ("team.T-01", "work_order.assigned")
+    ]
+    assert unrouted[0]["application_number"] == lost["application_number"]
+    assert unrouted[0]["work_order_id"] == lost["work_order_id"]
+    found = samples(metrics)
+    counted = value(
+        found, "meter_outbox_unrouted_total", service="dispatcher", exchange="meter.field"
+    )
+    assert counted == 1
+    stored = await store.work_order(lost["application_number"])
+    assert stored is not None
+    assert (stored["status"], stored.get("outbox", [])) == ("assigned", [])

@@ -23,6 +23,8 @@ class Published:
 class RecordingMessenger:
     published: list[Published] = field(default_factory=list)
     fail: bool = False  # publish raises, as a broker outage would
+    # Routing keys no queue is bound to: a mandatory message to one is handed back.
+    unbound: set[str] = field(default_factory=set)
 
     async def publish(
         self,
@@ -34,9 +36,13 @@ class RecordingMessenger:
         message_id: str | None = None,
         correlation_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
-    ) -> None:
+        mandatory: bool | None = None,
+    ) -> bool:
         if self.fail:
             raise ConnectionError("broker unreachable")
+        if routing_key in self.unbound:
+            return not (exchange == "" if mandatory is None else mandatory)
         self.published.append(
             Published(exchange, routing_key, message_type, body, message_id, correlation_id)
         )
+        return True
