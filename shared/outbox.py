@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -62,7 +63,7 @@ def message_entry(
 ) -> dict[str, Any]:
     """An outbox entry for any message a state change causes. A ``mandatory`` one that no
     queue takes (none bound to its routing key) is reported when published: logged, and
-    counted by ``Outbox.on_unrouted``."""
+    handed to the hooks of ``Outbox.when_unrouted``."""
     entry: dict[str, Any] = {
         "message_id": new_message_id(),
         "exchange": exchange,
@@ -322,12 +323,18 @@ class Outbox:
         self.backlog = 0
         # Documents the broker refused: (source, _id) -> (refusals, monotonic retry time).
         self._held: dict[tuple[str, Any], tuple[int, float]] = {}
-        # Called with each mandatory entry no queue took (``meter_outbox_unrouted_total``).
-        self.on_unrouted: Callable[[Mapping[str, Any]], None] = lambda entry: None
+        # Called with each mandatory entry no queue took (``when_unrouted``).
+        self._unrouted_hooks: list[Callable[[Mapping[str, Any]], Any]] = []
 
     def watch(self, *sources: OutboxDocuments) -> None:
         """Let the relay look after these documents' outboxes."""
         self.sources.extend(sources)
+
+    def when_unrouted(self, hook: Callable[[Mapping[str, Any]], Any]) -> None:
+        """Call ``hook`` (awaited if it is a coroutine function) with each mandatory entry
+        that no queue took once published: the metric counts it, the dispatcher marks the
+        work order to send it again."""
+        self._unrouted_hooks.append(hook)
 
     async def flush(self, source: OutboxDocuments, document: Mapping[str, Any]) -> int:
         """Publish ``document``'s pending entries in order, then remove them from it."""
@@ -357,7 +364,10 @@ class Outbox:
                         application_number=body.get("application_number"),
                         work_order_id=body.get("work_order_id"),
                     )
-                    self.on_unrouted(entry)
+                    for hook in self._unrouted_hooks:
+                        called = hook(entry)
+                        if inspect.isawaitable(called):
+                            await called
         finally:
             if published:
                 await source.published(document, published)

@@ -118,7 +118,7 @@ class ServiceRuntime:
         """Report the relay's backlog as ``meter_outbox_backlog``, and the entries no queue
         took as ``meter_outbox_unrouted_total``."""
         self.metrics.outbox(lambda: outbox.backlog)
-        outbox.on_unrouted = lambda entry: self.metrics.unrouted(str(entry["exchange"]))
+        outbox.when_unrouted(lambda entry: self.metrics.unrouted(str(entry["exchange"])))
 
     def _subscribe(self, queue_name: str, route: Route) -> None:
         queue = topology.queue_named(queue_name)

@@ -3,8 +3,8 @@
 Capacity appears with a new Asia/Baku day or a team imported or changed, a crash may
 leave a closed work order's stock change unfinished, and open work orders pass their due
 dates; every ``interval`` seconds the loop settles pending stock, then assigns waiting
-work orders, announces the newly overdue ones, and on a new day forgets old team-day
-counts (all are use cases).
+work orders, offers again the work orders no queue of their team took, announces the newly
+overdue ones, and on a new day forgets old team-day counts (all are use cases).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class Housekeeping:
     async def run_once(self) -> None:
         await self.dispatcher.settle_pending()
         await self.dispatcher.assign_waiting()
+        await self.dispatcher.resend_unrouted()
         await self.dispatcher.announce_overdue()
         await self.dispatcher.forget_old_days()
 

@@ -43,6 +43,7 @@ def create_app(
             clear_wait=SHARED_CLEAR_WAIT,
             closed_clear_wait=CLEAR_WAIT,
             settle_wait=CLEAR_WAIT,
+            clock=clock,
         )
     runtime.gauge(
         "meter_dispatcher_work_orders_waiting",

@@ -36,7 +36,9 @@ from services.dispatcher.domain.changes import Change, Document
 from services.dispatcher.domain.teams import Team
 from services.dispatcher.domain.workorders import Message, WorkOrder
 from shared.batching import AllOrEach, Coalescing, Deferred
+from shared.clock import stamp, utc_now
 from shared.contracts.field import WorkOrderAssigned
+from shared.contracts.registry import FIELD_EXCHANGE
 from shared.contracts.replies import Refused
 from shared.mongo import Inserts, Lookup
 from shared.outbox import (
@@ -62,6 +64,7 @@ class MongoDispatcherStore:
         clear_wait: float = 0.0,
         closed_clear_wait: float | None = None,
         settle_wait: float | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         """``clear_wait`` > 0: published entries leave the outboxes in batches, those of a
         closed work order (which nobody rewrites) after ``closed_clear_wait`` (default
@@ -73,6 +76,7 @@ class MongoDispatcherStore:
         self.work_orders_collection = db["work_orders"]
         self.replies = db["replies"]
         self._teams: tuple[float, list[Team]] | None = None  # (read at, teams)
+        self.clock = clock  # when a work order came back (``mark_unrouted``)
         self.outbox = outbox
         self.documents: MongoOutboxDocuments | BatchedOutboxDocuments = (
             BatchedOutboxDocuments(
@@ -85,6 +89,7 @@ class MongoDispatcherStore:
         )
         if outbox is not None:
             outbox.watch(self.documents)
+            outbox.when_unrouted(self._came_back)
         # Lookups of concurrent messages go out together (one find for them all).
         self._by_number = Lookup(self.work_orders_collection)
         self._by_work_order_id = Lookup(self.work_orders_collection, "work_order_id")
@@ -109,6 +114,7 @@ class MongoDispatcherStore:
         await work_orders.create_index("report_message_id", unique=True, sparse=True)
         await work_orders.create_index("stock_pending", sparse=True)
         await work_orders.create_index([("status", ASCENDING), ("due_by", ASCENDING)])
+        await work_orders.create_index("unrouted_at", sparse=True)
         await self.documents.ensure_index()
         await self.team_days.create_index([("day", ASCENDING), ("team_id", ASCENDING)])
 
@@ -381,6 +387,52 @@ class MongoDispatcherStore:
         return [None for _ in numbers]
 
     # --- refused reports ---------------------------------------------------------------
+
+    async def _came_back(self, entry: Mapping[str, Any]) -> None:
+        """An outbox entry no queue took: a work order's is marked to be sent again."""
+        body = entry.get("body")
+        if entry.get("exchange") != FIELD_EXCHANGE or not isinstance(body, Mapping):
+            return
+        number, work_order_id = body.get("application_number"), body.get("work_order_id")
+        if isinstance(number, str) and isinstance(work_order_id, str):
+            await self.mark_unrouted(number, work_order_id, stamp(self.clock()))
+
+    async def mark_unrouted(self, number: str, work_order_id: str, at: str) -> bool:
+        # Not a change of the work order (no ``version``): a report replacing the work order
+        # meanwhile takes the mark off with it, and a closed work order is not sent again.
+        marked = await self.work_orders_collection.update_one(
+            {"_id": number, "work_order_id": work_order_id, "status": workorders.ASSIGNED},
+            {"$set": {"unrouted_at": at}},
+        )
+        return bool(marked.matched_count == 1)
+
+    async def unrouted(self, before: str, limit: int = 100) -> list[WorkOrder]:
+        cursor = (
+            self.work_orders_collection.find(
+                {"unrouted_at": {"$lte": before}, "status": workorders.ASSIGNED}
+            )
+            .sort([("unrouted_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return list(await cursor.to_list())
+
+    async def move_unrouted(self, work_order: WorkOrder, at: str | None) -> bool:
+        update: Document = {"$set": {"unrouted_at": at}} if at else {"$unset": {"unrouted_at": ""}}
+        moved = await self.work_orders_collection.update_one(
+            {"_id": work_order["_id"], "unrouted_at": work_order.get("unrouted_at")}, update
+        )
+        return bool(moved.matched_count == 1)
+
+    async def send_to_field(self, message: WorkOrderAssigned) -> bool:
+        if self.outbox is None:
+            return False
+        return await self.outbox.messenger.publish(
+            message.body(),
+            exchange=message.exchange,
+            routing_key=message.routing_key,
+            message_type=message.message_type,
+            mandatory=True,
+        )
 
     async def refusal_for(self, message_id: str) -> Refused | None:
         stored = await self._reply(message_id)

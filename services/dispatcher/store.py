@@ -19,6 +19,7 @@ from typing import Protocol
 from services.dispatcher.domain.stock import Receipt, StockLevel
 from services.dispatcher.domain.teams import Team
 from services.dispatcher.domain.workorders import Message, WorkOrder
+from shared.contracts.field import WorkOrderAssigned
 from shared.contracts.replies import Refused
 
 
@@ -124,6 +125,29 @@ class DispatcherStore(Protocol):
 
     async def flush_settled(self) -> None:
         """Take off now the marks ``stock_settled`` left waiting (the service stops)."""
+        ...
+
+    # --- work orders no queue of their team took -----------------------------------------
+
+    async def mark_unrouted(self, number: str, work_order_id: str, at: str) -> bool:
+        """The assigned work order's message came back: no queue of its team was bound.
+        Remember when (``unrouted_at``, a ``stamp``); False when ``number`` has no assigned
+        work order ``work_order_id`` (closed or assigned anew meanwhile)."""
+        ...
+
+    async def unrouted(self, before: str, limit: int = 100) -> list[WorkOrder]:
+        """Assigned work orders marked unrouted at or before ``before``, the oldest mark
+        first."""
+        ...
+
+    async def move_unrouted(self, work_order: WorkOrder, at: str | None) -> bool:
+        """Move the mark of ``work_order`` (as read) to ``at``, or take it off (None); False
+        when the stored mark is no longer the one read (another dispatcher took it)."""
+        ...
+
+    async def send_to_field(self, message: WorkOrderAssigned) -> bool:
+        """Publish ``message`` to its team now, not through the outbox: whether a queue of
+        the team took it."""
         ...
 
     # --- refused reports ---------------------------------------------------------------

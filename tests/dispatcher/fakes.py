@@ -28,6 +28,8 @@ class MemoryDispatcherStore:
         self.refusals: dict[str, Refused] = {}
         self.published: list[ApplicationEvent] = []  # on meter.events
         self.field_published: list[WorkOrderAssigned] = []  # on meter.field
+        # Teams with a queue bound on meter.field (None: every team), for ``send_to_field``.
+        self.bound_teams: set[str] | None = None
         # Runs before each work-order write: a test's concurrent writer.
         self.before_save: Callable[[], Awaitable[None]] | None = None
 
@@ -172,6 +174,44 @@ class MemoryDispatcherStore:
 
     async def flush_settled(self) -> None:
         return None
+
+    # --- work orders no queue of their team took -----------------------------------------
+
+    async def mark_unrouted(self, number: str, work_order_id: str, at: str) -> bool:
+        stored = self.documents.get(number)
+        if stored is None or stored["work_order_id"] != work_order_id:
+            return False
+        if stored.get("status") != workorders.ASSIGNED:
+            return False
+        stored["unrouted_at"] = at
+        return True
+
+    async def unrouted(self, before: str, limit: int = 100) -> list[WorkOrder]:
+        found = [
+            document
+            for document in self.documents.values()
+            if document.get("status") == workorders.ASSIGNED
+            and isinstance(document.get("unrouted_at"), str)
+            and document["unrouted_at"] <= before
+        ]
+        found.sort(key=lambda document: (document["unrouted_at"], document["_id"]))
+        return copy.deepcopy(found[:limit])
+
+    async def move_unrouted(self, work_order: WorkOrder, at: str | None) -> bool:
+        stored = self.documents.get(work_order["_id"])
+        if stored is None or stored.get("unrouted_at") != work_order.get("unrouted_at"):
+            return False
+        if at is None:
+            stored.pop("unrouted_at", None)
+        else:
+            stored["unrouted_at"] = at
+        return True
+
+    async def send_to_field(self, message: WorkOrderAssigned) -> bool:
+        if self.bound_teams is not None and message.team_id not in self.bound_teams:
+            return False
+        self.field_published.append(message)
+        return True
 
     # --- refused reports ---------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
+from services.dispatcher.domain import workorders
 from services.dispatcher.main import create_app
 from services.dispatcher.mongo import MongoDispatcherStore
 from services.dispatcher.settings import DispatcherSettings
@@ -125,7 +126,7 @@ async def test_a_report_for_another_teams_work_order_is_forbidden_over_the_broke
     assert await store.replies.count_documents({}) == 0, "no refusal stored"
 
 
-async def test_a_work_order_no_queue_of_its_team_takes_is_logged_and_counted(
+async def test_a_work_order_no_queue_of_its_team_takes_is_counted_and_sent_once_one_is_bound(
     dispatcher_settings: DispatcherSettings,
     dispatcher_db: Any,
     store: MongoDispatcherStore,
@@ -134,8 +135,9 @@ async def test_a_work_order_no_queue_of_its_team_takes_is_logged_and_counted(
     rabbitmq_url: str,
 ) -> None:
     """T-02 has a field app bound, T-01 none: T-01's work order is delivered nowhere, which
-    the dispatcher logs (work order and team) and counts on /metrics; the application goes
-    on (assigned, its work order stored), and T-02's work order is not counted."""
+    the dispatcher logs (work order and team) and counts on /metrics, and T-02's is not
+    counted. The application goes on (assigned, its work order stored). Once T-01's field
+    app binds its queue, the housekeeping's next offer after RESEND_AFTER reaches it."""
     port = free_port()
     settings = dispatcher_settings.model_copy(update={"health_port": port})
     teams = [team("T-01", "BAK-NAS"), team("T-02", "BAK-YAS")]
@@ -151,6 +153,13 @@ async def test_a_work_order_no_queue_of_its_team_takes_is_logged_and_counted(
             [delivered] = await t02.wait_for()
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
                 metrics = (await http.get("/metrics")).text
+            async with FieldFeed(rabbitmq_url, ("T-01",)) as t01:
+                await asyncio.sleep(0.5)  # a few housekeeping rounds: not before RESEND_AFTER
+                assert t01.received == []
+                clock.now += workorders.RESEND_AFTER
+                [resent] = await t01.wait_for()
+                await asyncio.sleep(0.5)  # and no second copy
+                assert len(t01.received) == 1
     lost = next(a for a in assigned if a["team_id"] == "T-01")
     assert delivered["team_id"] == "T-02"
     unrouted = [log for log in logs if log["event"].startswith("message published where no")]
@@ -167,3 +176,12 @@ async def test_a_work_order_no_queue_of_its_team_takes_is_logged_and_counted(
     stored = await store.work_order(lost["application_number"])
     assert stored is not None
     assert (stored["status"], stored.get("outbox", [])) == ("assigned", [])
+    assert "unrouted_at" not in stored
+    assert (resent["work_order_id"], resent["application_number"], resent["team_id"]) == (
+        lost["work_order_id"],
+        lost["application_number"],
+        "T-01",
+    )
+    assert list(resent) == FIELDS
+    again = [log for log in logs if log["event"].startswith("work order sent again")]
+    assert [log["work_order_id"] for log in again] == [lost["work_order_id"]]

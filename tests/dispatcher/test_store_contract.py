@@ -541,6 +541,59 @@ async def test_past_due_lists_open_work_orders_due_before_a_day_earliest_first(
     assert subject.published()[-1] == ("application.overdue", "SQ-2026-000002", 3)
 
 
+# --- work orders no queue of their team took ----------------------------------------------
+
+
+async def assigned_new(subject: Subject, number: str) -> WorkOrder:
+    waiting = await save_new(subject, number)
+    changed, events = workorders.assigned(waiting, team("T-07", "BAK-NAS"), "2026-11-26", NOON)
+    assert await subject.store.save_and_publish(changed, events, replacing=waiting)
+    stored = await subject.store.work_order(number)
+    assert stored is not None
+    return stored
+
+
+async def test_a_work_order_that_came_back_is_marked_listed_and_taken_by_one_move(
+    subject: Subject,
+) -> None:
+    store = subject.store
+    one = await assigned_new(subject, "SQ-2026-000001")
+    two = await assigned_new(subject, "SQ-2026-000002")
+    waiting = await save_new(subject, "SQ-2026-000003")
+    assert await store.mark_unrouted("SQ-2026-000001", one["work_order_id"], "08:00:02")
+    assert await store.mark_unrouted("SQ-2026-000002", two["work_order_id"], "08:00:01")
+    # Not assigned, or another work order of the application: not marked.
+    assert not await store.mark_unrouted("SQ-2026-000003", waiting["work_order_id"], "08:00:01")
+    assert not await store.mark_unrouted("SQ-2026-000001", "WO-0000000000000000", "08:00:01")
+
+    def numbers(found: list[WorkOrder]) -> list[str]:
+        return [work_order["_id"] for work_order in found]
+
+    assert numbers(await store.unrouted("08:00:05")) == ["SQ-2026-000002", "SQ-2026-000001"]
+    assert numbers(await store.unrouted("08:00:01")) == ["SQ-2026-000002"]
+    assert numbers(await store.unrouted("08:00:05", limit=1)) == ["SQ-2026-000002"]
+
+    # Two dispatchers read the same mark: only the first move takes it.
+    [read] = await store.unrouted("08:00:01")
+    assert await store.move_unrouted(read, "08:00:20")
+    assert not await store.move_unrouted(read, "08:00:21")
+    assert numbers(await store.unrouted("08:00:05")) == ["SQ-2026-000001"]
+    # Taken off once a queue took it; a stale read cannot put it back.
+    assert await store.move_unrouted({**read, "unrouted_at": "08:00:20"}, None)
+    assert not await store.move_unrouted({**read, "unrouted_at": "08:00:20"}, "08:00:30")
+    assert numbers(await store.unrouted("99:99:99")) == ["SQ-2026-000001"]
+    moved = await store.work_order("SQ-2026-000002")
+    assert moved is not None
+    assert "unrouted_at" not in moved
+
+    # A work order closed meanwhile is not listed.
+    marked = await store.work_order("SQ-2026-000001")
+    assert marked is not None
+    changed, events = withdrawals.withdrawn(marked, NOON)
+    assert await store.save_and_publish(changed, events, replacing=marked)
+    assert await store.unrouted("99:99:99") == []
+
+
 # --- refused reports --------------------------------------------------------------------
 
 

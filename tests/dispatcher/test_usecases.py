@@ -20,6 +20,7 @@ from services.dispatcher.usecases import (
     WorkOrderBusy,
     WorkOrderIdTaken,
 )
+from shared.clock import stamp
 from shared.contracts.commands import ReceiveStock, ReportOutcome
 from shared.contracts.events import (
     EVENT_MODELS,
@@ -777,3 +778,69 @@ async def test_a_work_order_id_drawn_twice_fails_the_event_for_a_retry_that_draw
     assert (await level(store, "BAK-NAS")).reserved == 2, "one meter each, none leaked"
     loads = await store.team_loads("2026-11-26", ["T-01"])
     assert len(loads["T-01"]) == 2
+
+
+# --- work orders no queue of their team took ----------------------------------------------
+
+
+async def test_a_work_order_that_came_back_is_offered_again_until_its_team_takes_it(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore, clock: MovableClock
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    assignment = await assigned_one(dispatcher, store)
+    number, order_id = assignment.application_number, assignment.work_order_id
+    store.field_published.clear()
+    store.bound_teams = set()  # T-01's field app has bound no queue yet
+    assert await store.mark_unrouted(number, order_id, stamp(clock()))
+
+    # Not before RESEND_AFTER; then tried, and still no queue: the next try is later.
+    assert await dispatcher.resend_unrouted() == 0
+    clock.now += workorders.RESEND_AFTER
+    assert await dispatcher.resend_unrouted() == 0
+    stored = await store.work_order(number)
+    assert stored is not None
+    assert stored["unrouted_at"] == stamp(clock())
+    assert store.field_published == []
+
+    # The team binds its queue: at the next try it gets the work order, once.
+    store.bound_teams = {"T-01"}
+    clock.now += timedelta(seconds=1)
+    assert await dispatcher.resend_unrouted() == 0, "not again before RESEND_AFTER"
+    clock.now += workorders.RESEND_AFTER
+    assert await Housekeeping(dispatcher).run_once() is None
+    [sent] = store.field_published
+    assert (sent.work_order_id, sent.application_number, sent.team_id) == (
+        order_id,
+        number,
+        "T-01",
+    )
+    stored = await store.work_order(number)
+    assert stored is not None
+    assert "unrouted_at" not in stored
+    clock.now += workorders.RESEND_AFTER
+    assert await dispatcher.resend_unrouted() == 0
+    assert len(store.field_published) == 1
+
+
+async def test_a_work_order_another_dispatcher_took_is_not_sent_twice(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore, clock: MovableClock
+) -> None:
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    assignment = await assigned_one(dispatcher, store)
+    store.field_published.clear()
+    assert await store.mark_unrouted(
+        assignment.application_number, assignment.work_order_id, stamp(clock())
+    )
+    clock.now += workorders.RESEND_AFTER
+    read = store.unrouted
+
+    async def both_read(before: str, limit: int = 100) -> list[dict[str, Any]]:
+        found = await read(before, limit)
+        await asyncio.sleep(0)  # the other dispatcher reads the same mark before either moves
+        return found
+
+    store.unrouted = both_read  # type: ignore[method-assign]
+    other = Dispatcher(store, clock)
+    sent = await asyncio.gather(dispatcher.resend_unrouted(), other.resend_unrouted())
+    assert sorted(sent) == [0, 1]
+    assert len(store.field_published) == 1

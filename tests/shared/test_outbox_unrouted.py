@@ -3,7 +3,7 @@ back nothing (the real broker).
 
 The dispatcher's work orders go to ``meter.field`` with the key ``team.<team_id>``; a team
 whose field app has bound no queue would never see them. The broker hands such a message
-back to a mandatory publication: it is logged and counted (``Outbox.on_unrouted``, exported
+back to a mandatory publication: it is logged and counted (``Outbox.when_unrouted``, exported
 as ``meter_outbox_unrouted_total``), removed from its document like any published entry, and
 the entries after it are published all the same.
 """
@@ -72,7 +72,7 @@ async def test_an_unrouted_entry_is_reported_and_the_entries_after_it_are_publis
 ) -> None:
     outbox = Outbox(messenger, min_age=timedelta(0), interval=0)
     reported: list[Mapping[str, Any]] = []
-    outbox.on_unrouted = reported.append
+    outbox.when_unrouted(reported.append)
     entries = [
         message_entry(FIELD, "team.two", "Test", {"n": 1}, mandatory=True),
         message_entry(FIELD, "team.one", "Test", {"n": 2}, mandatory=True),

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from services.dispatcher.domain.comments import rejection_comment
@@ -65,6 +65,8 @@ COMPLETED = "completed"
 REJECTED = "rejected"
 WITHDRAWN = "withdrawn"
 OPEN = frozenset({WAITING, ASSIGNED})
+# How often a work order no queue of its team took is offered to the team again.
+RESEND_AFTER = timedelta(seconds=15)
 CLOSED = frozenset({COMPLETED, REJECTED, WITHDRAWN})
 
 # Reasons whose work needs a meter from the district's stock (docs/integration.md).

@@ -19,7 +19,7 @@ from services.dispatcher.store import DispatcherStore
 from services.dispatcher.usecases.deadlines import Deadlines
 from services.dispatcher.usecases.reporting import Reporting, settle_stock
 from services.dispatcher.usecases.withdrawing import Withdrawing
-from shared.clock import utc_now
+from shared.clock import stamp, utc_now
 from shared.contracts.commands import ReceiveStock, ReportOutcome, WithdrawApplication
 from shared.contracts.events import (
     ApplicationAssigned,
@@ -250,6 +250,31 @@ class Dispatcher:
             else:
                 await self.settle_stock(work_order)
         return len(pending)
+
+    async def resend_unrouted(self) -> int:
+        """Offer again to its team each assigned work order whose message no queue of the
+        team took (``DispatcherStore.mark_unrouted``), every ``workorders.RESEND_AFTER``,
+        until one does: a field app that binds its queue late still gets it. Each is taken
+        by moving its mark first, so two dispatchers never both send it; how many a queue
+        took."""
+        now = self.clock()
+        due = await self.store.unrouted(stamp(now - workorders.RESEND_AFTER))
+        taken = 0
+        for work_order in due:
+            if not await self.store.move_unrouted(work_order, stamp(now)):
+                continue  # another dispatcher has it
+            if not await self.store.send_to_field(workorders.field_work_order(work_order)):
+                continue  # still no queue of the team: the next try after RESEND_AFTER
+            await self.store.move_unrouted({**work_order, "unrouted_at": stamp(now)}, None)
+            structlog.contextvars.bind_contextvars(application_number=work_order["_id"])
+            log.info(
+                "work order sent again: a queue of its team took it",
+                team_id=work_order.get("team_id"),
+                work_order_id=work_order["work_order_id"],
+            )
+            structlog.contextvars.unbind_contextvars("application_number")
+            taken += 1
+        return taken
 
     async def announce_overdue(self) -> int:
         """Publish ``application.overdue`` once for each open work order past due."""
