@@ -50,6 +50,11 @@ def create_app(
         "Work orders waiting for a team",
         partial(store.count_work_orders, "waiting"),
     )
+    runtime.gauge(
+        "meter_dispatcher_work_orders_unsent",
+        "Assigned work orders no queue of their team has taken yet (offered again)",
+        store.count_unrouted,
+    )
     dispatcher = Dispatcher(store, clock, settings.senders())
     DispatcherHandlers(dispatcher).serve(runtime.routes)
     housekeeping = Housekeeping(dispatcher, settings.housekeeping_interval)

@@ -416,6 +416,10 @@ class MongoDispatcherStore:
         )
         return list(await cursor.to_list())
 
+    async def count_unrouted(self) -> int:
+        query = {"unrouted_at": {"$exists": True}, "status": workorders.ASSIGNED}
+        return int(await self.work_orders_collection.count_documents(query))
+
     async def move_unrouted(self, work_order: WorkOrder, at: str | None) -> bool:
         update: Document = {"$set": {"unrouted_at": at}} if at else {"$unset": {"unrouted_at": ""}}
         moved = await self.work_orders_collection.update_one(

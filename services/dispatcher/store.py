@@ -140,6 +140,10 @@ class DispatcherStore(Protocol):
         first."""
         ...
 
+    async def count_unrouted(self) -> int:
+        """How many assigned work orders no queue of their team has taken yet (the gauge)."""
+        ...
+
     async def move_unrouted(self, work_order: WorkOrder, at: str | None) -> bool:
         """Move the mark of ``work_order`` (as read) to ``at``, or take it off (None); False
         when the stored mark is no longer the one read (another dispatcher took it)."""

@@ -883,6 +883,7 @@ SERVICE_METRICS = {
     "meter_notifier_jobs_due",
     "meter_notifier_deliveries_total",
     "meter_dispatcher_work_orders_waiting",
+    "meter_dispatcher_work_orders_unsent",
     "meter_intake_numbers_left",
     "meter_db_commands_total",
     "meter_db_command_seconds_bucket",

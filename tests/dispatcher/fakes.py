@@ -197,6 +197,13 @@ class MemoryDispatcherStore:
         found.sort(key=lambda document: (document["unrouted_at"], document["_id"]))
         return copy.deepcopy(found[:limit])
 
+    async def count_unrouted(self) -> int:
+        return sum(
+            1
+            for document in self.documents.values()
+            if document.get("status") == workorders.ASSIGNED and "unrouted_at" in document
+        )
+
     async def move_unrouted(self, work_order: WorkOrder, at: str | None) -> bool:
         stored = self.documents.get(work_order["_id"])
         if stored is None or stored.get("unrouted_at") != work_order.get("unrouted_at"):

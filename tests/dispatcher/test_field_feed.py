@@ -173,6 +173,7 @@ async def test_a_work_order_no_queue_of_its_team_takes_is_counted_and_sent_once_
         found, "meter_outbox_unrouted_total", service="dispatcher", exchange="meter.field"
     )
     assert counted == 1
+    assert value(found, "meter_dispatcher_work_orders_unsent") == 1  # until T-01 binds
     stored = await store.work_order(lost["application_number"])
     assert stored is not None
     assert (stored["status"], stored.get("outbox", [])) == ("assigned", [])

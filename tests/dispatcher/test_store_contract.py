@@ -570,6 +570,7 @@ async def test_a_work_order_that_came_back_is_marked_listed_and_taken_by_one_mov
         return [work_order["_id"] for work_order in found]
 
     assert numbers(await store.unrouted("08:00:05")) == ["SQ-2026-000002", "SQ-2026-000001"]
+    assert await store.count_unrouted() == 2
     assert numbers(await store.unrouted("08:00:01")) == ["SQ-2026-000002"]
     assert numbers(await store.unrouted("08:00:05", limit=1)) == ["SQ-2026-000002"]
 
@@ -582,6 +583,7 @@ async def test_a_work_order_that_came_back_is_marked_listed_and_taken_by_one_mov
     assert await store.move_unrouted({**read, "unrouted_at": "08:00:20"}, None)
     assert not await store.move_unrouted({**read, "unrouted_at": "08:00:20"}, "08:00:30")
     assert numbers(await store.unrouted("99:99:99")) == ["SQ-2026-000001"]
+    assert await store.count_unrouted() == 1
     moved = await store.work_order("SQ-2026-000002")
     assert moved is not None
     assert "unrouted_at" not in moved
@@ -592,6 +594,7 @@ async def test_a_work_order_that_came_back_is_marked_listed_and_taken_by_one_mov
     changed, events = withdrawals.withdrawn(marked, NOON)
     assert await store.save_and_publish(changed, events, replacing=marked)
     assert await store.unrouted("99:99:99") == []
+    assert await store.count_unrouted() == 0
 
 
 # --- refused reports --------------------------------------------------------------------
