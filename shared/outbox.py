@@ -190,6 +190,7 @@ class BatchedOutboxDocuments:
         self._pending: list[tuple[Mapping[str, Any], list[str]]] = []
         self._removing: list[tuple[Mapping[str, Any], list[str]]] = []  # the batch written now
         self._flushing: asyncio.Task[None] | None = None
+        self._writing = asyncio.Lock()  # one batch written at a time; ``flush`` waits for it
         self._due: float | None = None  # the loop time the pending batch goes out
         self._sooner = asyncio.Event()  # an entry due before ``_due`` came
         # Documents this process emptied with a batch: _id -> (version emptied, entries).
@@ -252,15 +253,18 @@ class BatchedOutboxDocuments:
                 await self.flush()
 
     async def flush(self) -> None:
-        pending, self._pending = self._pending, []
-        self._due = None
-        if not pending:
-            return
-        self._removing = pending
-        try:
-            await self._remove(pending)
-        finally:
-            self._removing = []
+        """Remove every entry queued, after the batch being written (if one is) is done:
+        when it returns, nothing this process published is still on its way out."""
+        async with self._writing:
+            pending, self._pending = self._pending, []
+            self._due = None
+            if not pending:
+                return
+            self._removing = pending
+            try:
+                await self._remove(pending)
+            finally:
+                self._removing = []
 
     async def _remove(self, pending: list[tuple[Mapping[str, Any], list[str]]]) -> None:
         whole = [

@@ -51,6 +51,23 @@ async def test_entries_published_while_a_batch_is_written_go_in_the_next_batch()
     assert cleared._pending == []
 
 
+async def test_a_flush_returns_only_once_the_batch_being_written_is_done() -> None:
+    """At shutdown ``flush`` takes out what is queued; a batch its own task is writing at
+    that moment is waited for too, so nothing is still on its way when it returns."""
+    collection = SlowCollection()
+    cleared = BatchedOutboxDocuments(collection, wait=0.01)
+    await cleared.published(document(1), ["m-1"])
+    await asyncio.wait_for(collection.first_started.wait(), 5)  # its task writes it now
+    await cleared.published(document(2), ["m-2"])
+    flushing = asyncio.create_task(cleared.flush())
+    await asyncio.sleep(0.05)
+    assert not flushing.done()  # the first batch is still being written
+    collection.first_done.set()
+    await asyncio.wait_for(flushing, 5)
+    assert [len(batch) for batch in collection.batches] == [1, 1]
+    assert cleared._pending == []
+
+
 class Recording:
     """Records each bulk write with the loop time it was made at."""
 

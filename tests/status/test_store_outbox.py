@@ -14,6 +14,7 @@ import pytest
 
 from services.status import domain
 from services.status.mongo import MongoRebuild, MongoStatusStore, replace_documents
+from services.status.mongo.written import ReadModelOutbox
 from shared.contracts.events import Event
 from shared.contracts.reading import read_event
 from shared.messaging import Messenger
@@ -150,3 +151,42 @@ async def test_concurrent_writers_publish_the_final_view_and_leave_nothing_pendi
     assert "outbox" not in final
     views = [{k: v for k, v in p.body.items() if k != "applicant_fin"} for p in messenger.published]
     assert final["view"] in views
+
+
+class SlowCollection:
+    """Records each bulk write; the first one waits until the test lets it finish."""
+
+    name = "applications"
+
+    def __init__(self) -> None:
+        self.writes: list[list[Any]] = []
+        self.first_started = asyncio.Event()
+        self.first_done = asyncio.Event()
+
+    async def bulk_write(self, writes: list[Any], ordered: bool = False) -> Any:
+        self.writes.append(writes)
+        if len(self.writes) == 1:
+            self.first_started.set()
+            await self.first_done.wait()
+        return type("Result", (), {"matched_count": len(writes)})()
+
+
+async def test_a_flush_returns_only_once_the_removal_being_written_is_done() -> None:
+    """At shutdown ``flush`` takes out what is queued; a removal its own task is writing at
+    that moment is waited for too, so nothing is still on its way when it returns."""
+    collection = SlowCollection()
+    removals = ReadModelOutbox(collection, wait=0.01)
+    await removals.published({"_id": "SQ-2026-000901", "version": "a"}, ["m-1"])
+    await asyncio.wait_for(collection.first_started.wait(), 5)  # its task writes it now
+    await removals.published({"_id": "SQ-2026-000902", "version": "b"}, ["m-2"])
+    flushing = asyncio.create_task(removals.flush())
+    await asyncio.sleep(0.05)
+    assert not flushing.done()
+    assert removals.published_ids("SQ-2026-000901") == {"m-1"}  # still seen as on its way
+    collection.first_done.set()
+    await asyncio.wait_for(flushing, 5)
+    # Each removal is a pull and the emptying of what it emptied: two writes, one after
+    # the other, never both at once.
+    assert len(collection.writes) == 4
+    assert removals.published_ids("SQ-2026-000901") == set()
+    assert removals.published_ids("SQ-2026-000902") == set()

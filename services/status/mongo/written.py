@@ -82,6 +82,7 @@ class ReadModelOutbox(MongoOutboxDocuments):
         self._removing: dict[str, set[str]] = {}  # the batch being written
         self.writing: set[str] = set()  # numbers whose next version is being written now
         self._flushing: asyncio.Task[None] | None = None
+        self._writing = asyncio.Lock()  # one batch written at a time; ``flush`` waits for it
 
     def published_ids(self, number: str) -> set[str]:
         """The entries of ``number`` published but perhaps still stored: a write may drop them."""
@@ -103,13 +104,15 @@ class ReadModelOutbox(MongoOutboxDocuments):
                 await self.flush()
 
     async def flush(self) -> None:
-        """Take every queued published entry out of its document now."""
-        pending, self._pending = self._pending, {}
-        self._removing = pending
-        try:
-            await self._remove_all(pending)
-        finally:
-            self._removing = {}
+        """Take every queued published entry out of its document now, after the batch being
+        written (if one is): when it returns, nothing queued before is still on its way."""
+        async with self._writing:
+            pending, self._pending = self._pending, {}
+            self._removing = pending
+            try:
+                await self._remove_all(pending)
+            finally:
+                self._removing = {}
 
     async def _remove_all(self, pending: dict[str, set[str]]) -> None:
         batch: list[tuple[dict[str, Any], str]] = []
