@@ -398,11 +398,12 @@ class MongoDispatcherStore:
             await self.mark_unrouted(number, work_order_id, stamp(self.clock()))
 
     async def mark_unrouted(self, number: str, work_order_id: str, at: str) -> bool:
-        # Not a change of the work order (no ``version``): a report replacing the work order
-        # meanwhile takes the mark off with it, and a closed work order is not sent again.
+        # A change of the work order (its ``version`` too): a replacement written from a read
+        # taken before the mark loses and is made again from the marked document, which it
+        # keeps (the domain's changes carry every field on); a closed one is not sent again.
         marked = await self.work_orders_collection.update_one(
             {"_id": number, "work_order_id": work_order_id, "status": workorders.ASSIGNED},
-            {"$set": {"unrouted_at": at}},
+            {"$set": {"unrouted_at": at}, "$inc": {"version": 1}},
         )
         return bool(marked.matched_count == 1)
 
@@ -422,6 +423,7 @@ class MongoDispatcherStore:
 
     async def move_unrouted(self, work_order: WorkOrder, at: str | None) -> bool:
         update: Document = {"$set": {"unrouted_at": at}} if at else {"$unset": {"unrouted_at": ""}}
+        update["$inc"] = {"version": 1}  # a replacement from an earlier read cannot undo it
         moved = await self.work_orders_collection.update_one(
             {"_id": work_order["_id"], "unrouted_at": work_order.get("unrouted_at")}, update
         )

@@ -184,6 +184,7 @@ class MemoryDispatcherStore:
         if stored.get("status") != workorders.ASSIGNED:
             return False
         stored["unrouted_at"] = at
+        stored["version"] += 1
         return True
 
     async def unrouted(self, before: str, limit: int = 100) -> list[WorkOrder]:
@@ -212,6 +213,7 @@ class MemoryDispatcherStore:
             stored.pop("unrouted_at", None)
         else:
             stored["unrouted_at"] = at
+        stored["version"] += 1
         return True
 
     async def send_to_field(self, message: WorkOrderAssigned) -> bool:

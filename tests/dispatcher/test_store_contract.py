@@ -597,6 +597,35 @@ async def test_a_work_order_that_came_back_is_marked_listed_and_taken_by_one_mov
     assert await store.count_unrouted() == 0
 
 
+async def test_a_replacement_from_a_read_before_the_mark_loses_and_the_mark_stays(
+    subject: Subject,
+) -> None:
+    """An overdue announcement (or a report) that read the work order just before it was
+    marked, or before its mark moved, must not write it back without: it loses, and the
+    write made again from the fresh document keeps the mark."""
+    store = subject.store
+    read = await assigned_new(subject, "SQ-2026-000001")
+    assert await store.mark_unrouted("SQ-2026-000001", read["work_order_id"], "08:00:02")
+
+    due = {"due_by": "2026-11-20"}
+    changed, events = deadlines.announced({**read, **due}, NOON)
+    assert not await store.save_and_publish(changed, events, replacing=read)
+    fresh = await store.work_order("SQ-2026-000001")
+    assert fresh is not None
+    assert fresh["version"] == read["version"] + 1
+    changed, events = deadlines.announced({**fresh, **due}, NOON)
+    assert await store.save_and_publish(changed, events, replacing=fresh)
+    [listed] = await store.unrouted("99:99:99")
+    assert listed["unrouted_at"] == "08:00:02"
+    assert "overdue_at" in listed
+
+    # Its move is a change too: a write from the read before it loses.
+    assert await store.move_unrouted(listed, "08:00:20")
+    changed, events = withdrawals.withdrawn(listed, NOON)
+    assert not await store.save_and_publish(changed, events, replacing=listed)
+    assert [found["unrouted_at"] for found in await store.unrouted("99:99:99")] == ["08:00:20"]
+
+
 # --- refused reports --------------------------------------------------------------------
 
 
