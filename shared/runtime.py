@@ -26,6 +26,7 @@ from shared.consuming import ConsumePolicy, consume
 from shared.contracts.registry import Service
 from shared.failover import FailoverBroker, connect_any
 from shared.health import HealthServer, Readiness, create_health_app
+from shared.memory import limit_malloc_arenas
 from shared.messaging import Messenger
 from shared.metrics import Sample, ServiceMetrics
 from shared.mongo import make_client
@@ -205,6 +206,7 @@ def run_service(
     except SettingsError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    limit_malloc_arenas()  # before any thread: docs/operations.md, "Memory"
     with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:
         runner.run(create_app(settings).run())
 
