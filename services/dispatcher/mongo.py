@@ -114,7 +114,7 @@ class MongoDispatcherStore:
         await work_orders.create_index("report_message_id", unique=True, sparse=True)
         await work_orders.create_index("stock_pending", sparse=True)
         await work_orders.create_index([("status", ASCENDING), ("due_by", ASCENDING)])
-        await work_orders.create_index("unrouted_at", sparse=True)
+        await work_orders.create_index("offer_at", sparse=True)
         await self.documents.ensure_index()
         await self.team_days.create_index([("day", ASCENDING), ("team_id", ASCENDING)])
 
@@ -395,37 +395,43 @@ class MongoDispatcherStore:
             return
         number, work_order_id = body.get("application_number"), body.get("work_order_id")
         if isinstance(number, str) and isinstance(work_order_id, str):
-            await self.mark_unrouted(number, work_order_id, stamp(self.clock()))
+            now = self.clock()
+            offer_at = workorders.next_offer(now, now)
+            await self.mark_unrouted(number, work_order_id, stamp(now), stamp(offer_at))
 
-    async def mark_unrouted(self, number: str, work_order_id: str, at: str) -> bool:
+    async def mark_unrouted(self, number: str, work_order_id: str, at: str, offer_at: str) -> bool:
         # A change of the work order (its ``version`` too): a replacement written from a read
         # taken before the mark loses and is made again from the marked document, which it
         # keeps (the domain's changes carry every field on); a closed one is not sent again.
         marked = await self.work_orders_collection.update_one(
             {"_id": number, "work_order_id": work_order_id, "status": workorders.ASSIGNED},
-            {"$set": {"unrouted_at": at}, "$inc": {"version": 1}},
+            {"$set": {"unrouted_at": at, "offer_at": offer_at}, "$inc": {"version": 1}},
         )
         return bool(marked.matched_count == 1)
 
-    async def unrouted(self, before: str, limit: int = 100) -> list[WorkOrder]:
+    async def unrouted(self, now: str, limit: int = 100) -> list[WorkOrder]:
         cursor = (
             self.work_orders_collection.find(
-                {"unrouted_at": {"$lte": before}, "status": workorders.ASSIGNED}
+                {"offer_at": {"$lte": now}, "status": workorders.ASSIGNED}
             )
-            .sort([("unrouted_at", ASCENDING), ("_id", ASCENDING)])
+            .sort([("offer_at", ASCENDING), ("_id", ASCENDING)])
             .limit(limit)
         )
         return list(await cursor.to_list())
 
     async def count_unrouted(self) -> int:
-        query = {"unrouted_at": {"$exists": True}, "status": workorders.ASSIGNED}
+        query = {"offer_at": {"$exists": True}, "status": workorders.ASSIGNED}
         return int(await self.work_orders_collection.count_documents(query))
 
-    async def move_unrouted(self, work_order: WorkOrder, at: str | None) -> bool:
-        update: Document = {"$set": {"unrouted_at": at}} if at else {"$unset": {"unrouted_at": ""}}
+    async def move_unrouted(self, work_order: WorkOrder, offer_at: str | None) -> bool:
+        update: Document = (
+            {"$set": {"offer_at": offer_at}}
+            if offer_at
+            else {"$unset": {"unrouted_at": "", "offer_at": ""}}
+        )
         update["$inc"] = {"version": 1}  # a replacement from an earlier read cannot undo it
         moved = await self.work_orders_collection.update_one(
-            {"_id": work_order["_id"], "unrouted_at": work_order.get("unrouted_at")}, update
+            {"_id": work_order["_id"], "offer_at": work_order.get("offer_at")}, update
         )
         return bool(moved.matched_count == 1)
 

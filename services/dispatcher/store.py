@@ -129,24 +129,26 @@ class DispatcherStore(Protocol):
 
     # --- work orders no queue of their team took -----------------------------------------
 
-    async def mark_unrouted(self, number: str, work_order_id: str, at: str) -> bool:
+    async def mark_unrouted(self, number: str, work_order_id: str, at: str, offer_at: str) -> bool:
         """The assigned work order's message came back: no queue of its team was bound.
-        Remember when (``unrouted_at``, a ``stamp``); False when ``number`` has no assigned
-        work order ``work_order_id`` (closed or assigned anew meanwhile)."""
+        Remember when (``unrouted_at``) and when to offer it again (``offer_at``, both
+        ``stamp``s); False when ``number`` has no assigned work order ``work_order_id``
+        (closed or assigned anew meanwhile)."""
         ...
 
-    async def unrouted(self, before: str, limit: int = 100) -> list[WorkOrder]:
-        """Assigned work orders marked unrouted at or before ``before``, the oldest mark
-        first."""
+    async def unrouted(self, now: str, limit: int = 100) -> list[WorkOrder]:
+        """Assigned work orders marked unrouted whose offer is due at ``now``, the earliest
+        due first."""
         ...
 
     async def count_unrouted(self) -> int:
         """How many assigned work orders no queue of their team has taken yet (the gauge)."""
         ...
 
-    async def move_unrouted(self, work_order: WorkOrder, at: str | None) -> bool:
-        """Move the mark of ``work_order`` (as read) to ``at``, or take it off (None); False
-        when the stored mark is no longer the one read (another dispatcher took it)."""
+    async def move_unrouted(self, work_order: WorkOrder, offer_at: str | None) -> bool:
+        """Move the next offer of ``work_order`` (as read) to ``offer_at``, or take the mark
+        off (None); False when the stored ``offer_at`` is no longer the one read (another
+        dispatcher took it)."""
         ...
 
     async def send_to_field(self, message: WorkOrderAssigned) -> bool:

@@ -177,42 +177,43 @@ class MemoryDispatcherStore:
 
     # --- work orders no queue of their team took -----------------------------------------
 
-    async def mark_unrouted(self, number: str, work_order_id: str, at: str) -> bool:
+    async def mark_unrouted(self, number: str, work_order_id: str, at: str, offer_at: str) -> bool:
         stored = self.documents.get(number)
         if stored is None or stored["work_order_id"] != work_order_id:
             return False
         if stored.get("status") != workorders.ASSIGNED:
             return False
-        stored["unrouted_at"] = at
+        stored.update(unrouted_at=at, offer_at=offer_at)
         stored["version"] += 1
         return True
 
-    async def unrouted(self, before: str, limit: int = 100) -> list[WorkOrder]:
+    async def unrouted(self, now: str, limit: int = 100) -> list[WorkOrder]:
         found = [
             document
             for document in self.documents.values()
             if document.get("status") == workorders.ASSIGNED
-            and isinstance(document.get("unrouted_at"), str)
-            and document["unrouted_at"] <= before
+            and isinstance(document.get("offer_at"), str)
+            and document["offer_at"] <= now
         ]
-        found.sort(key=lambda document: (document["unrouted_at"], document["_id"]))
+        found.sort(key=lambda document: (document["offer_at"], document["_id"]))
         return copy.deepcopy(found[:limit])
 
     async def count_unrouted(self) -> int:
         return sum(
             1
             for document in self.documents.values()
-            if document.get("status") == workorders.ASSIGNED and "unrouted_at" in document
+            if document.get("status") == workorders.ASSIGNED and "offer_at" in document
         )
 
-    async def move_unrouted(self, work_order: WorkOrder, at: str | None) -> bool:
+    async def move_unrouted(self, work_order: WorkOrder, offer_at: str | None) -> bool:
         stored = self.documents.get(work_order["_id"])
-        if stored is None or stored.get("unrouted_at") != work_order.get("unrouted_at"):
+        if stored is None or stored.get("offer_at") != work_order.get("offer_at"):
             return False
-        if at is None:
+        if offer_at is None:
             stored.pop("unrouted_at", None)
+            stored.pop("offer_at", None)
         else:
-            stored["unrouted_at"] = at
+            stored["offer_at"] = offer_at
         stored["version"] += 1
         return True
 

@@ -560,33 +560,42 @@ async def test_a_work_order_that_came_back_is_marked_listed_and_taken_by_one_mov
     one = await assigned_new(subject, "SQ-2026-000001")
     two = await assigned_new(subject, "SQ-2026-000002")
     waiting = await save_new(subject, "SQ-2026-000003")
-    assert await store.mark_unrouted("SQ-2026-000001", one["work_order_id"], "08:00:02")
-    assert await store.mark_unrouted("SQ-2026-000002", two["work_order_id"], "08:00:01")
+    assert await store.mark_unrouted("SQ-2026-000001", one["work_order_id"], "08:00:00", "08:00:02")
+    assert await store.mark_unrouted("SQ-2026-000002", two["work_order_id"], "08:00:00", "08:00:01")
     # Not assigned, or another work order of the application: not marked.
-    assert not await store.mark_unrouted("SQ-2026-000003", waiting["work_order_id"], "08:00:01")
-    assert not await store.mark_unrouted("SQ-2026-000001", "WO-0000000000000000", "08:00:01")
+    assert not await store.mark_unrouted(
+        "SQ-2026-000003", waiting["work_order_id"], "08:00:00", "08:00:01"
+    )
+    assert not await store.mark_unrouted("SQ-2026-000001", "WO-0000000000000000", "08:00", "08:01")
 
     def numbers(found: list[WorkOrder]) -> list[str]:
         return [work_order["_id"] for work_order in found]
 
+    # Due by its next offer, the earliest first.
     assert numbers(await store.unrouted("08:00:05")) == ["SQ-2026-000002", "SQ-2026-000001"]
     assert await store.count_unrouted() == 2
     assert numbers(await store.unrouted("08:00:01")) == ["SQ-2026-000002"]
+    assert await store.unrouted("08:00:00") == []
     assert numbers(await store.unrouted("08:00:05", limit=1)) == ["SQ-2026-000002"]
 
-    # Two dispatchers read the same mark: only the first move takes it.
+    # Two dispatchers read the same offer: only the first move takes it.
     [read] = await store.unrouted("08:00:01")
+    assert (read["unrouted_at"], read["offer_at"]) == ("08:00:00", "08:00:01")
     assert await store.move_unrouted(read, "08:00:20")
     assert not await store.move_unrouted(read, "08:00:21")
     assert numbers(await store.unrouted("08:00:05")) == ["SQ-2026-000001"]
+    moved = await store.work_order("SQ-2026-000002")
+    assert moved is not None
+    assert (moved["unrouted_at"], moved["offer_at"]) == ("08:00:00", "08:00:20")
     # Taken off once a queue took it; a stale read cannot put it back.
-    assert await store.move_unrouted({**read, "unrouted_at": "08:00:20"}, None)
-    assert not await store.move_unrouted({**read, "unrouted_at": "08:00:20"}, "08:00:30")
+    assert await store.move_unrouted({**read, "offer_at": "08:00:20"}, None)
+    assert not await store.move_unrouted({**read, "offer_at": "08:00:20"}, "08:00:30")
     assert numbers(await store.unrouted("99:99:99")) == ["SQ-2026-000001"]
     assert await store.count_unrouted() == 1
     moved = await store.work_order("SQ-2026-000002")
     assert moved is not None
     assert "unrouted_at" not in moved
+    assert "offer_at" not in moved
 
     # A work order closed meanwhile is not listed.
     marked = await store.work_order("SQ-2026-000001")
@@ -605,7 +614,7 @@ async def test_a_replacement_from_a_read_before_the_mark_loses_and_the_mark_stay
     write made again from the fresh document keeps the mark."""
     store = subject.store
     read = await assigned_new(subject, "SQ-2026-000001")
-    assert await store.mark_unrouted("SQ-2026-000001", read["work_order_id"], "08:00:02")
+    assert await store.mark_unrouted("SQ-2026-000001", read["work_order_id"], "08:00", "08:00:02")
 
     due = {"due_by": "2026-11-20"}
     changed, events = deadlines.announced({**read, **due}, NOON)
@@ -616,14 +625,14 @@ async def test_a_replacement_from_a_read_before_the_mark_loses_and_the_mark_stay
     changed, events = deadlines.announced({**fresh, **due}, NOON)
     assert await store.save_and_publish(changed, events, replacing=fresh)
     [listed] = await store.unrouted("99:99:99")
-    assert listed["unrouted_at"] == "08:00:02"
+    assert listed["offer_at"] == "08:00:02"
     assert "overdue_at" in listed
 
     # Its move is a change too: a write from the read before it loses.
     assert await store.move_unrouted(listed, "08:00:20")
     changed, events = withdrawals.withdrawn(listed, NOON)
     assert not await store.save_and_publish(changed, events, replacing=listed)
-    assert [found["unrouted_at"] for found in await store.unrouted("99:99:99")] == ["08:00:20"]
+    assert [found["offer_at"] for found in await store.unrouted("99:99:99")] == ["08:00:20"]
 
 
 # --- refused reports --------------------------------------------------------------------

@@ -4,9 +4,10 @@ receiving stock and housekeeping, including the races and crashes they must surv
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -783,6 +784,12 @@ async def test_a_work_order_id_drawn_twice_fails_the_event_for_a_retry_that_draw
 # --- work orders no queue of their team took ----------------------------------------------
 
 
+async def mark(store: MemoryDispatcherStore, number: str, order_id: str, now: datetime) -> None:
+    """What the store does when the work order's message comes back."""
+    offer_at = workorders.next_offer(now, now)
+    assert await store.mark_unrouted(number, order_id, stamp(now), stamp(offer_at))
+
+
 async def test_a_work_order_that_came_back_is_offered_again_until_its_team_takes_it(
     dispatcher: Dispatcher, store: MemoryDispatcherStore, clock: MovableClock
 ) -> None:
@@ -791,7 +798,8 @@ async def test_a_work_order_that_came_back_is_offered_again_until_its_team_takes
     number, order_id = assignment.application_number, assignment.work_order_id
     store.field_published.clear()
     store.bound_teams = set()  # T-01's field app has bound no queue yet
-    assert await store.mark_unrouted(number, order_id, stamp(clock()))
+    came_back = clock()
+    await mark(store, number, order_id, came_back)
 
     # Not before RESEND_AFTER; then tried, and still no queue: the next try is later.
     assert await dispatcher.resend_unrouted() == 0
@@ -799,13 +807,14 @@ async def test_a_work_order_that_came_back_is_offered_again_until_its_team_takes
     assert await dispatcher.resend_unrouted() == 0
     stored = await store.work_order(number)
     assert stored is not None
-    assert stored["unrouted_at"] == stamp(clock())
+    assert stored["unrouted_at"] == stamp(came_back)
+    assert stored["offer_at"] == stamp(clock() + workorders.RESEND_AFTER)
     assert store.field_published == []
 
     # The team binds its queue: at the next try it gets the work order, once.
     store.bound_teams = {"T-01"}
     clock.now += timedelta(seconds=1)
-    assert await dispatcher.resend_unrouted() == 0, "not again before RESEND_AFTER"
+    assert await dispatcher.resend_unrouted() == 0, "not again before its next offer"
     clock.now += workorders.RESEND_AFTER
     assert await Housekeeping(dispatcher).run_once() is None
     [sent] = store.field_published
@@ -817,9 +826,45 @@ async def test_a_work_order_that_came_back_is_offered_again_until_its_team_takes
     stored = await store.work_order(number)
     assert stored is not None
     assert "unrouted_at" not in stored
-    clock.now += workorders.RESEND_AFTER
+    assert "offer_at" not in stored
+    clock.now += workorders.RESEND_MAX
     assert await dispatcher.resend_unrouted() == 0
     assert len(store.field_published) == 1
+
+
+async def test_the_offers_of_a_work_order_no_queue_takes_grow_apart_up_to_a_limit(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore, clock: MovableClock
+) -> None:
+    """A team that never binds its queue costs an offer every RESEND_MAX, not every 15 s."""
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    assignment = await assigned_one(dispatcher, store)
+    number = assignment.application_number
+    store.bound_teams = set()
+    came_back = clock()
+    await mark(store, number, assignment.work_order_id, came_back)
+    offered: list[float] = []
+    tries = store.send_to_field
+
+    async def counted(message: Any) -> bool:
+        offered.append((clock() - came_back).total_seconds())
+        return await tries(message)
+
+    store.send_to_field = counted  # type: ignore[method-assign]
+    for _ in range(60 * 60 // 5):  # an hour, a housekeeping round every 5 s
+        clock.now += timedelta(seconds=5)
+        await dispatcher.resend_unrouted()
+
+    assert offered[:6] == [15, 30, 60, 120, 240, 480]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(offered)]
+    assert gaps[:5] == [15, 30, 60, 120, 240]
+    assert set(gaps[5:]) == {300}
+    assert len(offered) == 6 + (3600 - 480) // 300
+    # Once the team binds, the next offer reaches it at most RESEND_MAX later.
+    store.bound_teams = {"T-01"}
+    for _ in range(300 // 5):
+        clock.now += timedelta(seconds=5)
+        await dispatcher.resend_unrouted()
+    assert [message.application_number for message in store.field_published[-1:]] == [number]
 
 
 async def test_a_work_order_another_dispatcher_took_is_not_sent_twice(
@@ -828,14 +873,12 @@ async def test_a_work_order_another_dispatcher_took_is_not_sent_twice(
     await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
     assignment = await assigned_one(dispatcher, store)
     store.field_published.clear()
-    assert await store.mark_unrouted(
-        assignment.application_number, assignment.work_order_id, stamp(clock())
-    )
+    await mark(store, assignment.application_number, assignment.work_order_id, clock())
     clock.now += workorders.RESEND_AFTER
     read = store.unrouted
 
-    async def both_read(before: str, limit: int = 100) -> list[dict[str, Any]]:
-        found = await read(before, limit)
+    async def both_read(now: str, limit: int = 100) -> list[dict[str, Any]]:
+        found = await read(now, limit)
         await asyncio.sleep(0)  # the other dispatcher reads the same mark before either moves
         return found
 

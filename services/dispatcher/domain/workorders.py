@@ -65,8 +65,12 @@ COMPLETED = "completed"
 REJECTED = "rejected"
 WITHDRAWN = "withdrawn"
 OPEN = frozenset({WAITING, ASSIGNED})
-# How often a work order no queue of its team took is offered to the team again.
+# A work order no queue of its team took is offered to the team again RESEND_AFTER after
+# it came back, then each time after as long again as it has waited so far, at most
+# RESEND_MAX (``next_offer``): 15 s, 30 s, 1, 2, 4 and 8 min after it came back, then
+# every 5 min.
 RESEND_AFTER = timedelta(seconds=15)
+RESEND_MAX = timedelta(minutes=5)
 CLOSED = frozenset({COMPLETED, REJECTED, WITHDRAWN})
 
 # Reasons whose work needs a meter from the district's stock (docs/integration.md).
@@ -218,6 +222,14 @@ def assigned(work_order: WorkOrder, team: Team, day: str, now: datetime) -> Tran
         "sequence": sequence,
     }
     return changed, [event, field_work_order(changed)]
+
+
+def next_offer(came_back: datetime, now: datetime) -> datetime:
+    """When a work order that came back at ``came_back`` is offered to its team after an
+    offer ``now``: a field app that binds soon gets it soon, one that never binds costs an
+    offer every ``RESEND_MAX``."""
+    waited = max(now - came_back, RESEND_AFTER)
+    return now + min(waited, RESEND_MAX)
 
 
 def field_work_order(work_order: WorkOrder) -> WorkOrderAssigned:

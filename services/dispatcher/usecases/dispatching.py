@@ -253,24 +253,29 @@ class Dispatcher:
 
     async def resend_unrouted(self) -> int:
         """Offer again to its team each assigned work order whose message no queue of the
-        team took (``DispatcherStore.mark_unrouted``), every ``workorders.RESEND_AFTER``,
-        until one does: a field app that binds its queue late still gets it. Each is taken
-        by moving its mark first, so two dispatchers never both send it; how many a queue
-        took."""
+        team took (``DispatcherStore.mark_unrouted``) and whose next offer is due, until a
+        queue takes it: a field app that binds its queue late still gets it. The offers
+        grow apart (``workorders.next_offer``: 15 s after it came back, then each time
+        after as long again as it has waited, at most 5 min apart). Each is taken by
+        moving its next offer first, so two dispatchers never both send it; how many a
+        queue took."""
         now = self.clock()
-        due = await self.store.unrouted(stamp(now - workorders.RESEND_AFTER))
+        due = await self.store.unrouted(stamp(now))
         taken = 0
         for work_order in due:
-            if not await self.store.move_unrouted(work_order, stamp(now)):
+            came_back = datetime.fromisoformat(work_order["unrouted_at"])
+            offer_at = stamp(workorders.next_offer(came_back, now))
+            if not await self.store.move_unrouted(work_order, offer_at):
                 continue  # another dispatcher has it
             if not await self.store.send_to_field(workorders.field_work_order(work_order)):
-                continue  # still no queue of the team: the next try after RESEND_AFTER
-            await self.store.move_unrouted({**work_order, "unrouted_at": stamp(now)}, None)
+                continue  # still no queue of the team: offered again at ``offer_at``
+            await self.store.move_unrouted({**work_order, "offer_at": offer_at}, None)
             structlog.contextvars.bind_contextvars(application_number=work_order["_id"])
             log.info(
                 "work order sent again: a queue of its team took it",
                 team_id=work_order.get("team_id"),
                 work_order_id=work_order["work_order_id"],
+                came_back_at=work_order["unrouted_at"],
             )
             structlog.contextvars.unbind_contextvars("application_number")
             taken += 1
