@@ -867,6 +867,30 @@ async def test_the_offers_of_a_work_order_no_queue_takes_grow_apart_up_to_a_limi
     assert [message.application_number for message in store.field_published[-1:]] == [number]
 
 
+@pytest.mark.parametrize("came_back", [None, "yesterday", "2026-11-27T08:00:00"])
+async def test_a_mark_without_a_readable_time_is_still_offered(
+    dispatcher: Dispatcher, store: MemoryDispatcherStore, clock: MovableClock, came_back: Any
+) -> None:
+    """A mark edited by hand (no ``unrouted_at``, or no time in it) breaks no round."""
+    await given(store, [team("T-01", "BAK-NAS")], {"BAK-NAS": 2})
+    assignment = await assigned_one(dispatcher, store)
+    store.field_published.clear()
+    await mark(store, assignment.application_number, assignment.work_order_id, clock())
+    stored = store.documents[assignment.application_number]
+    if came_back is None:
+        del stored["unrouted_at"]
+    else:
+        stored["unrouted_at"] = came_back
+    store.bound_teams = set()
+    clock.now += workorders.RESEND_AFTER
+    assert await dispatcher.resend_unrouted() == 0
+    assert store.documents[assignment.application_number]["offer_at"] > stamp(clock())
+    store.bound_teams = {"T-01"}
+    clock.now += workorders.RESEND_MAX
+    assert await dispatcher.resend_unrouted() == 1
+    assert [m.work_order_id for m in store.field_published] == [assignment.work_order_id]
+
+
 async def test_a_work_order_another_dispatcher_took_is_not_sent_twice(
     dispatcher: Dispatcher, store: MemoryDispatcherStore, clock: MovableClock
 ) -> None:

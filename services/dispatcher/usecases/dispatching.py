@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import assert_never
 
 import structlog
@@ -263,8 +263,7 @@ class Dispatcher:
         due = await self.store.unrouted(stamp(now))
         taken = 0
         for work_order in due:
-            came_back = datetime.fromisoformat(work_order["unrouted_at"])
-            offer_at = stamp(workorders.next_offer(came_back, now))
+            offer_at = stamp(workorders.next_offer(_came_back(work_order, now), now))
             if not await self.store.move_unrouted(work_order, offer_at):
                 continue  # another dispatcher has it
             if not await self.store.send_to_field(workorders.field_work_order(work_order)):
@@ -275,7 +274,7 @@ class Dispatcher:
                 "work order sent again: a queue of its team took it",
                 team_id=work_order.get("team_id"),
                 work_order_id=work_order["work_order_id"],
-                came_back_at=work_order["unrouted_at"],
+                came_back_at=work_order.get("unrouted_at"),
             )
             structlog.contextvars.unbind_contextvars("application_number")
             taken += 1
@@ -337,3 +336,13 @@ class Dispatcher:
             or stored.get("assigned_day", day) != day
         ):
             await self.store.unclaim(team.team_id, day, number)
+
+
+def _came_back(work_order: WorkOrder, now: datetime) -> datetime:
+    """When the work order's message came back (``unrouted_at``); ``now`` if it carries no
+    readable time (written by hand): its offers then start again from 15 s apart."""
+    try:
+        came_back = datetime.fromisoformat(str(work_order["unrouted_at"]))
+    except (KeyError, ValueError):
+        return now
+    return came_back if came_back.tzinfo is not None else came_back.replace(tzinfo=UTC)
